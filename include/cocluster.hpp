@@ -1,0 +1,22 @@
+/// @file
+/// cocluster: Node.js's `cluster` module for C++20 on Asio. This is the only header to include.
+#ifndef COCLUSTER_HPP
+#define COCLUSTER_HPP
+
+#include "cocluster/config.hpp"
+
+#include "cocluster/cluster.hpp"
+#include "cocluster/error.hpp"
+#include "cocluster/event_stream.hpp"
+#include "cocluster/events.hpp"
+#include "cocluster/exit_status.hpp"
+#include "cocluster/options.hpp"
+#include "cocluster/scheduling/policy.hpp"
+#include "cocluster/scheduling/round_robin.hpp"
+#include "cocluster/scheduling/shared_socket.hpp"
+#include "cocluster/serialization/json.hpp"
+#include "cocluster/serialization/policy.hpp"
+#include "cocluster/settings.hpp"
+#include "cocluster/worker.hpp"
+
+#endif // COCLUSTER_HPP

@@ -1,0 +1,34 @@
+/// @file
+/// Library configuration: the Asio include, version and feature checks.
+///
+/// cocluster is written against standalone Asio 1.22 (Debian 12's libasio-dev) and later.
+/// clang does not turn on Asio's `co_await` support by itself with libstdc++, so it is switched
+/// on here; include cocluster before Asio, or define `ASIO_HAS_CO_AWAIT=1` on the command line.
+#ifndef COCLUSTER_CONFIG_HPP
+#define COCLUSTER_CONFIG_HPP
+
+#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
+
+#include <asio.hpp>
+
+#if !defined(ASIO_HAS_CO_AWAIT)
+#error "cocluster needs Asio's co_await support: define ASIO_HAS_CO_AWAIT=1 before Asio is included"
+#endif
+
+#if !defined(__linux__)
+#error "cocluster supports Linux only (pidfd, SCM_RIGHTS, close_range, PR_SET_PDEATHSIG)"
+#endif
+
+/// The library's version as a number: major * 10000 + minor * 100 + patch.
+#define COCLUSTER_VERSION 100 // 0.1.0
+
+namespace cocluster {
+
+/// The library's version as text.
+inline constexpr const char* version_string = "0.1.0";
+
+} // namespace cocluster
+
+#endif // COCLUSTER_CONFIG_HPP

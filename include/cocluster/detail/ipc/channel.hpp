@@ -1,0 +1,459 @@
+/// @file
+/// The IPC channel between a primary and one worker: Node's framing, descriptor passing with
+/// NODE_HANDLE / ACK / NACK, a batching write queue with back-pressure, and orderly closing.
+#ifndef COCLUSTER_DETAIL_IPC_CHANNEL_HPP
+#define COCLUSTER_DETAIL_IPC_CHANNEL_HPP
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/async/erased_handler.hpp"
+#include "cocluster/detail/async/waiter_list.hpp"
+#include "cocluster/detail/ipc/fd_io.hpp"
+#include "cocluster/detail/ipc/frame_reader.hpp"
+#include "cocluster/detail/ipc/write_queue.hpp"
+#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/error.hpp"
+#include "cocluster/options.hpp"
+#include "cocluster/serialization/policy.hpp"
+
+namespace cocluster::detail {
+
+/// One end of an IPC channel, speaking serialization `S`.
+///
+/// Reading: every read is a `recvmsg` with room for descriptors. Descriptors queue in arrival
+/// order and each `NODE_HANDLE` frame takes the oldest; a `NODE_HANDLE` without one is answered
+/// `NODE_HANDLE_NACK` and reported, never dropped silently. A bad frame is reported through
+/// `callbacks::error` and closes the channel.
+///
+/// Writing: frames are queued in one buffer and written after the current handler returns, so
+/// that messages sent together leave in one `sendmsg`.
+template <serialization_policy S>
+class channel : public std::enable_shared_from_this<channel<S>> {
+public:
+  using value_type = typename S::value_type;
+
+  /// What the channel reports to its owner. Called from the channel's handlers.
+  struct callbacks {
+    /// A user message.
+    std::function<void(value_type&&)> message;
+    /// An internal message (`NODE_CLUSTER`, ...), with the descriptor that came with it.
+    std::function<void(nlohmann::json&&, unique_fd)> internal;
+    /// An error; when it is fatal, `closed` follows.
+    std::function<void(std::error_code, const std::string&)> error;
+    /// The channel closed: end of file (empty code), a local close, or a fatal error. Once.
+    std::function<void(std::error_code)> closed;
+  };
+
+  channel(asio::any_io_executor executor, unique_fd fd, const ipc_options& options)
+      : executor_(executor), socket_(executor), options_(options),
+        reader_(S::frame_format, options.max_message_size), drain_waiters_(executor) {
+    socket_.assign(asio::local::stream_protocol(), fd.release());
+    socket_.non_blocking(true);
+  }
+
+  channel(const channel&) = delete;
+  channel& operator=(const channel&) = delete;
+
+  ~channel() {
+    callbacks_ = {};
+    close_with({});
+  }
+
+  /// Starts reading; callbacks run from then on.
+  void start(callbacks cb) {
+    callbacks_ = std::move(cb);
+    wait_readable();
+    schedule_write();
+  }
+
+  /// Stops calling back (the owner is going away) and closes.
+  void detach() {
+    callbacks_ = {};
+    close_with({});
+  }
+
+  /// True until the channel closes (or begins an orderly close).
+  bool is_open() const noexcept { return open_ && !closing_; }
+
+  /// Queues a user message. Returns false when the queue is above the high-water mark.
+  /// @throws std::system_error `errc::channel_closed`, `errc::write_queue_full`,
+  /// `errc::unencodable_value`.
+  bool send(const value_type& value) {
+    return enqueue([&](std::string& out) { S::encode(value, out); });
+  }
+
+  /// Queues an internal message; `seq` and the like must already be in it.
+  bool send_internal(const protocol::message& message) {
+    return enqueue([&](std::string& out) { S::encode_internal(message, out); });
+  }
+
+  /// Queues an internal message in a `NODE_HANDLE` envelope with a descriptor. `fd` must stay
+  /// open until the frame is written or the channel closes (unless `owned` holds it).
+  bool send_internal_with_fd(std::string_view handle_type, const protocol::message& inner, int fd,
+                             unique_fd owned = {}) {
+    auto envelope = protocol::handle_envelope(handle_type, inner);
+    return enqueue([&](std::string& out) { S::encode_internal(envelope, out); }, fd,
+                   std::move(owned));
+  }
+
+  /// Waits until everything queued so far has been written to the socket.
+  /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first.
+  template <class Token>
+  auto async_flush(Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [self = this->shared_from_this()](auto handler) {
+          erased_handler<> waiter(std::move(handler), self->executor_);
+          if (!self->open_)
+            waiter.post(make_error_code(errc::channel_closed));
+          else if (self->queue_.written() >= self->queue_.end() && self->queue_.empty())
+            waiter.post({});
+          else
+            self->flush_waiters_.push_back({self->queue_.end(), std::move(waiter)});
+        },
+        token);
+  }
+
+  /// Waits until no more than the high-water mark is queued.
+  /// Completion signature: `void(std::error_code)`.
+  template <class Token>
+  auto async_drain(Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [self = this->shared_from_this()](auto handler) {
+          if (!self->open_)
+            erased_handler<>(std::move(handler), self->executor_)
+                .post(make_error_code(errc::channel_closed));
+          else if (self->queue_.size() <= self->options_.high_water_mark)
+            erased_handler<>(std::move(handler), self->executor_).post({});
+          else
+            self->drain_waiters_.add(std::move(handler), self);
+        },
+        token);
+  }
+
+  /// Closes at once; queued bytes are dropped.
+  void close() { close_with({}); }
+
+  /// Stops taking messages, writes what is queued, then closes.
+  void close_when_flushed() {
+    if (!open_ || closing_)
+      return;
+    closing_ = true;
+    if (queue_.empty())
+      close_with({});
+    else
+      schedule_write();
+  }
+
+  /// Bytes queued and not yet written.
+  std::size_t queued_bytes() const noexcept { return queue_.size(); }
+
+  /// How many descriptor frames may be unacknowledged at once (Node peers need 1).
+  void set_fd_window(std::size_t window) { queue_.set_fd_window(window); }
+
+  /// The socket's descriptor.
+  int native_handle() { return socket_.native_handle(); }
+
+private:
+  // Descriptors received but not yet claimed by a NODE_HANDLE frame; a peer that keeps sending
+  // descriptors without frames to claim them is cut off.
+  static constexpr std::size_t max_unclaimed_fds = 64;
+  // Reads per turn before yielding to other handlers.
+  static constexpr int reads_per_turn = 32;
+
+  template <class Encode>
+  bool enqueue(Encode&& encode, int fd = -1, unique_fd owned = {}) {
+    if (!open_ || closing_)
+      throw std::system_error(make_error_code(errc::channel_closed), "cocluster: send");
+    if (queue_.size() >= options_.write_queue_limit)
+      throw std::system_error(make_error_code(errc::write_queue_full),
+                              "cocluster: send: " + std::to_string(queue_.size()) +
+                                  " bytes queued (write_queue_limit)");
+    std::string& out = queue_.buffer();
+    const std::size_t start = out.size();
+    try {
+      if (S::frame_format == framing::length_prefixed)
+        out.append(4, '\0');
+      encode(out);
+      if (S::frame_format == framing::length_prefixed) {
+        const std::size_t length = out.size() - start - 4;
+        if (length > 0xffffffffu)
+          throw std::system_error(make_error_code(errc::unencodable_value),
+                                  "cocluster: message over 4 GiB");
+        for (int i = 0; i < 4; ++i)
+          out[start + static_cast<std::size_t>(i)] =
+              static_cast<char>((length >> (24 - 8 * i)) & 0xff);
+      } else {
+        out.push_back('\n');
+      }
+    } catch (...) {
+      queue_.rollback(start);
+      throw;
+    }
+    queue_.commit_frame(start, fd, std::move(owned));
+    schedule_write();
+    return queue_.size() <= options_.high_water_mark;
+  }
+
+  void push_urgent(const protocol::message& message) {
+    std::string frame;
+    if (S::frame_format == framing::length_prefixed)
+      frame.append(4, '\0');
+    S::encode_internal(message, frame);
+    if (S::frame_format == framing::length_prefixed) {
+      const std::size_t length = frame.size() - 4;
+      for (int i = 0; i < 4; ++i)
+        frame[static_cast<std::size_t>(i)] = static_cast<char>((length >> (24 - 8 * i)) & 0xff);
+    } else {
+      frame.push_back('\n');
+    }
+    queue_.push_urgent(frame);
+    schedule_write();
+  }
+
+  // ---- writing ----
+
+  void schedule_write() {
+    if (write_scheduled_ || waiting_writable_ || !open_)
+      return;
+    write_scheduled_ = true;
+    asio::post(executor_, [self = this->shared_from_this()] {
+      self->write_scheduled_ = false;
+      self->write_now();
+    });
+  }
+
+  void write_now() {
+    while (open_) {
+      const auto chunk = queue_.next();
+      if (!chunk)
+        break;
+      std::error_code ec;
+      const std::size_t n = send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
+      if (ec == std::errc::resource_unavailable_try_again || ec == std::errc::operation_would_block) {
+        waiting_writable_ = true;
+        socket_.async_wait(asio::socket_base::wait_write,
+                           [self = this->shared_from_this()](std::error_code wait_ec) {
+                             self->waiting_writable_ = false;
+                             if (!self->open_)
+                               return;
+                             if (wait_ec)
+                               return self->fail(wait_ec, "waiting to write to the IPC channel");
+                             self->write_now();
+                           });
+        break;
+      }
+      if (ec)
+        return fail(ec, "sendmsg on the IPC channel");
+      queue_.consume(chunk, n);
+    }
+    if (open_)
+      report_progress();
+  }
+
+  void report_progress() {
+    const std::uint64_t written = queue_.written();
+    while (!flush_waiters_.empty() && flush_waiters_.front().first <= written) {
+      flush_waiters_.front().second.post({});
+      flush_waiters_.pop_front();
+    }
+    if (queue_.size() <= options_.high_water_mark)
+      drain_waiters_.complete_all({});
+    if (closing_ && queue_.empty())
+      close_with({});
+  }
+
+  // ---- reading ----
+
+  void wait_readable() {
+    if (!open_)
+      return;
+    socket_.async_wait(asio::socket_base::wait_read,
+                       [self = this->shared_from_this()](std::error_code ec) {
+                         if (!self->open_)
+                           return;
+                         if (ec)
+                           return self->fail(ec, "waiting to read from the IPC channel");
+                         self->read_now();
+                       });
+  }
+
+  // Reads until the socket is empty (the reactor is edge-triggered), yielding now and then.
+  void read_now() {
+    for (int i = 0; i < reads_per_turn; ++i) {
+      auto [space, size] = reader_.prepare();
+      std::error_code ec;
+      const received r = receive_with_fds(socket_.native_handle(), space, size, fds_, ec);
+      if (ec == std::errc::resource_unavailable_try_again || ec == std::errc::operation_would_block) {
+        reader_.shrink_if_idle();
+        return wait_readable();
+      }
+      if (ec)
+        return fail(ec, "recvmsg on the IPC channel");
+      if (r.descriptors_lost)
+        fds_.emplace_back(); // a marker: the frame that claims it gets NACKed
+      if (r.eof)
+        return end_of_file();
+      reader_.commit(r.bytes);
+      if (!deliver_frames())
+        return;
+      if (fds_.size() > max_unclaimed_fds)
+        return fail(make_error_code(errc::malformed_message),
+                    "the peer sent more than " + std::to_string(max_unclaimed_fds) +
+                        " descriptors without NODE_HANDLE messages to claim them");
+    }
+    asio::post(executor_, [self = this->shared_from_this()] {
+      if (self->open_)
+        self->read_now();
+    });
+  }
+
+  void end_of_file() {
+    if (reader_.has_partial())
+      report(make_error_code(errc::malformed_message),
+             "the channel closed in the middle of a message (" +
+                 std::to_string(reader_.buffered()) + " bytes dropped)");
+    close_with({});
+  }
+
+  // Returns false when the channel closed while delivering.
+  bool deliver_frames() {
+    std::string_view frame;
+    std::string reason;
+    while (open_) {
+      const auto status = reader_.next(frame, reason);
+      if (status == frame_reader::status::incomplete)
+        return true;
+      if (status == frame_reader::status::error) {
+        fail(make_error_code(errc::message_too_large), reason);
+        return false;
+      }
+      if (frame.empty() && S::frame_format == framing::newline_delimited) {
+        fail(make_error_code(errc::malformed_message), "a blank line (JSON.parse('') throws)");
+        return false;
+      }
+      value_type value;
+      try {
+        value = S::decode(frame);
+      } catch (const std::system_error& e) {
+        fail(e.code(), e.what());
+        return false;
+      } catch (const std::exception& e) {
+        fail(make_error_code(errc::malformed_message), e.what());
+        return false;
+      }
+      if (auto internal = S::take_internal(value))
+        deliver_internal(std::move(*internal));
+      else if (callbacks_.message)
+        callbacks_.message(std::move(value));
+    }
+    return false;
+  }
+
+  void deliver_internal(nlohmann::json&& message) {
+    const auto cmd = protocol::cmd(message);
+    if (cmd == protocol::cmd_handle_ack) {
+      queue_.acknowledge_fd();
+      schedule_write();
+      return;
+    }
+    if (cmd == protocol::cmd_handle_nack) {
+      queue_.acknowledge_fd();
+      schedule_write();
+      report(make_error_code(errc::handle_lost),
+             "the peer did not receive a descriptor we sent (NODE_HANDLE_NACK)");
+      return;
+    }
+    if (cmd != protocol::cmd_handle) {
+      if (callbacks_.internal)
+        callbacks_.internal(std::move(message), unique_fd());
+      return;
+    }
+    unique_fd fd;
+    if (!fds_.empty()) {
+      fd = std::move(fds_.front());
+      fds_.erase(fds_.begin());
+    }
+    nlohmann::json inner;
+    if (auto it = message.find("msg"); it != message.end())
+      inner = std::move(*it);
+    if (!fd) {
+      push_urgent(protocol::handle_reply(false));
+      report(make_error_code(errc::handle_lost),
+             "a NODE_HANDLE message arrived without its descriptor; it was dropped");
+      return;
+    }
+    push_urgent(protocol::handle_reply(true));
+    const auto inner_cmd = inner.is_object() ? protocol::cmd(inner) : std::string_view();
+    if (is_internal_cmd(inner_cmd)) {
+      if (callbacks_.internal)
+        callbacks_.internal(std::move(inner), std::move(fd));
+    } else if (callbacks_.message) {
+      // Handles sent with user messages are not handed to the application: the descriptor is
+      // closed here, the message is delivered.
+      callbacks_.message(S::from_json(std::move(inner)));
+    }
+  }
+
+  // ---- errors and closing ----
+
+  void report(std::error_code ec, const std::string& what) {
+    if (callbacks_.error)
+      callbacks_.error(ec, what);
+  }
+
+  void fail(std::error_code ec, const std::string& what) {
+    if (!open_)
+      return;
+    report(ec, what);
+    close_with(ec);
+  }
+
+  void close_with(std::error_code reason) {
+    if (!open_)
+      return;
+    open_ = false;
+    std::error_code ignored;
+    socket_.cancel(ignored);
+    socket_.close(ignored);
+    queue_.clear();
+    fds_.clear();
+    auto flushes = std::move(flush_waiters_);
+    flush_waiters_.clear();
+    for (auto& waiter : flushes)
+      waiter.second.post(make_error_code(errc::channel_closed));
+    drain_waiters_.complete_all(make_error_code(errc::channel_closed));
+    if (callbacks_.closed) {
+      auto closed = std::move(callbacks_.closed);
+      callbacks_.closed = nullptr;
+      closed(reason);
+    }
+  }
+
+  asio::any_io_executor executor_;
+  asio::local::stream_protocol::socket socket_;
+  ipc_options options_;
+  callbacks callbacks_;
+  frame_reader reader_;
+  write_queue queue_;
+  std::vector<unique_fd> fds_;
+  std::deque<std::pair<std::uint64_t, erased_handler<>>> flush_waiters_;
+  waiter_list<> drain_waiters_;
+  bool open_ = true;
+  bool closing_ = false;
+  bool write_scheduled_ = false;
+  bool waiting_writable_ = false;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_IPC_CHANNEL_HPP

@@ -1,0 +1,293 @@
+/// @file
+/// The primary's side of a cluster: settings, forking, the workers registry, cluster-wide
+/// events, and disconnecting everything.
+#ifndef COCLUSTER_DETAIL_PRIMARY_ROLE_HPP
+#define COCLUSTER_DETAIL_PRIMARY_ROLE_HPP
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/async/erased_handler.hpp"
+#include "cocluster/detail/async/event_hub.hpp"
+#include "cocluster/detail/ipc/channel.hpp"
+#include "cocluster/detail/process/child_watcher.hpp"
+#include "cocluster/detail/process/environment.hpp"
+#include "cocluster/detail/process/launch.hpp"
+#include "cocluster/detail/worker_observer.hpp"
+#include "cocluster/event_stream.hpp"
+#include "cocluster/events.hpp"
+#include "cocluster/options.hpp"
+#include "cocluster/settings.hpp"
+#include "cocluster/worker.hpp"
+
+namespace cocluster::detail {
+
+/// Hooks of the net layer that the primary calls (listeners shared with workers).
+template <class Worker>
+class primary_net_hooks {
+public:
+  /// A worker's internal message about servers (queryServer, listening, close, ...).
+  virtual void on_server_message(Worker&, nlohmann::json&& message, unique_fd fd) = 0;
+  /// The worker leaves every listener (disconnect requested, disconnected, or exited).
+  virtual void remove_worker(Worker&) = 0;
+
+protected:
+  ~primary_net_hooks() = default;
+};
+
+/// The primary's state. Owned by `cluster`.
+template <serialization_policy S>
+class primary_role final : public worker_observer<basic_worker<S>> {
+public:
+  using worker_type = basic_worker<S>;
+  using worker_ptr = std::shared_ptr<worker_type>;
+
+  primary_role(asio::any_io_executor executor, const cluster_options& options)
+      : executor_(executor), options_(options), fork_hub_(executor), online_hub_(executor),
+        listening_hub_(executor), disconnect_hub_(executor), exit_hub_(executor),
+        message_hub_(executor), error_hub_(executor), setup_hub_(executor) {}
+
+  primary_role(const primary_role&) = delete;
+  primary_role& operator=(const primary_role&) = delete;
+
+  ~primary_role() {
+    for (auto& [id, worker] : workers_)
+      worker->detach(worker_key());
+    for (auto& pending : pending_disconnects_)
+      pending.handler.post(make_error_code(errc::stream_closed));
+  }
+
+  void set_net(primary_net_hooks<worker_type>* net) noexcept { net_ = net; }
+
+  const asio::any_io_executor& executor() const noexcept { return executor_; }
+
+  // ---- settings ----
+
+  const settings& current_settings() const noexcept { return settings_; }
+
+  bool is_set_up() const noexcept { return set_up_; }
+
+  /// Node's setupPrimary: merges, fills in defaults, emits `setup` (asynchronously, every call).
+  void setup(const settings& changes) {
+    changes.validate();
+    settings next = settings_.merged_with(changes);
+    if (!next.exec)
+      next.exec = self_executable();
+    if (!next.args)
+      next.args = self_arguments();
+    if (!next.silent)
+      next.silent = false;
+    next.validate();
+    settings_ = std::move(next);
+    set_up_ = true;
+    asio::post(executor_, [alive = std::weak_ptr<int>(alive_), this, published = settings_] {
+      if (!alive.expired())
+        setup_hub_.publish(setup_event{published});
+    });
+  }
+
+  // ---- workers ----
+
+  worker_type& fork(const std::map<std::string, std::string>& env) {
+    for (const auto& [name, value] : env)
+      if (name.empty() || name.find('=') != std::string::npos ||
+          (name + value).find('\0') != std::string::npos)
+        throw std::invalid_argument("cocluster: fork: bad environment variable '" + name + "'");
+    setup({});
+    const int id = ++last_id_;
+    auto launched = launch_worker(settings_, env, id, S::mode_name);
+
+    worker_init<S> init;
+    init.executor = executor_;
+    init.id = id;
+    init.pid = launched.pid;
+    init.ipc = std::make_shared<channel<S>>(executor_, std::move(launched.channel), options_.ipc);
+    if (launched.pid > 0)
+      init.watcher =
+          std::make_shared<child_watcher>(executor_, launched.pid, std::move(launched.pidfd));
+    init.seq = &seq_;
+    init.observer = this;
+    init.spawn_failure = std::move(launched.failure);
+    init.stdio_pipes = std::move(launched.pipes);
+    auto worker = std::make_shared<worker_type>(worker_key(), std::move(init));
+    workers_.emplace(id, worker);
+    worker->start(worker_key());
+    if (launched.pid <= 0) // nothing was started: there will be no process to reap
+      asio::post(executor_, [worker] { worker->process_exited(worker_key(), {127, {}}); });
+    asio::post(executor_, [alive = std::weak_ptr<int>(alive_), this,
+                           weak = std::weak_ptr<worker_type>(worker)] {
+      if (auto w = weak.lock(); w && !alive.expired())
+        fork_hub_.publish({w});
+    });
+    return *worker;
+  }
+
+  const std::map<int, worker_ptr>& workers() const noexcept { return workers_; }
+
+  worker_ptr find(int id) const {
+    auto it = workers_.find(id);
+    return it == workers_.end() ? nullptr : it->second;
+  }
+
+  /// Disconnects every connected worker; completes once all workers present now have both
+  /// disconnected and exited (Node completes at the first exit: nodejs/node quirk, fixed).
+  template <class Token>
+  auto async_disconnect(Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [this](auto handler) {
+          std::set<int> ids;
+          std::vector<worker_ptr> targets;
+          for (auto& [id, worker] : workers_) {
+            ids.insert(id);
+            targets.push_back(worker);
+          }
+          for (auto& worker : targets)
+            worker->disconnect();
+          erased_handler<> waiter(std::move(handler), executor_);
+          if (ids.empty())
+            waiter.post({});
+          else
+            pending_disconnects_.push_back({std::move(ids), std::move(waiter)});
+        },
+        token);
+  }
+
+  // ---- subscriptions ----
+
+  event_stream<fork_event<worker_type>> subscribe(event::fork_t) { return stream(fork_hub_); }
+  event_stream<online_event<worker_type>> subscribe(event::online_t) {
+    return stream(online_hub_);
+  }
+  event_stream<listening_event<worker_type>> subscribe(event::listening_t) {
+    return stream(listening_hub_);
+  }
+  event_stream<disconnect_event<worker_type>> subscribe(event::disconnect_t) {
+    return stream(disconnect_hub_);
+  }
+  event_stream<exit_event<worker_type>> subscribe(event::exit_t) { return stream(exit_hub_); }
+  event_stream<error_event<worker_type>> subscribe(event::error_t) { return stream(error_hub_); }
+  event_stream<setup_event> subscribe(event::setup_t) { return stream(setup_hub_); }
+
+  event_stream<message_event<worker_type>> subscribe(event::message_t) {
+    auto queue = message_hub_.subscribe();
+    for (auto& [id, worker] : workers_)
+      worker->hand_over_unclaimed(worker_key(), [&](typename worker_type::value_type&& message) {
+        queue->push({worker, std::move(message)});
+      });
+    return event_stream<message_event<worker_type>>(std::move(queue));
+  }
+
+  /// Reports a listening worker (called by the net layer).
+  void worker_listening(worker_type& worker, const listen_address& address) {
+    worker.mark_listening(worker_key(), address);
+    listening_hub_.publish({worker.shared_from_this(), address});
+  }
+
+private:
+  template <class Event>
+  static event_stream<Event> stream(event_hub<Event>& hub) {
+    return event_stream<Event>(hub.subscribe());
+  }
+
+  // ---- worker_observer ----
+
+  void worker_online(worker_type& worker) override {
+    online_hub_.publish({worker.shared_from_this()});
+  }
+
+  bool wants_messages() override { return message_hub_.has_subscribers(); }
+
+  void worker_message(worker_type& worker, typename worker_type::value_type&& message) override {
+    message_hub_.publish({worker.shared_from_this(), std::move(message)});
+  }
+
+  void worker_error(worker_type& worker, const worker_error& error) override {
+    error_hub_.publish({worker.shared_from_this(), error});
+  }
+
+  void worker_internal(worker_type& worker, nlohmann::json&& message, unique_fd fd) override {
+    if (net_)
+      net_->on_server_message(worker, std::move(message), std::move(fd));
+  }
+
+  void worker_disconnect_requested(worker_type& worker) override {
+    if (net_)
+      net_->remove_worker(worker);
+  }
+
+  void worker_disconnected(worker_type& worker) override {
+    if (net_)
+      net_->remove_worker(worker);
+    auto self = worker.shared_from_this();
+    if (worker.is_dead())
+      remove(worker);
+    disconnect_hub_.publish({self});
+  }
+
+  void worker_exited(worker_type& worker, const exit_status& status) override {
+    auto self = worker.shared_from_this();
+    if (!worker.is_connected()) {
+      if (net_)
+        net_->remove_worker(worker);
+      remove(worker);
+    }
+    exit_hub_.publish({self, status});
+  }
+
+  void close_servers(std::function<void()> done) override { done(); }
+
+  // Node's removeWorker, once a worker has both disconnected and exited.
+  void remove(worker_type& worker) {
+    auto it = workers_.find(worker.id());
+    if (it == workers_.end())
+      return;
+    // Released after the handlers now running: the worker object may be the caller.
+    asio::post(executor_, [released = std::move(it->second)] {});
+    workers_.erase(it);
+    for (auto pending = pending_disconnects_.begin(); pending != pending_disconnects_.end();) {
+      pending->ids.erase(worker.id());
+      if (pending->ids.empty()) {
+        pending->handler.post({});
+        pending = pending_disconnects_.erase(pending);
+      } else {
+        ++pending;
+      }
+    }
+  }
+
+  struct pending_disconnect {
+    std::set<int> ids;
+    erased_handler<> handler;
+  };
+
+  asio::any_io_executor executor_;
+  cluster_options options_;
+  settings settings_;
+  bool set_up_ = false;
+  int last_id_ = 0;
+  sequence seq_;
+  std::map<int, worker_ptr> workers_;
+  std::vector<pending_disconnect> pending_disconnects_;
+  primary_net_hooks<worker_type>* net_ = nullptr;
+  // Posted handlers that refer to this object check that it still exists.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+
+  event_hub<fork_event<worker_type>> fork_hub_;
+  event_hub<online_event<worker_type>> online_hub_;
+  event_hub<listening_event<worker_type>> listening_hub_;
+  event_hub<disconnect_event<worker_type>> disconnect_hub_;
+  event_hub<exit_event<worker_type>> exit_hub_;
+  event_hub<message_event<worker_type>> message_hub_;
+  event_hub<error_event<worker_type>> error_hub_;
+  event_hub<setup_event> setup_hub_;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_PRIMARY_ROLE_HPP

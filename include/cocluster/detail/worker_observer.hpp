@@ -1,0 +1,55 @@
+/// @file
+/// What a worker object reports to the layer above it (the cluster's roles).
+#ifndef COCLUSTER_DETAIL_WORKER_OBSERVER_HPP
+#define COCLUSTER_DETAIL_WORKER_OBSERVER_HPP
+
+#include <cstdint>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/events.hpp"
+#include "cocluster/exit_status.hpp"
+
+namespace cocluster::detail {
+
+/// Node's `seq` counter. In the primary one counter is shared by every worker, as in Node.
+struct sequence {
+  std::int64_t next = 0;
+  std::int64_t take() noexcept { return next++; }
+};
+
+/// Implemented by the cluster's roles; a worker calls it from its own handlers. Every call
+/// happens after the worker's own state changed and before its own events were posted, so the
+/// worker's events are delivered before the cluster's.
+template <class Worker>
+class worker_observer {
+public:
+  /// The worker sent `online`.
+  virtual void worker_online(Worker&) = 0;
+  /// True when someone subscribed to the cluster-wide message stream.
+  virtual bool wants_messages() = 0;
+  /// A user message arrived (called only when `wants_messages()`).
+  virtual void worker_message(Worker&, typename Worker::value_type&& message) = 0;
+  /// An error about the worker.
+  virtual void worker_error(Worker&, const worker_error&) = 0;
+  /// An internal message the worker object does not handle itself (queryServer, listening,
+  /// close, newconn), with the descriptor that came with it.
+  virtual void worker_internal(Worker&, nlohmann::json&& message, unique_fd fd) = 0;
+  /// The primary called `disconnect()` on the worker: it gets no new connections from now on.
+  virtual void worker_disconnect_requested(Worker&) = 0;
+  /// The IPC channel closed.
+  virtual void worker_disconnected(Worker&) = 0;
+  /// The process ended.
+  virtual void worker_exited(Worker&, const exit_status&) = 0;
+  /// In a worker process: closes every server, then calls `done` (once their connections ended).
+  virtual void close_servers(std::function<void()> done) = 0;
+
+protected:
+  ~worker_observer() = default;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_WORKER_OBSERVER_HPP

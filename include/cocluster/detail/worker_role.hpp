@@ -1,0 +1,103 @@
+/// @file
+/// A worker process's side of a cluster: the channel to the primary and the worker object that
+/// represents this process.
+#ifndef COCLUSTER_DETAIL_WORKER_ROLE_HPP
+#define COCLUSTER_DETAIL_WORKER_ROLE_HPP
+
+#include <unistd.h>
+
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/ipc/channel.hpp"
+#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/worker_environment.hpp"
+#include "cocluster/detail/worker_observer.hpp"
+#include "cocluster/options.hpp"
+#include "cocluster/worker.hpp"
+
+namespace cocluster::detail {
+
+/// Hooks of the net layer that a worker process calls (its servers).
+template <class Worker>
+class worker_net_hooks {
+public:
+  /// An internal message about servers (newconn, replies are routed by `ack` already).
+  virtual void on_server_message(Worker&, nlohmann::json&& message, unique_fd fd) = 0;
+  /// Closes every server; calls `done` once their connections have ended.
+  virtual void close_all(std::function<void()> done) = 0;
+
+protected:
+  ~worker_net_hooks() = default;
+};
+
+/// The worker process's state. Owned by `cluster`.
+template <serialization_policy S>
+class worker_role final : public worker_observer<basic_worker<S>> {
+public:
+  using worker_type = basic_worker<S>;
+
+  worker_role(asio::any_io_executor executor, const cluster_options& options,
+              const worker_environment& environment)
+      : executor_(executor) {
+    if (environment.serialization_mode != S::mode_name)
+      throw std::invalid_argument(
+          "cocluster: the primary speaks '" + environment.serialization_mode +
+          "' serialization (NODE_CHANNEL_SERIALIZATION_MODE) but this worker was built for '" +
+          std::string(S::mode_name) + "'");
+    worker_init<S> init;
+    init.executor = executor;
+    init.id = environment.id;
+    init.pid = ::getpid();
+    init.self = true;
+    init.ipc = std::make_shared<channel<S>>(executor, unique_fd(environment.channel_fd),
+                                            options.ipc);
+    init.seq = &seq_;
+    init.observer = this;
+    init.exit_on_unexpected_disconnect = options.exit_on_unexpected_disconnect;
+    self_ = std::make_shared<worker_type>(worker_key(), std::move(init));
+    self_->start(worker_key());
+    // Node sends `online` during bootstrap, before any user code runs.
+    self_->send_internal(worker_key(), protocol::cluster_message(protocol::act_online));
+  }
+
+  worker_role(const worker_role&) = delete;
+  worker_role& operator=(const worker_role&) = delete;
+
+  ~worker_role() { self_->detach(worker_key()); }
+
+  void set_net(worker_net_hooks<worker_type>* net) noexcept { net_ = net; }
+
+  worker_type& self() noexcept { return *self_; }
+
+private:
+  void worker_online(worker_type&) override {}
+  bool wants_messages() override { return false; }
+  void worker_message(worker_type&, typename worker_type::value_type&&) override {}
+  void worker_error(worker_type&, const worker_error&) override {}
+  void worker_internal(worker_type& worker, nlohmann::json&& message, unique_fd fd) override {
+    if (net_)
+      net_->on_server_message(worker, std::move(message), std::move(fd));
+  }
+  void worker_disconnect_requested(worker_type&) override {}
+  void worker_disconnected(worker_type&) override {}
+  void worker_exited(worker_type&, const exit_status&) override {}
+  void close_servers(std::function<void()> done) override {
+    if (net_)
+      net_->close_all(std::move(done));
+    else
+      done();
+  }
+
+  asio::any_io_executor executor_;
+  sequence seq_;
+  std::shared_ptr<worker_type> self_;
+  worker_net_hooks<worker_type>* net_ = nullptr;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_WORKER_ROLE_HPP

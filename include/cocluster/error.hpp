@@ -1,0 +1,77 @@
+/// @file
+/// cocluster's own error codes, in the `cocluster` error category.
+#ifndef COCLUSTER_ERROR_HPP
+#define COCLUSTER_ERROR_HPP
+
+#include <string>
+#include <system_error>
+
+namespace cocluster {
+
+/// Errors that cocluster reports beside the operating system's own `errno` values.
+enum class errc {
+  /// The IPC channel is closed, or was closed while the operation waited.
+  channel_closed = 1,
+  /// A frame read from the IPC channel could not be decoded (bad JSON, blank line, bad UTF-8,
+  /// a malformed V8 value).
+  malformed_message,
+  /// A frame is longer than the channel's `max_message_size`.
+  message_too_large,
+  /// The write queue is over its hard limit (`write_queue_limit`); the message was not queued.
+  write_queue_full,
+  /// A value cannot be encoded by the serialization policy.
+  unencodable_value,
+  /// The worker exited before it came online (or before the awaited event happened).
+  worker_exited,
+  /// The worker process could not be started (exec, cwd, setuid, ...).
+  spawn_failed,
+  /// A `NODE_HANDLE` message arrived without its file descriptor.
+  handle_lost,
+  /// The event stream was closed because its source (cluster or worker) went away.
+  stream_closed,
+  /// The operation is not valid in this process's role (primary or worker).
+  wrong_role,
+};
+
+namespace detail {
+
+class error_category final : public std::error_category {
+public:
+  const char* name() const noexcept override { return "cocluster"; }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+    case errc::channel_closed: return "IPC channel closed";
+    case errc::malformed_message: return "malformed IPC message";
+    case errc::message_too_large: return "IPC message larger than max_message_size";
+    case errc::write_queue_full: return "IPC write queue over its limit";
+    case errc::unencodable_value: return "value cannot be encoded";
+    case errc::worker_exited: return "worker exited";
+    case errc::spawn_failed: return "worker could not be spawned";
+    case errc::handle_lost: return "file descriptor announced by NODE_HANDLE was not received";
+    case errc::stream_closed: return "event stream closed";
+    case errc::wrong_role: return "operation not valid in this process's cluster role";
+    }
+    return "unknown cocluster error";
+  }
+};
+
+} // namespace detail
+
+/// The `cocluster` error category.
+inline const std::error_category& error_category() noexcept {
+  static const detail::error_category instance;
+  return instance;
+}
+
+/// Makes an `std::error_code` from a cocluster error value.
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+} // namespace cocluster
+
+template <>
+struct std::is_error_code_enum<cocluster::errc> : std::true_type {};
+
+#endif // COCLUSTER_ERROR_HPP

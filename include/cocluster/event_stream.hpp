@@ -1,0 +1,70 @@
+/// @file
+/// `event_stream`: a subscription to a repeated event (messages, exits, forks, ...).
+#ifndef COCLUSTER_EVENT_STREAM_HPP
+#define COCLUSTER_EVENT_STREAM_HPP
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/async/stream_queue.hpp"
+
+namespace cocluster {
+
+/// A subscription to a repeated event. From the moment it is made until it is destroyed it
+/// receives every event of its kind, in order; events wait in its queue until received, so none
+/// is dropped between two receives. Several subscriptions to the same source each get every
+/// event. Destroy a subscription you no longer read: its queue grows with every event.
+///
+/// Waiting does not keep `io_context::run()` from returning, as a listener does not keep Node's
+/// event loop alive.
+///
+/// @par Thread Safety
+/// Use from the thread that runs the cluster's `io_context`.
+template <class Event>
+class event_stream {
+public:
+  /// The event type received.
+  using value_type = Event;
+
+  /// Wraps a queue made by the event's source.
+  explicit event_stream(std::shared_ptr<detail::stream_queue<Event>> queue)
+      : queue_(std::move(queue)) {}
+
+  event_stream(event_stream&&) noexcept = default;
+  event_stream& operator=(event_stream&&) noexcept = default;
+  event_stream(const event_stream&) = delete;
+  event_stream& operator=(const event_stream&) = delete;
+
+  /// Receives the next event.
+  ///
+  /// @par Completion Signature
+  /// `void(std::error_code, Event)`. The error is `errc::stream_closed` once the source is gone
+  /// and every queued event has been received.
+  ///
+  /// @par Per-Operation Cancellation
+  /// All cancellation types: the wait ends with `asio::error::operation_aborted` and no event is
+  /// consumed.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_receive(Token&& token = {}) {
+    return queue_->async_receive(std::forward<Token>(token));
+  }
+
+  /// Takes the next event if one is already queued.
+  std::optional<Event> try_receive() { return queue_->try_receive(); }
+
+  /// Events queued and not yet received.
+  std::size_t size() const noexcept { return queue_->size(); }
+
+  /// False once the source has gone away.
+  bool is_open() const noexcept { return queue_->is_open(); }
+
+private:
+  std::shared_ptr<detail::stream_queue<Event>> queue_;
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_EVENT_STREAM_HPP

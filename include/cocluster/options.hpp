@@ -1,0 +1,34 @@
+/// @file
+/// Options of a cluster object that apply in both roles (primary and worker).
+#ifndef COCLUSTER_OPTIONS_HPP
+#define COCLUSTER_OPTIONS_HPP
+
+#include <cstddef>
+
+namespace cocluster {
+
+/// Limits of each IPC channel. The defaults suit messages up to tens of MiB.
+struct ipc_options {
+  /// The largest frame accepted from the peer (a JSON line, or an advanced frame's length). A
+  /// larger one is a `errc::message_too_large` error that closes the channel.
+  std::size_t max_message_size = 64 * 1024 * 1024;
+  /// `send()` returns false, and `async_drain` waits, while more bytes than this are queued.
+  std::size_t high_water_mark = 1024 * 1024;
+  /// Sending more while this many bytes are queued fails with `errc::write_queue_full`: memory
+  /// stays bounded when the peer stops reading.
+  std::size_t write_queue_limit = 256 * 1024 * 1024;
+};
+
+/// Options given to a cluster object when it is made.
+struct cluster_options {
+  /// Limits of the IPC channels.
+  ipc_options ipc{};
+  /// In a worker: exit the process (code 0) when the channel to the primary closes without the
+  /// worker having asked for it, as Node does. This is what makes workers of a dead primary go
+  /// away. Set false to handle the `disconnected` event yourself.
+  bool exit_on_unexpected_disconnect = true;
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_OPTIONS_HPP

@@ -1,0 +1,84 @@
+/// @file
+/// The scheduling policy concept: who gets each new connection.
+///
+/// A policy makes pure decisions; the primary's listener does the I/O (accepting, passing
+/// descriptors, waiting for acknowledgements, redistributing refused or orphaned connections).
+/// Its hooks are the ones Node's maintainers sketched for a pluggable scheduler
+/// (nodejs/node#11546): a worker joins, a worker leaves, pick a worker for a connection given its
+/// peer address, a connection ended.
+#ifndef COCLUSTER_SCHEDULING_POLICY_HPP
+#define COCLUSTER_SCHEDULING_POLICY_HPP
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "cocluster/config.hpp"
+
+namespace cocluster {
+
+/// How connections reach workers.
+enum class distribution {
+  /// The primary accepts and hands each connection to the worker the policy picks (Node's
+  /// SCHED_RR).
+  primary_accepts,
+  /// The primary binds once and every worker accepts on that socket (Node's SCHED_NONE).
+  shared_socket,
+  /// Each worker binds its own SO_REUSEPORT socket; the kernel balances.
+  reuse_port,
+};
+
+/// One worker of a listener, as the policy sees it when picking.
+struct worker_load {
+  /// The worker's id.
+  int id = 0;
+  /// Connections handed to it and not yet acknowledged.
+  std::size_t in_flight = 0;
+  /// Connections it accepted and has not reported closed.
+  std::size_t open_connections = 0;
+  /// When it last became idle (a counter: lower means idle for longer).
+  std::uint64_t idle_since = 0;
+  /// True when it can take a connection now (room in its in-flight window). A policy may pick a
+  /// worker that is not available: the connection then waits for that worker.
+  bool available = false;
+};
+
+/// A new connection.
+struct connection_request {
+  /// The client's address (empty for Unix sockets).
+  std::optional<asio::ip::address> peer;
+};
+
+/// A scheduling policy `P`:
+/// - `P::mode`: a `distribution`; the hooks below are used only for `primary_accepts`;
+/// - `p.pick(request, workers) -> std::optional<int>`: the id of the worker that gets the
+///   connection, or nothing to keep it queued until a worker becomes available (the listener
+///   asks again then);
+/// - `p.worker_added(id)` / `p.worker_removed(id)`: a worker joined or left the listener;
+/// - `p.connection_closed(id)`: a connection the worker accepted ended (reported by cocluster
+///   workers; Node workers do not report it).
+/// One policy object exists per shared listener; it must be default-constructible.
+template <class P>
+concept scheduling_policy =
+    std::default_initializable<P> &&
+    requires(P& policy, const connection_request& request, std::span<const worker_load> workers,
+             int id) {
+      { P::mode } -> std::convertible_to<distribution>;
+      { policy.pick(request, workers) } -> std::same_as<std::optional<int>>;
+      policy.worker_added(id);
+      policy.worker_removed(id);
+      policy.connection_closed(id);
+    };
+
+/// A base for policies that need no bookkeeping hooks.
+struct stateless_policy {
+  void worker_added(int) noexcept {}
+  void worker_removed(int) noexcept {}
+  void connection_closed(int) noexcept {}
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_SCHEDULING_POLICY_HPP

@@ -1,0 +1,125 @@
+/// @file
+/// The `json` serialization policy: Node's default, newline-delimited JSON.
+#ifndef COCLUSTER_SERIALIZATION_JSON_HPP
+#define COCLUSTER_SERIALIZATION_JSON_HPP
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+#include "cocluster/error.hpp"
+#include "cocluster/serialization/policy.hpp"
+
+namespace cocluster {
+
+/// Node's `json` serialization: each message is `JSON.stringify(message)` followed by `\n`.
+///
+/// Values are `nlohmann::json`. User types convert through nlohmann's `to_json`/`from_json`.
+/// Decoding rejects what `JSON.parse` rejects, and also invalid UTF-8 (Node would replace it with
+/// U+FFFD) and nesting deeper than `max_depth` (which would exhaust the stack when the value is
+/// later copied or printed).
+struct json {
+  /// The value type users send and receive.
+  using value_type = nlohmann::json;
+
+  /// The name Node gives this mode in `NODE_CHANNEL_SERIALIZATION_MODE`.
+  static constexpr std::string_view mode_name = "json";
+
+  /// Frames are delimited by `\n`.
+  static constexpr framing frame_format = framing::newline_delimited;
+
+  /// The deepest nesting of arrays and objects that `decode` accepts.
+  static constexpr std::size_t max_depth = 1000;
+
+  /// Appends the JSON text of `value` to `out`. JSON escapes every `\n`, so no frame contains one.
+  static void encode(const value_type& value, std::string& out) { dump_to(value, out); }
+
+  /// Appends the JSON text of an internal message, keeping Node's key order.
+  static void encode_internal(const nlohmann::ordered_json& message, std::string& out) {
+    dump_to(message, out);
+  }
+
+  /// Parses one frame body.
+  static value_type decode(std::string_view body) {
+    check_depth(body);
+    try {
+      return value_type::parse(body.begin(), body.end());
+    } catch (const nlohmann::json::exception& e) {
+      throw std::system_error(make_error_code(errc::malformed_message),
+                              std::string("json: ") + e.what());
+    }
+  }
+
+  /// Moves an internal message out of `value`, if it is one.
+  static std::optional<nlohmann::json> take_internal(value_type& value) {
+    if (!value.is_object())
+      return std::nullopt;
+    auto cmd = value.find("cmd");
+    if (cmd == value.end() || !cmd->is_string() ||
+        !detail::is_internal_cmd(cmd->get_ref<const std::string&>()))
+      return std::nullopt;
+    return std::optional<nlohmann::json>(std::move(value));
+  }
+
+  /// A JSON value as a message (the identity for this policy).
+  static value_type from_json(nlohmann::json&& value) { return std::move(value); }
+
+  /// Converts a user value to a message, through `to_json`.
+  template <class T>
+  static value_type to_value(const T& object) {
+    return value_type(object);
+  }
+
+  /// Converts a message to a user type, through `from_json`.
+  template <class T>
+  static T from_value(const value_type& value) {
+    return value.template get<T>();
+  }
+
+private:
+  template <class Json>
+  static void dump_to(const Json& value, std::string& out) {
+    try {
+      nlohmann::detail::serializer<Json> writer(
+          nlohmann::detail::output_adapter<char, std::string>(out), ' ',
+          nlohmann::json::error_handler_t::strict);
+      writer.dump(value, false, false, 0);
+    } catch (const nlohmann::json::exception& e) {
+      throw std::system_error(make_error_code(errc::unencodable_value),
+                              std::string("json: ") + e.what());
+    }
+  }
+
+  // Rejects nesting deeper than max_depth without building anything.
+  static void check_depth(std::string_view body) {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < body.size(); ++i) {
+      const char c = body[i];
+      if (in_string) {
+        if (c == '\\')
+          ++i;
+        else if (c == '"')
+          in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        if (++depth > max_depth)
+          throw std::system_error(make_error_code(errc::malformed_message),
+                                  "json: nesting deeper than " + std::to_string(max_depth));
+      } else if ((c == ']' || c == '}') && depth > 0) {
+        --depth;
+      }
+    }
+  }
+};
+
+static_assert(serialization_policy<json>);
+
+} // namespace cocluster
+
+#endif // COCLUSTER_SERIALIZATION_JSON_HPP

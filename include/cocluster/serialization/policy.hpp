@@ -1,0 +1,69 @@
+/// @file
+/// The serialization policy concept: how messages become bytes on the IPC channel and back.
+#ifndef COCLUSTER_SERIALIZATION_POLICY_HPP
+#define COCLUSTER_SERIALIZATION_POLICY_HPP
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace cocluster {
+
+/// How frames are delimited on the IPC channel.
+enum class framing {
+  /// Each frame is followed by `\n` (Node's `json` serialization).
+  newline_delimited,
+  /// Each frame is preceded by its length as a big-endian u32 (Node's `advanced` serialization).
+  length_prefixed,
+};
+
+/// A serialization policy turns values into frame bodies and back. It is pure: no I/O.
+///
+/// A policy `S` provides:
+/// - `S::value_type`: the dynamic value users send and receive (for `json`, `nlohmann::json`);
+/// - `S::mode_name`: the name Node uses for it in `NODE_CHANNEL_SERIALIZATION_MODE`;
+/// - `S::frame_format`: a `framing` value;
+/// - `S::encode(const value_type&, std::string& out)`: appends one frame body to `out` (no
+///   delimiter, no length prefix); throws `std::system_error` with `errc::unencodable_value`;
+/// - `S::decode(std::string_view body) -> value_type`: throws `std::system_error` with
+///   `errc::malformed_message` and a reason;
+/// - `S::encode_internal(const nlohmann::ordered_json&, std::string& out)`: appends the frame body
+///   of one of Node's internal messages (`NODE_CLUSTER`, `NODE_HANDLE`, ...), which are plain
+///   JSON-shaped objects in every mode;
+/// - `S::take_internal(value_type&) -> std::optional<nlohmann::json>`: if the value is an internal
+///   message (an object whose `cmd` is a string longer than 5 characters starting with `NODE_`,
+///   Node's rule), returns it as JSON, leaving the value in a valid but unspecified state;
+///   otherwise returns nothing and leaves the value alone.
+/// - `S::from_json(nlohmann::json&&) -> value_type`: the user payload of a `NODE_HANDLE` envelope,
+///   which arrives inside an internal message;
+/// - `S::to_value(const T&)` and `S::from_value<T>(const value_type&)`: conversions of user types,
+///   found through argument-dependent lookup as nlohmann's `to_json`/`from_json` are.
+template <class S>
+concept serialization_policy =
+    requires(const typename S::value_type& value, typename S::value_type& mutable_value,
+             std::string& out, std::string_view body, const nlohmann::ordered_json& internal) {
+      typename S::value_type;
+      { S::mode_name } -> std::convertible_to<std::string_view>;
+      { S::frame_format } -> std::convertible_to<framing>;
+      S::encode(value, out);
+      { S::decode(body) } -> std::same_as<typename S::value_type>;
+      S::encode_internal(internal, out);
+      { S::take_internal(mutable_value) } -> std::same_as<std::optional<nlohmann::json>>;
+      { S::from_json(nlohmann::json()) } -> std::same_as<typename S::value_type>;
+    };
+
+namespace detail {
+
+/// Node's test for an internal message `cmd`: a string longer than 5 characters that starts
+/// with `NODE_`.
+inline bool is_internal_cmd(std::string_view cmd) noexcept {
+  return cmd.size() > 5 && cmd.substr(0, 5) == "NODE_";
+}
+
+} // namespace detail
+} // namespace cocluster
+
+#endif // COCLUSTER_SERIALIZATION_POLICY_HPP
