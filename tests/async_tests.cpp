@@ -1,0 +1,126 @@
+// The asynchronous building blocks: level-triggered one-shot events and subscription streams.
+#include <doctest/doctest.h>
+
+#include <cocluster/detail/async/event_hub.hpp>
+#include <cocluster/detail/async/oneshot_event.hpp>
+
+#include "support/run.hpp"
+
+using namespace asio::experimental::awaitable_operators;
+using cocluster::detail::event_hub;
+using cocluster::detail::oneshot_event;
+using namespace std::chrono_literals;
+
+TEST_SUITE_BEGIN("async");
+
+TEST_CASE("waiting on a one-shot event that already happened completes at once with its result") {
+  asio::io_context io;
+  oneshot_event<int> event(io.get_executor());
+  event.set({}, 42);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    CHECK(co_await event.async_wait(asio::use_awaitable) == 42);
+    CHECK(co_await event.async_wait(asio::use_awaitable) == 42);
+  });
+}
+
+TEST_CASE("every waiter of a one-shot event gets the result when it happens, and later sets are ignored") {
+  asio::io_context io;
+  oneshot_event<int> event(io.get_executor());
+  int completions = 0;
+  for (int i = 0; i < 3; ++i)
+    event.async_wait([&](std::error_code ec, int value) {
+      CHECK(!ec);
+      CHECK(value == 7);
+      ++completions;
+    });
+  event.set({}, 7);
+  event.set({}, 8);
+  CHECK(completions == 0); // never run inside set()
+  io.run();
+  CHECK(completions == 3);
+}
+
+TEST_CASE("a one-shot wait is cancellable, so it can race a timer") {
+  asio::io_context io;
+  oneshot_event<> event(io.get_executor());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    asio::steady_timer timer(io, 20ms);
+    auto result = co_await (event.async_wait(asio::use_awaitable) ||
+                            timer.async_wait(asio::use_awaitable));
+    CHECK(result.index() == 1);
+    // The event can still happen and be awaited afterwards.
+    event.set({});
+    co_await event.async_wait(asio::use_awaitable);
+  });
+}
+
+TEST_CASE("a subscription receives every event in order, including those published before it waits") {
+  asio::io_context io;
+  event_hub<int> hub(io.get_executor());
+  auto queue = hub.subscribe();
+  for (int i = 0; i < 1000; ++i)
+    hub.publish(i);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 1000; ++i)
+      CHECK(co_await queue->async_receive(asio::use_awaitable) == i);
+    CHECK(queue->size() == 0);
+  });
+}
+
+TEST_CASE("every subscription gets every event, and a dropped subscription gets none") {
+  asio::io_context io;
+  event_hub<std::string> hub(io.get_executor());
+  auto first = hub.subscribe();
+  auto second = hub.subscribe();
+  {
+    auto dropped = hub.subscribe();
+  }
+  hub.publish("a");
+  hub.publish("b");
+  CHECK(first->size() == 2);
+  CHECK(second->size() == 2);
+  CHECK(*first->try_receive() == "a");
+  CHECK(*second->try_receive() == "a");
+  CHECK(hub.has_subscribers());
+}
+
+TEST_CASE("a subscription made after an event does not receive it") {
+  asio::io_context io;
+  event_hub<int> hub(io.get_executor());
+  hub.publish(1);
+  auto late = hub.subscribe();
+  hub.publish(2);
+  CHECK(late->size() == 1);
+  CHECK(*late->try_receive() == 2);
+}
+
+TEST_CASE("closing a hub ends its subscriptions after their queued events") {
+  asio::io_context io;
+  auto hub = std::make_unique<event_hub<int>>(io.get_executor());
+  auto queue = hub->subscribe();
+  hub->publish(5);
+  hub.reset();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto [ec1, first] = co_await queue->async_receive(test::as_tuple);
+    CHECK(!ec1);
+    CHECK(first == 5);
+    auto [ec2, second] = co_await queue->async_receive(test::as_tuple);
+    CHECK(ec2 == cocluster::errc::stream_closed);
+  });
+}
+
+TEST_CASE("a cancelled receive consumes no event") {
+  asio::io_context io;
+  event_hub<int> hub(io.get_executor());
+  auto queue = hub.subscribe();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    asio::steady_timer timer(io, 10ms);
+    auto result = co_await (queue->async_receive(asio::use_awaitable) ||
+                            timer.async_wait(asio::use_awaitable));
+    CHECK(result.index() == 1);
+    hub.publish(9);
+    CHECK(co_await queue->async_receive(asio::use_awaitable) == 9);
+  });
+}
+
+TEST_SUITE_END();

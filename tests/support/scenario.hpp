@@ -1,0 +1,54 @@
+// Worker scenarios: code that the test binary runs when a test's primary forks it as a worker.
+//
+// A test sets `exec` to this binary (the default) and `args` to {"--worker-scenario", name,
+// arguments...}; main() then runs the named scenario and exits with its return value, so a
+// worker's failure reaches the test as an exit code (or as an IPC message).
+#ifndef COCLUSTER_TESTS_SUPPORT_SCENARIO_HPP
+#define COCLUSTER_TESTS_SUPPORT_SCENARIO_HPP
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <cocluster.hpp>
+
+namespace test {
+
+using scenario_function = int (*)(const std::vector<std::string>& args);
+
+inline std::map<std::string, scenario_function>& scenarios() {
+  static std::map<std::string, scenario_function> registry;
+  return registry;
+}
+
+struct scenario_registrar {
+  scenario_registrar(const char* name, scenario_function function) {
+    scenarios()[name] = function;
+  }
+};
+
+/// Settings that make forked workers run scenario `name` with `args`.
+inline cocluster::settings scenario(const std::string& name, std::vector<std::string> args = {}) {
+  cocluster::settings s;
+  std::vector<std::string> all{"--worker-scenario", name};
+  all.insert(all.end(), args.begin(), args.end());
+  s.args = std::move(all);
+  return s;
+}
+
+} // namespace test
+
+#define COCLUSTER_TEST_CAT2(a, b) a##b
+#define COCLUSTER_TEST_CAT(a, b) COCLUSTER_TEST_CAT2(a, b)
+
+/// Defines a worker scenario: `WORKER_SCENARIO("name") { ...; return exit_code; }` with
+/// `const std::vector<std::string>& args` in scope.
+#define WORKER_SCENARIO(name)                                                                      \
+  static int COCLUSTER_TEST_CAT(worker_scenario_, __LINE__)(const std::vector<std::string>& args); \
+  static const ::test::scenario_registrar COCLUSTER_TEST_CAT(worker_scenario_registrar_,           \
+                                                             __LINE__)(                            \
+      name, &COCLUSTER_TEST_CAT(worker_scenario_, __LINE__));                                      \
+  static int COCLUSTER_TEST_CAT(worker_scenario_, __LINE__)(                                       \
+      [[maybe_unused]] const std::vector<std::string>& args)
+
+#endif
