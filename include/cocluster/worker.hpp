@@ -214,21 +214,22 @@ public:
 
   /// Subscribes to the worker's messages (Node's worker `message`). Messages that arrived while
   /// nothing subscribed to them here or on the cluster are delivered to the first subscription.
+  /// The stream ends (`errc::channel_closed`) once the channel has closed and every message
+  /// that arrived before has been received.
   event_stream<value_type> subscribe(event::message_t) {
-    auto queue = messages_.subscribe();
-    while (!unclaimed_.empty()) {
-      queue->push(std::move(unclaimed_.front()));
-      unclaimed_.pop_front();
-    }
-    return event_stream<value_type>(std::move(queue));
+    auto backlog = std::move(unclaimed_);
+    unclaimed_.clear();
+    return event_stream<value_type>(messages_.subscribe(std::move(backlog)));
   }
 
-  /// Subscribes to the worker's errors (Node's worker `error`).
+  /// Subscribes to the worker's errors (Node's worker `error`). Ends once the worker has both
+  /// disconnected and exited.
   event_stream<worker_error> subscribe(event::error_t) {
     return event_stream<worker_error>(errors_.subscribe());
   }
 
-  /// Subscribes to the worker's `listening` events (one per listening server).
+  /// Subscribes to the worker's `listening` events (one per listening server). Ends at
+  /// disconnect.
   event_stream<listen_address> subscribe(event::listening_t) {
     return event_stream<listen_address>(listening_events_.subscribe());
   }
@@ -493,6 +494,8 @@ private:
       return;
     connected_ = false;
     pending_requests_.clear();
+    messages_.close(make_error_code(errc::channel_closed));
+    listening_events_.close(make_error_code(errc::channel_closed));
     if (!exited_after_disconnect_)
       exited_after_disconnect_ = false;
     if (self_)
@@ -502,6 +505,8 @@ private:
     disconnected_.set({});
     if (observer_)
       observer_->worker_disconnected(*this);
+    if (is_dead())
+      errors_.close(make_error_code(errc::stream_closed));
   }
 
   void on_process_exit(detail::wait_status wait) {
@@ -515,6 +520,8 @@ private:
     exited_.set({}, status);
     if (observer_)
       observer_->worker_exited(*this, status);
+    if (!connected_)
+      errors_.close(make_error_code(errc::stream_closed));
   }
 
   // ---- primary side ----
@@ -588,6 +595,7 @@ private:
 
   void on_self_channel_closed() {
     disconnected_.set({});
+    errors_.close(make_error_code(errc::stream_closed));
     const bool expected = exited_after_disconnect_.value_or(false);
     if (leaving_ == leaving::destroying || (!expected && exit_on_unexpected_disconnect_)) {
       // After the handlers already posted (the user's disconnect handlers run first, as in

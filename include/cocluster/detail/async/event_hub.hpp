@@ -28,15 +28,22 @@ public:
   /// Closes every subscription with `errc::stream_closed`.
   ~event_hub() { close(make_error_code(errc::stream_closed)); }
 
-  /// A new subscription; the hub holds it weakly.
-  std::shared_ptr<stream_queue<T>> subscribe() {
+  /// A new subscription; the hub holds it weakly. `backlog` (events that waited for a first
+  /// subscriber) is queued first, even if the hub is already closed.
+  template <class Backlog = std::vector<T>>
+  std::shared_ptr<stream_queue<T>> subscribe(Backlog&& backlog = {}) {
     auto queue = std::make_shared<stream_queue<T>>(executor_);
+    for (auto& event : backlog)
+      queue->push(std::move(event));
     if (closed_)
       queue->close(closed_);
     else
       subscribers_.push_back(queue);
     return queue;
   }
+
+  /// True once `close` was called.
+  bool is_closed() const noexcept { return static_cast<bool>(closed_); }
 
   /// True when at least one subscription is alive.
   bool has_subscribers() {

@@ -115,7 +115,7 @@ public:
           erased_handler<> waiter(std::move(handler), self->executor_);
           if (!self->open_)
             waiter.post(make_error_code(errc::channel_closed));
-          else if (self->queue_.written() >= self->queue_.end() && self->queue_.empty())
+          else if (self->queue_.written() >= self->queue_.end())
             waiter.post({});
           else
             self->flush_waiters_.push_back({self->queue_.end(), std::move(waiter)});
@@ -223,7 +223,7 @@ private:
   // ---- writing ----
 
   void schedule_write() {
-    if (write_scheduled_ || waiting_writable_ || !open_)
+    if (write_scheduled_ || waiting_writable_ || !open_ || write_broken_)
       return;
     write_scheduled_ = true;
     asio::post(executor_, [self = this->shared_from_this()] {
@@ -253,7 +253,7 @@ private:
         break;
       }
       if (ec)
-        return fail(ec, "sendmsg on the IPC channel");
+        return write_failed(ec);
       queue_.consume(chunk, n);
     }
     if (open_)
@@ -268,8 +268,26 @@ private:
     }
     if (queue_.size() <= options_.high_water_mark)
       drain_waiters_.complete_all({});
-    if (closing_ && queue_.empty())
+    if (closing_ && queue_.empty() && !write_broken_)
       close_with({});
+  }
+
+  // The peer is gone (EPIPE, ECONNRESET): nothing more can be written, but what it sent before
+  // going may still be unread. Drop the queue, report, and let the reader reach end of file.
+  void write_failed(std::error_code ec) {
+    report(ec, "write to the IPC channel (sendmsg): " + ec.message());
+    write_broken_ = true;
+    closing_ = true;
+    queue_.clear();
+    auto flushes = std::move(flush_waiters_);
+    flush_waiters_.clear();
+    for (auto& waiter : flushes)
+      waiter.second.post(ec);
+    drain_waiters_.complete_all(ec);
+    asio::post(executor_, [self = this->shared_from_this()] {
+      if (self->open_)
+        self->read_now();
+    });
   }
 
   // ---- reading ----
@@ -452,6 +470,7 @@ private:
   bool closing_ = false;
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
+  bool write_broken_ = false;
 };
 
 } // namespace cocluster::detail

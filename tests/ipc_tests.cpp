@@ -1,0 +1,373 @@
+// The IPC layer: framing, the write queue's descriptor gate, and the channel against a raw peer.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cocluster/detail/ipc/channel.hpp>
+#include <cocluster/detail/ipc/fd_io.hpp>
+#include <cocluster/detail/ipc/frame_reader.hpp>
+#include <cocluster/detail/ipc/write_queue.hpp>
+
+#include "support/fds.hpp"
+#include "support/run.hpp"
+
+using cocluster::framing;
+using cocluster::detail::frame_reader;
+using cocluster::detail::unique_fd;
+using cocluster::detail::write_queue;
+using channel = cocluster::detail::channel<cocluster::json>;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Feeds `bytes` to a reader `chunk` bytes at a time and collects the frames.
+std::vector<std::string> split(frame_reader& reader, std::string_view bytes, std::size_t chunk,
+                               std::string* error = nullptr) {
+  std::vector<std::string> frames;
+  for (std::size_t at = 0; at < bytes.size(); at += chunk) {
+    const auto piece = bytes.substr(at, chunk);
+    auto [space, size] = reader.prepare();
+    REQUIRE(size >= piece.size());
+    std::memcpy(space, piece.data(), piece.size());
+    reader.commit(piece.size());
+    std::string_view frame;
+    std::string reason;
+    for (;;) {
+      const auto status = reader.next(frame, reason);
+      if (status == frame_reader::status::incomplete)
+        break;
+      if (status == frame_reader::status::error) {
+        if (error)
+          *error = reason;
+        return frames;
+      }
+      frames.emplace_back(frame);
+    }
+  }
+  return frames;
+}
+
+std::string length_prefixed(std::string_view body) {
+  std::string out;
+  const auto n = body.size();
+  out.push_back(static_cast<char>((n >> 24) & 0xff));
+  out.push_back(static_cast<char>((n >> 16) & 0xff));
+  out.push_back(static_cast<char>((n >> 8) & 0xff));
+  out.push_back(static_cast<char>(n & 0xff));
+  out.append(body);
+  return out;
+}
+
+// A channel on one end of a socketpair; the test holds the other end raw.
+struct channel_with_raw_peer {
+  explicit channel_with_raw_peer(asio::io_context& io, cocluster::ipc_options options = {}) {
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+    peer.reset(ends[1]);
+    ipc = std::make_shared<channel>(io.get_executor(), unique_fd(ends[0]), options);
+    ipc->start({
+        [this](nlohmann::json&& m) { messages.push_back(std::move(m)); },
+        [this](nlohmann::json&& m, unique_fd fd) {
+          internal.push_back(std::move(m));
+          internal_fds.push_back(std::move(fd));
+        },
+        [this](std::error_code ec, const std::string& what) { errors.push_back({ec, what}); },
+        [this](std::error_code ec) {
+          closed = true;
+          close_reason = ec;
+        },
+    });
+  }
+
+  void write_raw(std::string_view bytes, int fd = -1) const {
+    std::error_code ec;
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      done += cocluster::detail::send_with_fd(peer.get(), bytes.data() + done, bytes.size() - done,
+                                              done == 0 ? fd : -1, ec);
+      REQUIRE(!ec);
+    }
+  }
+
+  std::string read_raw() const {
+    std::string out(65536, '\0');
+    const ssize_t n = ::recv(peer.get(), out.data(), out.size(), MSG_DONTWAIT);
+    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return out;
+  }
+
+  unique_fd peer;
+  std::shared_ptr<channel> ipc;
+  std::vector<nlohmann::json> messages;
+  std::vector<nlohmann::json> internal;
+  std::vector<unique_fd> internal_fds;
+  std::vector<cocluster::worker_error> errors;
+  bool closed = false;
+  std::error_code close_reason;
+};
+
+} // namespace
+
+TEST_SUITE_BEGIN("ipc");
+
+TEST_CASE("the frame reader splits lines however the bytes are chunked") {
+  const std::string bytes = "{\"a\":1}\n{\"b\":\"caf\xc3\xa9\"}\n[1,2,3]\n";
+  for (std::size_t chunk : {1u, 2u, 3u, 7u, 64u}) {
+    frame_reader reader(framing::newline_delimited, 1024);
+    const auto frames = split(reader, bytes, chunk);
+    REQUIRE(frames.size() == 3);
+    CHECK(frames[0] == "{\"a\":1}");
+    CHECK(frames[1] == "{\"b\":\"caf\xc3\xa9\"}"); // the UTF-8 sequence split at chunk 1 survives
+    CHECK(frames[2] == "[1,2,3]");
+    CHECK(!reader.has_partial());
+  }
+}
+
+TEST_CASE("the frame reader keeps a partial line until its newline arrives") {
+  frame_reader reader(framing::newline_delimited, 1024);
+  CHECK(split(reader, "{\"partial\":", 64).empty());
+  CHECK(reader.has_partial());
+  const auto frames = split(reader, "true}\n", 64);
+  REQUIRE(frames.size() == 1);
+  CHECK(frames[0] == "{\"partial\":true}");
+}
+
+TEST_CASE("the frame reader rejects a line longer than the limit before it ends") {
+  frame_reader reader(framing::newline_delimited, 100);
+  std::string error;
+  const auto frames = split(reader, std::string(500, 'x'), 50, &error);
+  CHECK(frames.empty());
+  CHECK(error.find("100") != std::string::npos);
+}
+
+TEST_CASE("the frame reader splits length-prefixed frames, even with a split length header") {
+  const std::string bytes = length_prefixed("hello") + length_prefixed("") + length_prefixed("xyz");
+  for (std::size_t chunk : {1u, 3u, 5u, 100u}) {
+    frame_reader reader(framing::length_prefixed, 1024);
+    const auto frames = split(reader, bytes, chunk);
+    REQUIRE(frames.size() == 3);
+    CHECK(frames[0] == "hello");
+    CHECK(frames[1].empty());
+    CHECK(frames[2] == "xyz");
+  }
+}
+
+TEST_CASE("the frame reader rejects a declared length over the limit without allocating it") {
+  frame_reader reader(framing::length_prefixed, 1000);
+  std::string error;
+  const auto frames = split(reader, std::string("\xff\xff\xff\xff", 4), 4, &error);
+  CHECK(frames.empty());
+  CHECK(error.find("4294967295") != std::string::npos);
+}
+
+TEST_CASE("the write queue sends many frames in one chunk") {
+  write_queue queue;
+  for (int i = 0; i < 100; ++i) {
+    const auto start = queue.buffer().size();
+    queue.buffer() += "{\"i\":" + std::to_string(i) + "}\n";
+    queue.commit_frame(start);
+  }
+  const auto chunk = queue.next();
+  CHECK(chunk.size == queue.size());
+  queue.consume(chunk, chunk.size);
+  CHECK(queue.empty());
+}
+
+TEST_CASE("the write queue holds a second descriptor frame until the first is acknowledged") {
+  write_queue queue(1);
+  auto add = [&](std::string text, int fd) {
+    const auto start = queue.buffer().size();
+    queue.buffer() += text;
+    queue.commit_frame(start, fd);
+  };
+  add("A\n", 10);
+  add("B\n", 11);
+  add("C\n", -1);
+  auto first = queue.next();
+  CHECK(first.fd == 10);
+  CHECK(std::string_view(first.data, first.size) == "A\n");
+  queue.consume(first, first.size);
+  CHECK(!queue.next()); // B waits for A's acknowledgement, and C waits behind B
+  queue.push_urgent("ACK\n");
+  auto urgent = queue.next(); // an acknowledgement of ours never waits behind the gate
+  CHECK(urgent.urgent);
+  CHECK(std::string_view(urgent.data, urgent.size) == "ACK\n");
+  queue.consume(urgent, urgent.size);
+  queue.acknowledge_fd();
+  auto second = queue.next();
+  CHECK(second.fd == 11);
+  CHECK(std::string_view(second.data, second.size) == "B\nC\n");
+}
+
+TEST_CASE("a channel delivers 100,000 small messages in order with none lost") {
+  asio::io_context io;
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  auto sender = std::make_shared<channel>(io.get_executor(), unique_fd(ends[0]),
+                                          cocluster::ipc_options{});
+  auto receiver = std::make_shared<channel>(io.get_executor(), unique_fd(ends[1]),
+                                            cocluster::ipc_options{});
+  constexpr int count = 100000;
+  int next = 0;
+  bool in_order = true;
+  sender->start({});
+  receiver->start({[&](nlohmann::json&& m) {
+                     in_order = in_order && m["i"] == next;
+                     if (++next == count)
+                       io.stop();
+                   },
+                   {}, {}, {}});
+  for (int i = 0; i < count; ++i)
+    sender->send({{"i", i}, {"pad", "0123456789"}});
+  io.run_for(60s);
+  CHECK(next == count);
+  CHECK(in_order);
+}
+
+TEST_CASE("a channel carries a 16 MiB message intact and completes the send once it is written") {
+  asio::io_context io;
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  auto sender = std::make_shared<channel>(io.get_executor(), unique_fd(ends[0]),
+                                          cocluster::ipc_options{});
+  auto receiver = std::make_shared<channel>(io.get_executor(), unique_fd(ends[1]),
+                                            cocluster::ipc_options{});
+  std::string payload(16 * 1024 * 1024, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>('a' + (i * 7919) % 26);
+  std::optional<nlohmann::json> got;
+  bool flushed = false;
+  sender->start({});
+  receiver->start({[&](nlohmann::json&& m) { got = std::move(m); }, {}, {}, {}});
+  sender->send({{"payload", payload}});
+  sender->async_flush([&](std::error_code ec) {
+    CHECK(!ec);
+    flushed = true;
+  });
+  test::run(io, [&]() -> asio::awaitable<void> {
+    CHECK(co_await test::eventually([&] { return got.has_value() && flushed; }, 30s));
+  });
+  REQUIRE(got.has_value());
+  CHECK((*got)["payload"].get_ref<const std::string&>() == payload);
+}
+
+TEST_CASE("send reports the high-water mark and refuses messages over the queue limit") {
+  asio::io_context io;
+  cocluster::ipc_options options;
+  options.high_water_mark = 64 * 1024;
+  options.write_queue_limit = 1024 * 1024;
+  channel_with_raw_peer c(io, options); // the raw peer never reads
+  const nlohmann::json chunk = {{"data", std::string(16 * 1024, 'x')}};
+  CHECK(c.ipc->send(chunk));
+  bool below = true;
+  bool full = false;
+  for (int i = 0; i < 1000 && !full; ++i) {
+    try {
+      below = c.ipc->send(chunk);
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == cocluster::errc::write_queue_full);
+      full = true;
+    }
+    io.poll(); // let the writer fill the socket buffer
+  }
+  CHECK(!below);
+  CHECK(full);
+  CHECK(c.ipc->queued_bytes() <= options.write_queue_limit + chunk.dump().size() + 1);
+}
+
+TEST_CASE("each kind of malformed input is reported with its reason and closes the channel") {
+  struct bad_input {
+    const char* name;
+    std::string bytes;
+    cocluster::errc code;
+    const char* reason_part;
+  };
+  const std::vector<bad_input> inputs = {
+      {"bad JSON", "{\"a\":}\n", cocluster::errc::malformed_message, "json"},
+      {"a blank line", "\n", cocluster::errc::malformed_message, "blank line"},
+      {"invalid UTF-8", "{\"a\":\"\xff\xfe\"}\n", cocluster::errc::malformed_message, "UTF-8"},
+      {"a line over the limit", std::string(30000, ' '), cocluster::errc::message_too_large,
+       "max_message_size"},
+      {"nesting too deep", std::string(5000, '[') + std::string(5000, ']') + "\n",
+       cocluster::errc::malformed_message, "nesting"},
+  };
+  for (const auto& input : inputs) {
+    CAPTURE(input.name);
+    asio::io_context io;
+    cocluster::ipc_options options;
+    options.max_message_size = 20000;
+    channel_with_raw_peer c(io, options);
+    c.write_raw("{\"good\":1}\n" + input.bytes);
+    io.run_for(2s);
+    CHECK(c.messages.size() == 1); // what came before the bad frame was delivered
+    REQUIRE(c.errors.size() == 1);
+    CHECK(c.errors[0].code == input.code);
+    CHECK(c.errors[0].what.find(input.reason_part) != std::string::npos);
+    CHECK(c.closed);
+    CHECK(c.close_reason == input.code);
+  }
+}
+
+TEST_CASE("a message cut off by the end of the stream is reported, not silently dropped") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  c.write_raw("{\"whole\":1}\n{\"cut\":");
+  c.peer.reset();
+  io.run_for(2s);
+  CHECK(c.messages.size() == 1);
+  REQUIRE(c.errors.size() == 1);
+  CHECK(c.errors[0].what.find("middle of a message") != std::string::npos);
+  CHECK(c.closed);
+}
+
+TEST_CASE("a NODE_HANDLE message gets its descriptor and an acknowledgement") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  int pipe_ends[2];
+  REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+  unique_fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
+  c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":1}})"
+              "\n",
+              write_end.get());
+  io.run_for(500ms);
+  REQUIRE(c.internal.size() == 1);
+  CHECK(c.internal[0]["act"] == "newconn");
+  REQUIRE(c.internal_fds.size() == 1);
+  CHECK(c.internal_fds[0].get() >= 0);
+  CHECK(::write(c.internal_fds[0].get(), "x", 1) == 1); // it is the pipe's write end
+  char byte = 0;
+  CHECK(::read(read_end.get(), &byte, 1) == 1);
+  CHECK(c.read_raw() == "{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+}
+
+TEST_CASE("a NODE_HANDLE message without its descriptor is refused with a NACK and reported") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":1}})"
+              "\n");
+  io.run_for(500ms);
+  CHECK(c.internal.empty());
+  REQUIRE(c.errors.size() == 1);
+  CHECK(c.errors[0].code == cocluster::errc::handle_lost);
+  CHECK(c.read_raw() == "{\"cmd\":\"NODE_HANDLE_NACK\"}\n");
+  CHECK(!c.closed);
+}
+
+TEST_CASE("descriptors that arrive without a message to claim them are closed with the channel") {
+  const auto before = test::open_fds();
+  {
+    asio::io_context io;
+    channel_with_raw_peer c(io);
+    int pipe_ends[2];
+    REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+    unique_fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
+    c.write_raw("{\"plain\":true}\n", write_end.get());
+    io.run_for(200ms);
+    CHECK(c.messages.size() == 1);
+  }
+  CHECK(test::open_fds() == before);
+}
+
+TEST_SUITE_END();

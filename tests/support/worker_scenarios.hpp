@@ -1,0 +1,34 @@
+// Helpers for writing worker scenarios.
+#ifndef COCLUSTER_TESTS_SUPPORT_WORKER_SCENARIOS_HPP
+#define COCLUSTER_TESTS_SUPPORT_WORKER_SCENARIOS_HPP
+
+#include <cstdlib>
+#include <functional>
+
+#include <cocluster.hpp>
+
+#include "support/serializations.hpp"
+
+namespace test {
+
+/// Runs a worker: makes the cluster (worker role) with serialization S, spawns `body(cluster)`
+/// as a coroutine, and runs the io_context until it has no more work (the channel closed and
+/// the body returned). Returns `exit_code` then, or 92 if the body threw.
+template <class S, class Body>
+int run_worker(Body body, int exit_code = 0) {
+  asio::io_context io;
+  cocluster::cluster<cocluster::round_robin, S> cluster(io);
+  if (!cluster.is_worker())
+    return 93;
+  int result = exit_code;
+  asio::co_spawn(io, body(cluster), [&](std::exception_ptr e) {
+    if (e)
+      result = 92;
+  });
+  io.run();
+  return result;
+}
+
+} // namespace test
+
+#endif
