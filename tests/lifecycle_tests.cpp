@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/processes.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
 #include "support/serializations.hpp"
@@ -30,21 +31,6 @@ nlohmann::json connected(bool value) { return {{"connected", value}}; }
 
 template <class S>
 using cluster_of = cocluster::cluster<cocluster::round_robin, S>;
-
-// Waits for `pid` (a child of this process that no cluster watches any more); returns its raw
-// status or -1 after `limit`.
-int wait_for_child(pid_t pid, std::chrono::milliseconds limit = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  for (;;) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid)
-      return status;
-    if (r < 0 || std::chrono::steady_clock::now() > deadline)
-      return -1;
-    ::usleep(5000);
-  }
-}
 
 } // namespace
 
@@ -139,7 +125,7 @@ WORKER_SCENARIO("obey") {
 WORKER_SCENARIO("check-connected") {
   return test::with_serialization([]<class S>() {
     return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
-      auto& self = cluster.worker();
+      auto self = cluster.worker();
       self.send(test::message<S>(connected(self.is_connected())));
       co_await self.disconnected();
       std::exit(self.is_connected() ? 1 : 7);
@@ -190,15 +176,16 @@ TEST_CASE_TEMPLATE("fork, online and exit are reported with the worker in the st
     auto forks = cluster.subscribe(cocluster::event::fork);
     auto onlines = cluster.subscribe(cocluster::event::online);
     auto exits = cluster.subscribe(cocluster::event::exit);
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     CHECK(worker.id() == 1);
     CHECK(worker.state() == worker_state::none);
     CHECK(cluster.workers().size() == 1);
-    CHECK(cluster.workers().at(1).get() == &worker);
+    CHECK(cluster.workers().at(1) == worker);
 
+    // Events are queued, so a consumer sees the worker's state now, not at the event: states
+    // are checked where they cannot have moved on.
     auto forked = co_await forks.async_receive();
-    CHECK(forked.worker.get() == &worker);
-    CHECK(worker.state() == worker_state::none);
+    CHECK(forked.worker == worker);
 
     // The worker's own event comes before the cluster's.
     worker.async_wait_online([&](std::error_code ec) {
@@ -207,12 +194,12 @@ TEST_CASE_TEMPLATE("fork, online and exit are reported with the worker in the st
     });
     auto online = co_await onlines.async_receive();
     log.push_back("cluster online");
-    CHECK(online.worker.get() == &worker);
+    CHECK(online.worker == worker);
     CHECK(worker.state() == worker_state::online);
 
     worker.kill();
     auto exited = co_await exits.async_receive();
-    CHECK(exited.worker.get() == &worker);
+    CHECK(exited.worker == worker);
     CHECK(worker.state() == worker_state::dead);
     CHECK(!exited.status.code);
     CHECK(exited.status.signal_name() == "SIGTERM");
@@ -230,7 +217,7 @@ TEST_CASE_TEMPLATE("a worker that exits on its own gets one disconnect and one e
   test::run(io, [&]() -> asio::awaitable<void> {
     auto disconnects = cluster.subscribe(cocluster::event::disconnect);
     auto exits = cluster.subscribe(cocluster::event::exit);
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     co_await worker.disconnected();
     // Node overwrites 'dead' with 'disconnected' when exit came first; cocluster never goes
     // back from dead.
@@ -258,7 +245,7 @@ TEST_CASE_TEMPLATE("a worker killed by SIGKILL reports the signal and exited_aft
   cluster.setup_primary(test::scenario("idle"));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto exits = cluster.subscribe(cocluster::event::exit);
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     co_await worker.online();
     worker.kill("SIGKILL");
     co_await worker.disconnected();
@@ -269,8 +256,8 @@ TEST_CASE_TEMPLATE("a worker killed by SIGKILL reports the signal and exited_aft
     CHECK(status.signal_name() == "SIGKILL");
     CHECK(worker.exited_after_disconnect() == false);
     auto event = co_await exits.async_receive();
-    CHECK(event.worker->id() == worker.id());
-    CHECK(cluster.workers().count(event.worker->id()) == 0);
+    CHECK(event.worker.id() == worker.id());
+    CHECK(cluster.workers().count(event.worker.id()) == 0);
   });
 }
 
@@ -282,9 +269,9 @@ TEST_CASE_TEMPLATE("the exit event carries the worker's own exit code and the sa
   cluster.setup_primary(test::scenario("exit-with", {"3"}));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto exits = cluster.subscribe(cocluster::event::exit);
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     auto event = co_await exits.async_receive();
-    CHECK(event.worker.get() == &worker);
+    CHECK(event.worker == worker);
     CHECK(event.status.code == 3);
     CHECK(event.status.signal_name().empty());
   });
@@ -297,7 +284,7 @@ TEST_CASE_TEMPLATE("disconnect() from the primary lets the worker's own disconne
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("sentinel-on-disconnect"));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     co_await worker.online();
     CHECK(&worker.disconnect() == &worker);
     co_await worker.disconnected();
@@ -318,7 +305,7 @@ TEST_CASE_TEMPLATE("a worker that disconnects or kills itself is seen as leaving
     cluster_of<S> cluster(io);
     cluster.setup_primary(test::scenario(scenario));
     test::run(io, [&]() -> asio::awaitable<void> {
-      auto& worker = cluster.fork();
+      auto worker = cluster.fork();
       std::optional<bool> at_disconnect;
       worker.async_wait_disconnect(
           [&](std::error_code) { at_disconnect = worker.exited_after_disconnect(); });
@@ -341,12 +328,12 @@ TEST_CASE_TEMPLATE("a worker whose channel closes unexpectedly exits with code 0
     cluster_of<S> cluster(io);
     cluster.setup_primary(test::scenario("sentinel-on-disconnect"));
     test::run(io, [&]() -> asio::awaitable<void> {
-      auto& worker = cluster.fork();
+      auto worker = cluster.fork();
       co_await worker.online();
       pid = worker.pid();
     });
   } // the cluster goes away: the worker's channel closes without the protocol
-  const int status = wait_for_child(pid);
+  const int status = test::wait_for_child(pid);
   REQUIRE(status != -1);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
@@ -360,10 +347,10 @@ TEST_CASE_TEMPLATE("a worker's own disconnect waits for the primary's acknowledg
   cluster.setup_primary(test::scenario("disconnect-self"));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto disconnects = cluster.subscribe(cocluster::event::disconnect);
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     auto event = co_await disconnects.async_receive();
     // The flag was set by the worker's message before its channel closed.
-    CHECK(event.worker->exited_after_disconnect() == true);
+    CHECK(event.worker.exited_after_disconnect() == true);
     const auto status = co_await worker.exited();
     CHECK(status.code == 0);
   });
@@ -376,13 +363,13 @@ TEST_CASE_TEMPLATE("cluster disconnect ends idle workers and the cluster can for
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("idle"));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& first = cluster.fork();
-    auto& second = cluster.fork();
+    auto first = cluster.fork();
+    auto second = cluster.fork();
     co_await first.online();
     co_await second.online();
     co_await cluster.disconnect();
     CHECK(cluster.workers().empty());
-    auto& third = cluster.fork();
+    auto third = cluster.fork();
     CHECK(third.id() == 3);
     co_await third.online();
     co_await cluster.disconnect();
@@ -412,16 +399,14 @@ TEST_CASE_TEMPLATE("cluster disconnect completes only after every worker has exi
   cluster_of<S> cluster(io);
   test::run(io, [&]() -> asio::awaitable<void> {
     cluster.setup_primary(test::scenario("linger", {"0"}));
-    auto& quick = cluster.fork();
+    auto quick = cluster.fork();
     cluster.setup_primary(test::scenario("linger", {"600"}));
-    auto& slow = cluster.fork();
+    auto slow = cluster.fork();
     co_await quick.online();
     co_await slow.online();
-    auto quick_ptr = quick.shared_from_this();
-    auto slow_ptr = slow.shared_from_this();
     co_await cluster.disconnect();
-    CHECK(quick_ptr->is_dead());
-    CHECK(slow_ptr->is_dead());
+    CHECK(quick.is_dead());
+    CHECK(slow.is_dead());
     CHECK(cluster.workers().empty());
   });
 }
@@ -436,24 +421,24 @@ TEST_CASE_TEMPLATE("twenty workers disconnecting and destroying themselves at on
   test::run(io, [&]() -> asio::awaitable<void> {
     auto errors = cluster.subscribe(cocluster::event::error);
     auto disconnects = cluster.subscribe(cocluster::event::disconnect);
-    std::vector<std::shared_ptr<typename cluster_of<S>::worker_type>> workers;
+    std::vector<typename cluster_of<S>::worker_type> workers;
     for (int i = 0; i < count; ++i)
-      workers.push_back(cluster.fork().shared_from_this());
+      workers.push_back(cluster.fork());
     for (auto& worker : workers)
-      co_await worker->online();
+      co_await worker.online();
     for (int i = 0; i < count; ++i)
-      if (workers[static_cast<std::size_t>(i)]->is_connected())
-        workers[static_cast<std::size_t>(i)]->send(
+      if (workers[static_cast<std::size_t>(i)].is_connected())
+        workers[static_cast<std::size_t>(i)].send(
             test::message<S>(i % 2 ? "disconnect" : "destroy"));
     // Each disconnect makes the primary ask every worker still connected to disconnect too.
     for (int seen = 0; seen < count; ++seen) {
       co_await disconnects.async_receive();
       for (auto& worker : workers)
-        if (worker->is_connected())
-          worker->send(test::message<S>("disconnect"));
+        if (worker.is_connected())
+          worker.send(test::message<S>("disconnect"));
     }
     for (auto& worker : workers) {
-      auto status = co_await worker->exited();
+      auto status = co_await worker.exited();
       CHECK(status.code == 0);
       CHECK(!status.signal);
     }
@@ -472,14 +457,14 @@ TEST_CASE_TEMPLATE("messages travel both ways, to the worker's stream and the cl
   cluster.setup_primary(test::scenario("echo"));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto cluster_messages = cluster.subscribe(cocluster::event::message);
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     auto worker_messages = worker.subscribe(cocluster::event::message);
     const nlohmann::json hello = hello_message();
     CHECK(worker.send(test::message<S>(hello)));
     auto reply = co_await worker_messages.async_receive();
     CHECK(test::as_json<S>(reply) == echo_of(hello));
     auto event = co_await cluster_messages.async_receive();
-    CHECK(event.worker.get() == &worker);
+    CHECK(event.worker == worker);
     CHECK(test::as_json<S>(event.message) == echo_of(hello));
     co_await cluster.disconnect();
   });
@@ -491,7 +476,7 @@ TEST_CASE_TEMPLATE("messages sent before anyone subscribed wait for the first su
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("echo"));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     for (int i = 0; i < 3; ++i)
       worker.send(test::message<S>(numbered(i)));
     co_await worker.async_send(test::message<S>("flush"));
@@ -514,7 +499,7 @@ TEST_CASE_TEMPLATE("a forged internal message with an unknown ack is ignored by 
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("disconnect-on-bye"));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     co_await worker.online();
     worker.send(test::message<S>(forged_internal()));
     worker.send(test::message<S>("bye"));
@@ -532,7 +517,7 @@ TEST_CASE_TEMPLATE("is_connected is true after fork and false at disconnect, on 
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("check-connected"));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     auto messages = worker.subscribe(cocluster::event::message);
     CHECK(worker.is_connected());
     auto report = co_await messages.async_receive();
@@ -552,7 +537,7 @@ TEST_CASE_TEMPLATE("is_dead is false while the worker lives and true from its ex
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("idle"));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     CHECK(!worker.is_dead());
     co_await worker.online();
     CHECK(!worker.is_dead());
@@ -569,10 +554,10 @@ TEST_CASE_TEMPLATE("a worker receives a message sent when it came online [worker
   cluster.setup_primary(test::scenario("echo"));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto onlines = cluster.subscribe(cocluster::event::online);
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     auto messages = worker.subscribe(cocluster::event::message);
     auto online = co_await onlines.async_receive();
-    online.worker->send(test::message<S>("welcome"));
+    online.worker.send(test::message<S>("welcome"));
     auto reply = co_await messages.async_receive();
     CHECK(test::as_json<S>(reply) == echo_of("welcome"));
     co_await cluster.disconnect();
@@ -586,14 +571,14 @@ TEST_CASE_TEMPLATE("lifecycle waits are level-triggered: awaiting an event that 
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("exit-with", {"5"}));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
-    auto keep = worker.shared_from_this();
+    auto worker = cluster.fork();
+    auto keep = worker;
     auto first = co_await worker.exited();
     co_await test::sleep(100ms);
-    auto again = co_await keep->exited();
+    auto again = co_await keep.exited();
     CHECK(again == first);
-    co_await keep->online(); // it came online before exiting
-    co_await keep->disconnected();
+    co_await keep.online(); // it came online before exiting
+    co_await keep.disconnected();
   });
 }
 
@@ -607,7 +592,7 @@ TEST_CASE_TEMPLATE("waiting for online on a worker that dies first ends with wor
   s.args = std::vector<std::string>{};
   cluster.setup_primary(s);
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     auto [ec] = co_await worker.async_wait_online(test::as_tuple);
     CHECK(ec == cocluster::errc::worker_exited);
     const auto status = co_await worker.exited();
@@ -623,7 +608,7 @@ TEST_CASE_TEMPLATE("a lifecycle wait can race a timer, so disconnect can be foll
   cluster_of<S> cluster(io);
   cluster.setup_primary(test::scenario("linger", {"30000"}));
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto& worker = cluster.fork();
+    auto worker = cluster.fork();
     co_await worker.online();
     worker.disconnect();
     asio::steady_timer timeout(io, 300ms);

@@ -53,10 +53,8 @@ class cluster {
 public:
   using scheduling_type = Scheduling;
   using serialization_type = Serialization;
-  /// A worker (the same type in both roles).
+  /// A handle on a worker (the same type in both roles).
   using worker_type = basic_worker<Serialization>;
-  /// Shared ownership of a worker, as events carry it.
-  using worker_ptr = std::shared_ptr<worker_type>;
   /// The message type.
   using value_type = typename Serialization::value_type;
   using executor_type = asio::any_io_executor;
@@ -116,19 +114,19 @@ public:
   }
 
   /// Starts a worker with `env` added to its environment (Node's `cluster.fork(env)`). Returns
-  /// at once, the worker in state `none`; a failed start is reported through its `error` and
-  /// `exit` events, never thrown.
+  /// at once a handle on the worker, in state `none`; a failed start is reported through its
+  /// `error` and `exit` events, never thrown.
   /// @throws std::invalid_argument for bad settings or `env`.
-  worker_type& fork(const std::map<std::string, std::string>& env = {}) {
+  worker_type fork(const std::map<std::string, std::string>& env = {}) {
     return primary("fork").fork(env);
   }
 
   /// The live workers by id (Node's `cluster.workers`): a worker stays until it has both
   /// disconnected and exited.
-  const std::map<int, worker_ptr>& workers() const { return primary("workers").workers(); }
+  const std::map<int, worker_type>& workers() const { return primary("workers").workers(); }
 
-  /// The live worker with this id, or null.
-  worker_ptr find_worker(int id) const { return primary("find_worker").find(id); }
+  /// The live worker with this id, or an empty handle.
+  worker_type find_worker(int id) const { return primary("find_worker").find(id); }
 
   /// Node's `cluster.disconnect()`: disconnects every worker gracefully; completes once all of
   /// them have disconnected and exited (at once, but asynchronously, when there are none).
@@ -153,7 +151,7 @@ public:
 
   /// This worker (Node's `cluster.worker`).
   /// @throws std::system_error `errc::wrong_role` in the primary.
-  worker_type& worker() {
+  worker_type worker() const {
     if (!worker_)
       throw std::system_error(make_error_code(errc::wrong_role),
                               "cocluster: worker() is only available in a worker");

@@ -37,46 +37,46 @@ struct worker_error {
 /// A worker was forked (Node's cluster `fork`).
 template <class Worker>
 struct fork_event {
-  std::shared_ptr<Worker> worker;
+  Worker worker;
 };
 
 /// A worker came online (Node's `online`).
 template <class Worker>
 struct online_event {
-  std::shared_ptr<Worker> worker;
+  Worker worker;
 };
 
 /// A worker's server is listening (Node's `listening`).
 template <class Worker>
 struct listening_event {
-  std::shared_ptr<Worker> worker;
+  Worker worker;
   listen_address address;
 };
 
 /// A worker's IPC channel closed (Node's `disconnect`).
 template <class Worker>
 struct disconnect_event {
-  std::shared_ptr<Worker> worker;
+  Worker worker;
 };
 
 /// A worker process ended (Node's `exit`).
 template <class Worker>
 struct exit_event {
-  std::shared_ptr<Worker> worker;
+  Worker worker;
   exit_status status;
 };
 
 /// A worker sent a message (Node's cluster `message`).
 template <class Worker>
 struct message_event {
-  std::shared_ptr<Worker> worker;
+  Worker worker;
   typename Worker::value_type message;
 };
 
 /// Something went wrong with a worker (Node's worker `error`, seen cluster-wide).
 template <class Worker>
 struct error_event {
-  std::shared_ptr<Worker> worker;
+  Worker worker;
   worker_error error;
 };
 

@@ -50,7 +50,7 @@ void run(asio::io_context& io, Body&& body, std::chrono::seconds limit = 60s) {
     try {
       std::rethrow_exception(failure);
     } catch (const std::exception& e) {
-      FAIL("the test threw: " << e.what());
+      FAIL("the test threw: " << std::string(e.what()));
     }
   }
 }

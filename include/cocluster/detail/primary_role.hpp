@@ -43,10 +43,10 @@ protected:
 
 /// The primary's state. Owned by `cluster`.
 template <serialization_policy S>
-class primary_role final : public worker_observer<basic_worker<S>> {
+class primary_role final : public worker_observer<worker_impl<S>> {
 public:
   using worker_type = basic_worker<S>;
-  using worker_ptr = std::shared_ptr<worker_type>;
+  using impl_type = worker_impl<S>;
 
   primary_role(asio::any_io_executor executor, const cluster_options& options)
       : executor_(executor), options_(options), fork_hub_(executor), online_hub_(executor),
@@ -58,12 +58,12 @@ public:
 
   ~primary_role() {
     for (auto& [id, worker] : workers_)
-      worker->detach(worker_key());
+      worker.impl(worker_key()).detach(worker_key());
     for (auto& pending : pending_disconnects_)
       pending.handler.post(make_error_code(errc::stream_closed));
   }
 
-  void set_net(primary_net_hooks<worker_type>* net) noexcept { net_ = net; }
+  void set_net(primary_net_hooks<impl_type>* net) noexcept { net_ = net; }
 
   const asio::any_io_executor& executor() const noexcept { return executor_; }
 
@@ -94,7 +94,7 @@ public:
 
   // ---- workers ----
 
-  worker_type& fork(const std::map<std::string, std::string>& env) {
+  worker_type fork(const std::map<std::string, std::string>& env) {
     for (const auto& [name, value] : env)
       if (name.empty() || name.find('=') != std::string::npos ||
           (name + value).find('\0') != std::string::npos)
@@ -115,24 +115,24 @@ public:
     init.observer = this;
     init.spawn_failure = std::move(launched.failure);
     init.stdio_pipes = std::move(launched.pipes);
-    auto worker = std::make_shared<worker_type>(worker_key(), std::move(init));
-    workers_.emplace(id, worker);
-    worker->start(worker_key());
+    auto impl = std::make_shared<impl_type>(worker_key(), std::move(init));
+    workers_.emplace(id, worker_type(impl));
+    impl->start(worker_key());
     if (launched.pid <= 0) // nothing was started: there will be no process to reap
-      asio::post(executor_, [worker] { worker->process_exited(worker_key(), {127, {}}); });
+      asio::post(executor_, [impl] { impl->process_exited(worker_key(), {127, {}}); });
     asio::post(executor_, [alive = std::weak_ptr<int>(alive_), this,
-                           weak = std::weak_ptr<worker_type>(worker)] {
+                           weak = std::weak_ptr<impl_type>(impl)] {
       if (auto w = weak.lock(); w && !alive.expired())
-        fork_hub_.publish({w});
+        fork_hub_.publish({worker_type(w)});
     });
-    return *worker;
+    return worker_type(impl);
   }
 
-  const std::map<int, worker_ptr>& workers() const noexcept { return workers_; }
+  const std::map<int, worker_type>& workers() const noexcept { return workers_; }
 
-  worker_ptr find(int id) const {
+  worker_type find(int id) const {
     auto it = workers_.find(id);
-    return it == workers_.end() ? nullptr : it->second;
+    return it == workers_.end() ? worker_type() : it->second;
   }
 
   /// Disconnects every connected worker; completes once all workers present now have both
@@ -142,13 +142,13 @@ public:
     return asio::async_initiate<Token, void(std::error_code)>(
         [this](auto handler) {
           std::set<int> ids;
-          std::vector<worker_ptr> targets;
+          std::vector<worker_type> targets;
           for (auto& [id, worker] : workers_) {
             ids.insert(id);
             targets.push_back(worker);
           }
           for (auto& worker : targets)
-            worker->disconnect();
+            worker.disconnect();
           erased_handler<> waiter(std::move(handler), executor_);
           if (ids.empty())
             waiter.post({});
@@ -177,19 +177,23 @@ public:
   event_stream<message_event<worker_type>> subscribe(event::message_t) {
     auto queue = message_hub_.subscribe();
     for (auto& [id, worker] : workers_)
-      worker->hand_over_unclaimed(worker_key(), [&](typename worker_type::value_type&& message) {
-        queue->push({worker, std::move(message)});
-      });
+      worker.impl(worker_key()).hand_over_unclaimed(
+          worker_key(),
+          [&](typename worker_type::value_type&& message) {
+            queue->push({worker, std::move(message)});
+          });
     return event_stream<message_event<worker_type>>(std::move(queue));
   }
 
   /// Reports a listening worker (called by the net layer).
-  void worker_listening(worker_type& worker, const listen_address& address) {
+  void worker_listening(impl_type& worker, const listen_address& address) {
     worker.mark_listening(worker_key(), address);
-    listening_hub_.publish({worker.shared_from_this(), address});
+    listening_hub_.publish({handle(worker), address});
   }
 
 private:
+  static worker_type handle(impl_type& worker) { return worker_type(worker.shared_from_this()); }
+
   template <class Event>
   static event_stream<Event> stream(event_hub<Event>& hub) {
     return event_stream<Event>(hub.subscribe());
@@ -197,42 +201,42 @@ private:
 
   // ---- worker_observer ----
 
-  void worker_online(worker_type& worker) override {
-    online_hub_.publish({worker.shared_from_this()});
+  void worker_online(impl_type& worker) override {
+    online_hub_.publish({handle(worker)});
   }
 
   bool wants_messages() override { return message_hub_.has_subscribers(); }
 
-  void worker_message(worker_type& worker, typename worker_type::value_type&& message) override {
-    message_hub_.publish({worker.shared_from_this(), std::move(message)});
+  void worker_message(impl_type& worker, typename worker_type::value_type&& message) override {
+    message_hub_.publish({handle(worker), std::move(message)});
   }
 
-  void worker_error(worker_type& worker, const worker_error& error) override {
-    error_hub_.publish({worker.shared_from_this(), error});
+  void worker_error(impl_type& worker, const worker_error& error) override {
+    error_hub_.publish({handle(worker), error});
   }
 
-  void worker_internal(worker_type& worker, nlohmann::json&& message, unique_fd fd) override {
+  void worker_internal(impl_type& worker, nlohmann::json&& message, unique_fd fd) override {
     if (net_)
       net_->on_server_message(worker, std::move(message), std::move(fd));
   }
 
-  void worker_disconnect_requested(worker_type& worker) override {
+  void worker_disconnect_requested(impl_type& worker) override {
     if (net_)
       net_->remove_worker(worker);
   }
 
-  void worker_disconnected(worker_type& worker) override {
+  void worker_disconnected(impl_type& worker) override {
     if (net_)
       net_->remove_worker(worker);
-    auto self = worker.shared_from_this();
+    auto self = handle(worker);
     if (worker.is_dead())
       remove(worker);
     disconnect_hub_.publish({self});
   }
 
-  void worker_exited(worker_type& worker, const exit_status& status) override {
-    auto self = worker.shared_from_this();
-    if (!worker.is_connected()) {
+  void worker_exited(impl_type& worker, const exit_status& status) override {
+    auto self = handle(worker);
+    if (worker.has_disconnected()) {
       if (net_)
         net_->remove_worker(worker);
       remove(worker);
@@ -243,7 +247,7 @@ private:
   void close_servers(std::function<void()> done) override { done(); }
 
   // Node's removeWorker, once a worker has both disconnected and exited.
-  void remove(worker_type& worker) {
+  void remove(impl_type& worker) {
     auto it = workers_.find(worker.id());
     if (it == workers_.end())
       return;
@@ -272,9 +276,9 @@ private:
   bool set_up_ = false;
   int last_id_ = 0;
   sequence seq_;
-  std::map<int, worker_ptr> workers_;
+  std::map<int, worker_type> workers_;
   std::vector<pending_disconnect> pending_disconnects_;
-  primary_net_hooks<worker_type>* net_ = nullptr;
+  primary_net_hooks<impl_type>* net_ = nullptr;
   // Posted handlers that refer to this object check that it still exists.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 

@@ -17,6 +17,7 @@
 #include "cocluster/detail/worker_environment.hpp"
 #include "cocluster/detail/worker_observer.hpp"
 #include "cocluster/options.hpp"
+#include "cocluster/detail/worker_impl.hpp"
 #include "cocluster/worker.hpp"
 
 namespace cocluster::detail {
@@ -36,9 +37,10 @@ protected:
 
 /// The worker process's state. Owned by `cluster`.
 template <serialization_policy S>
-class worker_role final : public worker_observer<basic_worker<S>> {
+class worker_role final : public worker_observer<worker_impl<S>> {
 public:
   using worker_type = basic_worker<S>;
+  using impl_type = worker_impl<S>;
 
   worker_role(asio::any_io_executor executor, const cluster_options& options,
               const worker_environment& environment)
@@ -58,7 +60,7 @@ public:
     init.seq = &seq_;
     init.observer = this;
     init.exit_on_unexpected_disconnect = options.exit_on_unexpected_disconnect;
-    self_ = std::make_shared<worker_type>(worker_key(), std::move(init));
+    self_ = std::make_shared<impl_type>(worker_key(), std::move(init));
     self_->start(worker_key());
     // Node sends `online` during bootstrap, before any user code runs.
     self_->send_internal(worker_key(), protocol::cluster_message(protocol::act_online));
@@ -69,22 +71,22 @@ public:
 
   ~worker_role() { self_->detach(worker_key()); }
 
-  void set_net(worker_net_hooks<worker_type>* net) noexcept { net_ = net; }
+  void set_net(worker_net_hooks<impl_type>* net) noexcept { net_ = net; }
 
-  worker_type& self() noexcept { return *self_; }
+  worker_type self() const noexcept { return worker_type(self_); }
 
 private:
-  void worker_online(worker_type&) override {}
+  void worker_online(impl_type&) override {}
   bool wants_messages() override { return false; }
-  void worker_message(worker_type&, typename worker_type::value_type&&) override {}
-  void worker_error(worker_type&, const worker_error&) override {}
-  void worker_internal(worker_type& worker, nlohmann::json&& message, unique_fd fd) override {
+  void worker_message(impl_type&, typename worker_type::value_type&&) override {}
+  void worker_error(impl_type&, const worker_error&) override {}
+  void worker_internal(impl_type& worker, nlohmann::json&& message, unique_fd fd) override {
     if (net_)
       net_->on_server_message(worker, std::move(message), std::move(fd));
   }
-  void worker_disconnect_requested(worker_type&) override {}
-  void worker_disconnected(worker_type&) override {}
-  void worker_exited(worker_type&, const exit_status&) override {}
+  void worker_disconnect_requested(impl_type&) override {}
+  void worker_disconnected(impl_type&) override {}
+  void worker_exited(impl_type&, const exit_status&) override {}
   void close_servers(std::function<void()> done) override {
     if (net_)
       net_->close_all(std::move(done));
@@ -94,8 +96,8 @@ private:
 
   asio::any_io_executor executor_;
   sequence seq_;
-  std::shared_ptr<worker_type> self_;
-  worker_net_hooks<worker_type>* net_ = nullptr;
+  std::shared_ptr<impl_type> self_;
+  worker_net_hooks<impl_type>* net_ = nullptr;
 };
 
 } // namespace cocluster::detail

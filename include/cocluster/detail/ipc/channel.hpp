@@ -275,7 +275,8 @@ private:
   // The peer is gone (EPIPE, ECONNRESET): nothing more can be written, but what it sent before
   // going may still be unread. Drop the queue, report, and let the reader reach end of file.
   void write_failed(std::error_code ec) {
-    report(ec, "write to the IPC channel (sendmsg): " + ec.message());
+    report(ec, "write to the IPC channel (sendmsg): " + ec.message() + "; " +
+                   std::to_string(queue_.size()) + " queued bytes were not sent");
     write_broken_ = true;
     closing_ = true;
     queue_.clear();

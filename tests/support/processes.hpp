@@ -1,0 +1,45 @@
+// Looking at processes that are not this test's direct workers.
+#ifndef COCLUSTER_TESTS_SUPPORT_PROCESSES_HPP
+#define COCLUSTER_TESTS_SUPPORT_PROCESSES_HPP
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace test {
+
+/// True when `pid` no longer runs: no /proc entry, or a zombie nobody reaped yet.
+inline bool process_gone(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat)
+    return true;
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= text.size())
+    return true;
+  const char state = text[paren + 2];
+  return state == 'Z' || state == 'X';
+}
+
+/// Waits for `pid`, a child of this process; returns its raw wait status, or -1 after `limit`.
+inline int wait_for_child(pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      return status;
+    if (r < 0 || std::chrono::steady_clock::now() > deadline)
+      return -1;
+    ::usleep(5000);
+  }
+}
+
+} // namespace test
+
+#endif
