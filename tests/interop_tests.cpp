@@ -1,0 +1,151 @@
+// Wire compatibility with real Node: a cocluster worker under a Node primary, and unmodified
+// Node workers under a cocluster primary. Skipped, with a message, where node is absent.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "support/node.hpp"
+#include "support/run.hpp"
+#include "support/scenario.hpp"
+#include "support/serializations.hpp"
+#include "support/worker_scenarios.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class S>
+using cluster_of = cocluster::cluster<cocluster::round_robin, S>;
+
+nlohmann::json greeting(int id) { return {{"from", "cocluster"}, {"id", id}}; }
+nlohmann::json echo_of(const nlohmann::json& message) { return {{"echo", message}}; }
+nlohmann::json ping() { return {{"ping", 1}, {"text", "caf\xc3\xa9 \xe2\x9c\x93"}}; }
+
+// Node workers are told what to do through the environment.
+template <class S>
+cocluster::settings node_worker(const std::string& node, const std::string& behaviour) {
+  cocluster::settings s;
+  s.exec = node;
+  s.args = std::vector<std::string>{test::test_file("node/interop_worker.js")};
+  s.env = std::map<std::string, std::string>{{"BEHAVIOUR", behaviour}};
+  return s;
+}
+
+} // namespace
+
+// Under a Node primary: says hello, echoes every message, leaves when disconnected.
+WORKER_SCENARIO("under-node") {
+  return test::with_serialization([]<class S>() {
+    return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
+      auto self = cluster.worker();
+      auto messages = self.subscribe(cocluster::event::message);
+      self.send(test::message<S>(greeting(self.id())));
+      for (;;) {
+        auto [ec, message] = co_await messages.async_receive(test::as_tuple);
+        if (ec)
+          co_return;
+        self.send(test::message<S>(echo_of(test::as_json<S>(message))));
+      }
+    });
+  });
+}
+
+TEST_SUITE_BEGIN("interop");
+
+TEST_CASE_TEMPLATE("a cocluster worker under a real Node primary comes online, trades messages and "
+                   "exits cleanly on disconnect",
+                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+  const auto node = test::node_path();
+  if (!node) {
+    MESSAGE("node not found: skipped");
+    return;
+  }
+  const auto result = test::run_program({*node, test::test_file("node/interop_primary.js"),
+                                         std::string(S::mode_name), test::self_binary(),
+                                         "--worker-scenario", "under-node"});
+  INFO("node primary said: " << result.output);
+  CHECK(result.exit_code == 0);
+  const auto report = nlohmann::json::parse(result.output, nullptr, false);
+  REQUIRE(!report.is_discarded());
+  CHECK(report.value("ok", false));
+  CHECK(report["seen"]["disconnect"]["exitedAfterDisconnect"] == true);
+}
+
+TEST_CASE_TEMPLATE("an unmodified Node worker under a cocluster primary comes online, trades "
+                   "messages and exits cleanly on disconnect",
+                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+  const auto node = test::node_path();
+  if (!node) {
+    MESSAGE("node not found: skipped");
+    return;
+  }
+  asio::io_context io;
+  cluster_of<S> cluster(io);
+  cluster.setup_primary(node_worker<S>(*node, "echo"));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    auto messages = worker.subscribe(cocluster::event::message);
+    co_await worker.online();
+    auto hello = test::as_json<S>(co_await messages.async_receive());
+    CHECK(hello["hello"] == "from node");
+    CHECK(hello["id"] == worker.id());
+    CHECK(hello["unique_id_gone"] == true);
+    worker.send(test::message<S>(ping()));
+    auto echo = test::as_json<S>(co_await messages.async_receive());
+    CHECK(echo == echo_of(ping()));
+    worker.disconnect();
+    auto status = co_await worker.exited();
+    CHECK(status.code == 0);
+    CHECK(!status.signal);
+    CHECK(worker.exited_after_disconnect() == true);
+  });
+}
+
+TEST_CASE_TEMPLATE("Node workers that leave in each way get the exited_after_disconnect value Node "
+                   "gives them",
+                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+  const auto node = test::node_path();
+  if (!node) {
+    MESSAGE("node not found: skipped");
+    return;
+  }
+  struct expectation {
+    std::string behaviour;
+    int code;
+    bool exited_after_disconnect;
+  };
+  for (const auto& expected : {expectation{"disconnect", 0, true}, expectation{"kill", 0, true},
+                               expectation{"exit3", 3, false}}) {
+    CAPTURE(expected.behaviour);
+    asio::io_context io;
+    cluster_of<S> cluster(io);
+    cluster.setup_primary(node_worker<S>(*node, expected.behaviour));
+    test::run(io, [&]() -> asio::awaitable<void> {
+      auto worker = cluster.fork();
+      std::optional<bool> at_disconnect;
+      worker.async_wait_disconnect(
+          [&](std::error_code) { at_disconnect = worker.exited_after_disconnect(); });
+      auto status = co_await worker.exited();
+      CHECK(status.code == expected.code);
+      CHECK(worker.exited_after_disconnect() == expected.exited_after_disconnect);
+      const bool seen = co_await test::eventually([&] { return at_disconnect.has_value(); });
+      CHECK(seen);
+      CHECK(at_disconnect == expected.exited_after_disconnect);
+    });
+  }
+  // And one killed from the primary, as Node's worker.kill() does.
+  asio::io_context io;
+  cluster_of<S> cluster(io);
+  cluster.setup_primary(node_worker<S>(*node, "echo"));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    co_await worker.online();
+    worker.kill();
+    auto status = co_await worker.exited();
+    CHECK(status.signal_name() == "SIGTERM");
+    CHECK(worker.exited_after_disconnect() == false);
+  });
+}
+
+TEST_SUITE_END();
