@@ -155,7 +155,6 @@ WORKER_SCENARIO("disconnect-on-bye") {
 WORKER_SCENARIO("linger") {
   const int ms = std::stoi(args.at(0));
   return test::with_serialization([ms]<class S>() {
-    cocluster::cluster_options options;
     return test::run_worker<S>([ms](auto& cluster) -> asio::awaitable<void> {
       co_await cluster.worker().disconnected();
       co_await test::sleep(std::chrono::milliseconds(ms));

@@ -176,12 +176,14 @@ public:
 
   event_stream<message_event<worker_type>> subscribe(event::message_t) {
     auto queue = message_hub_.subscribe();
-    for (auto& [id, worker] : workers_)
+    for (auto& entry : workers_) { // (clang 14 cannot capture structured bindings)
+      const worker_type& worker = entry.second;
       worker.impl(worker_key()).hand_over_unclaimed(
           worker_key(),
           [&](typename worker_type::value_type&& message) {
             queue->push({worker, std::move(message)});
           });
+    }
     return event_stream<message_event<worker_type>>(std::move(queue));
   }
 
