@@ -5,6 +5,10 @@
 
 #include "cocluster/config.hpp"
 
+// What the examples and most users await with: error codes as values, and timeouts by racing.
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+
 #include "cocluster/cluster.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
