@@ -4,6 +4,10 @@
 #define COCLUSTER_CLUSTER_HPP
 
 #include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <string_view>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,12 +17,17 @@
 #include <utility>
 
 #include "cocluster/config.hpp"
+#include "cocluster/detail/net/listen_request.hpp"
+#include "cocluster/detail/net/primary_listeners.hpp"
+#include "cocluster/detail/net/worker_servers.hpp"
 #include "cocluster/detail/primary_role.hpp"
 #include "cocluster/detail/worker_environment.hpp"
 #include "cocluster/detail/worker_role.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
+#include "cocluster/net/listen_options.hpp"
+#include "cocluster/net/server.hpp"
 #include "cocluster/options.hpp"
 #include "cocluster/scheduling/policy.hpp"
 #include "cocluster/scheduling/round_robin.hpp"
@@ -32,6 +41,46 @@ namespace cocluster {
 namespace detail {
 // A process has one cluster: the worker's environment can be taken only once.
 inline std::atomic<bool> cluster_exists{false};
+
+/// The distribution chosen at run time by NODE_CLUSTER_SCHED_POLICY (Node's variable: "rr",
+/// "none"; cocluster adds "reuseport"), if it names one.
+inline std::optional<distribution> distribution_from_environment() {
+  const char* value = std::getenv("NODE_CLUSTER_SCHED_POLICY");
+  if (value == nullptr)
+    return std::nullopt;
+  const std::string_view name(value);
+  if (name == "rr")
+    return distribution::primary_accepts;
+  if (name == "none")
+    return distribution::shared_socket;
+  if (name == "reuseport")
+    return distribution::reuse_port;
+  return std::nullopt;
+}
+
+/// Delivers `(exception, result)` to a handler once, from the handler's executor. Copyable, so
+/// it can travel through std::function.
+template <class Handler, class Result>
+class deliver_once {
+public:
+  deliver_once(Handler handler, const asio::any_io_executor& fallback)
+      : handler_(std::make_shared<std::optional<Handler>>(std::move(handler))),
+        executor_(asio::get_associated_executor(**handler_, fallback)) {}
+
+  void operator()(std::exception_ptr failure, Result result) const {
+    if (!*handler_)
+      return;
+    asio::post(executor_, [handler = std::move(**handler_), failure,
+                           result = std::move(result)]() mutable {
+      std::move(handler)(failure, std::move(result));
+    });
+    handler_->reset();
+  }
+
+private:
+  std::shared_ptr<std::optional<Handler>> handler_;
+  asio::associated_executor_t<Handler, asio::any_io_executor> executor_;
+};
 } // namespace detail
 
 /// Node's `cluster` module for one process.
@@ -69,11 +118,19 @@ public:
     if (detail::cluster_exists.exchange(true))
       throw std::logic_error("cocluster: a process has one cluster object at a time");
     try {
-      if (auto environment = detail::take_worker_environment())
+      distribution_ = detail::distribution_from_environment().value_or(Scheduling::mode);
+      if (auto environment = detail::take_worker_environment()) {
         worker_ = std::make_unique<detail::worker_role<Serialization>>(executor_, options_,
                                                                        *environment);
-      else
+        servers_ = std::make_shared<detail::worker_servers<Serialization>>(
+            executor_, worker_->self_impl(), options_);
+        worker_->set_net(servers_.get());
+      } else {
         primary_ = std::make_unique<detail::primary_role<Serialization>>(executor_, options_);
+        listeners_ = std::make_unique<detail::primary_listeners<Scheduling, Serialization>>(
+            executor_, *primary_, options_.handoff);
+        primary_->set_net(listeners_.get());
+      }
     } catch (...) {
       detail::cluster_exists = false;
       throw;
@@ -86,7 +143,13 @@ public:
   /// Closes every channel and ends every subscription. Workers of a primary see their channel
   /// close and exit, as they would if the primary died.
   ~cluster() {
+    if (primary_)
+      primary_->set_net(nullptr);
+    listeners_.reset();
     primary_.reset();
+    if (worker_)
+      worker_->set_net(nullptr);
+    servers_.reset();
     worker_.reset();
     detail::cluster_exists = false;
   }
@@ -111,6 +174,7 @@ public:
   /// @throws std::invalid_argument / std::system_error naming a bad setting (nothing changes).
   void setup_primary(const cocluster::settings& changes = {}) {
     primary("setup_primary").setup(changes);
+    freeze_distribution();
   }
 
   /// Starts a worker with `env` added to its environment (Node's `cluster.fork(env)`). Returns
@@ -118,7 +182,25 @@ public:
   /// `error` and `exit` events, never thrown.
   /// @throws std::invalid_argument for bad settings or `env`.
   worker_type fork(const std::map<std::string, std::string>& env = {}) {
-    return primary("fork").fork(env);
+    auto& role = primary("fork");
+    freeze_distribution();
+    return role.fork(env);
+  }
+
+  /// How connections reach workers (Node's `cluster.schedulingPolicy`): `Scheduling::mode`,
+  /// unless NODE_CLUSTER_SCHED_POLICY says "rr" (the primary accepts, with `Scheduling` if it is
+  /// such a policy, else `round_robin`), "none" (`shared_socket`) or "reuseport". UDP is always
+  /// shared.
+  cocluster::distribution distribution() const noexcept { return distribution_; }
+
+  /// Changes the distribution before the first `setup_primary` or `fork` (Node ignores a later
+  /// change silently; this refuses it).
+  /// @throws std::logic_error once the distribution is fixed.
+  void set_distribution(cocluster::distribution d) {
+    if (distribution_frozen_)
+      throw std::logic_error("cocluster: the distribution is fixed at the first setup_primary "
+                             "or fork");
+    distribution_ = d;
   }
 
   /// The live workers by id (Node's `cluster.workers`): a worker stays until it has both
@@ -147,6 +229,73 @@ public:
     return primary("subscribe").subscribe(tag);
   }
 
+  // ---- servers (both roles) ----
+
+  /// Listens on a TCP port (Node's `server.listen`). In a worker the port is shared with every
+  /// worker listening on it (unless `exclusive`), distributed as `distribution()` says; in the
+  /// primary it is an ordinary server.
+  ///
+  /// @par Completion Signature
+  /// `void(std::exception_ptr, tcp_server)`: a failure is a `std::system_error` naming the call
+  /// and the address ("cocluster: listen: bind 127.0.0.1:80: Permission denied").
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_listen(const tcp_listen_options& options, Token&& token = {}) {
+    return asio::async_initiate<Token, void(std::exception_ptr, tcp_server)>(
+        [this](auto handler, tcp_listen_options o) {
+          detail::deliver_once<decltype(handler), tcp_server> done(std::move(handler), executor_);
+          start_tcp_listen(std::move(o), [done](std::exception_ptr e, auto impl) {
+            done(e, tcp_server(std::move(impl)));
+          });
+        },
+        token, options);
+  }
+
+  /// `co_await cluster.listen(tcp_listen_options{...})`.
+  asio::awaitable<tcp_server> listen(const tcp_listen_options& options) {
+    return async_listen(options, asio::use_awaitable);
+  }
+
+  /// Listens on a Unix stream socket (Node's `server.listen(path)`).
+  /// @par Completion Signature
+  /// `void(std::exception_ptr, unix_server)`.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_listen(const unix_listen_options& options, Token&& token = {}) {
+    return asio::async_initiate<Token, void(std::exception_ptr, unix_server)>(
+        [this](auto handler, unix_listen_options o) {
+          detail::deliver_once<decltype(handler), unix_server> done(std::move(handler), executor_);
+          start_listen(detail::make_request(o), o.exclusive,
+                       [done](std::exception_ptr e, auto impl) {
+                         done(e, unix_server(std::move(impl)));
+                       });
+        },
+        token, options);
+  }
+
+  /// `co_await cluster.listen(unix_listen_options{...})`.
+  asio::awaitable<unix_server> listen(const unix_listen_options& options) {
+    return async_listen(options, asio::use_awaitable);
+  }
+
+  /// Binds a UDP socket (Node's `dgram` `socket.bind`). In a worker it is the primary's socket,
+  /// shared by every worker bound there (Node always shares UDP).
+  /// @par Completion Signature
+  /// `void(std::exception_ptr, asio::ip::udp::socket)`.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_bind(const udp_bind_options& options, Token&& token = {}) {
+    return asio::async_initiate<Token, void(std::exception_ptr, asio::ip::udp::socket)>(
+        [this](auto handler, udp_bind_options o) {
+          detail::deliver_once<decltype(handler), asio::ip::udp::socket> done(std::move(handler),
+                                                                              executor_);
+          start_udp_bind(o, done);
+        },
+        token, options);
+  }
+
+  /// `co_await cluster.bind(udp_bind_options{...})`.
+  asio::awaitable<asio::ip::udp::socket> bind(const udp_bind_options& options) {
+    return async_bind(options, asio::use_awaitable);
+  }
+
   // ---- worker ----
 
   /// This worker (Node's `cluster.worker`).
@@ -159,6 +308,86 @@ public:
   }
 
 private:
+  using impl_callback = std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
+
+  void freeze_distribution() {
+    if (distribution_frozen_)
+      return;
+    distribution_frozen_ = true;
+    listeners_->set_distribution(distribution_);
+  }
+
+  // Resolves a host name first, then listens.
+  void start_tcp_listen(tcp_listen_options options, impl_callback done) {
+    std::error_code parse_error;
+    const auto literal = options.host ? asio::ip::make_address(*options.host, parse_error)
+                                      : asio::ip::address();
+    if (!options.host || !parse_error) {
+      const auto type = options.host && literal.is_v6() ? address_type::ipv6 : address_type::ipv4;
+      start_listen(detail::make_request(options, type), options.exclusive, std::move(done));
+      return;
+    }
+    auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
+    resolver->async_resolve(
+        *options.host, "",
+        [this, resolver, options, done](std::error_code ec, asio::ip::tcp::resolver::results_type results) mutable {
+          if (ec || results.empty()) {
+            done(std::make_exception_ptr(std::system_error(
+                     ec ? ec : std::make_error_code(std::errc::address_not_available),
+                     "cocluster: listen: getaddrinfo " + *options.host)),
+                 nullptr);
+            return;
+          }
+          const auto address = results.begin()->endpoint().address();
+          options.host = address.to_string();
+          start_listen(detail::make_request(options, address.is_v6() ? address_type::ipv6
+                                                                     : address_type::ipv4),
+                       options.exclusive, std::move(done));
+        });
+  }
+
+  void start_listen(const detail::listen_request& request, bool exclusive, impl_callback done) {
+    if (primary_ || exclusive) {
+      std::exception_ptr failure;
+      std::shared_ptr<detail::server_impl> server;
+      try {
+        server = detail::listen_directly(executor_, request);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      asio::post(executor_, [done, failure, server] { done(failure, server); });
+      return;
+    }
+    servers_->listen(request, std::move(done));
+  }
+
+  template <class Done>
+  void start_udp_bind(const udp_bind_options& options, Done done) {
+    const auto request = detail::make_request(options);
+    auto to_socket = [this](detail::unique_fd fd) {
+      asio::ip::udp::socket socket(executor_);
+      if (fd) {
+        const bool v6 = detail::protocol_of<asio::ip::tcp>(fd.get()) == asio::ip::tcp::v6();
+        socket.assign(v6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd.release());
+      }
+      return socket;
+    };
+    if (primary_ || options.exclusive) {
+      std::exception_ptr failure;
+      detail::unique_fd fd;
+      try {
+        fd = detail::bind_udp_directly(request);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      done(failure, to_socket(std::move(fd)));
+      return;
+    }
+    servers_->bind_udp(request, [done, to_socket](std::exception_ptr e, detail::unique_fd fd) {
+      done(e, to_socket(std::move(fd)));
+    });
+  }
+
   detail::primary_role<Serialization>& primary(const char* what) const {
     if (!primary_)
       throw std::system_error(make_error_code(errc::wrong_role),
@@ -169,8 +398,12 @@ private:
 
   executor_type executor_;
   cluster_options options_;
+  cocluster::distribution distribution_ = Scheduling::mode;
+  bool distribution_frozen_ = false;
   std::unique_ptr<detail::primary_role<Serialization>> primary_;
+  std::unique_ptr<detail::primary_listeners<Scheduling, Serialization>> listeners_;
   std::unique_ptr<detail::worker_role<Serialization>> worker_;
+  std::shared_ptr<detail::worker_servers<Serialization>> servers_;
 };
 
 } // namespace cocluster

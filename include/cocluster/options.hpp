@@ -3,7 +3,9 @@
 #ifndef COCLUSTER_OPTIONS_HPP
 #define COCLUSTER_OPTIONS_HPP
 
+#include <chrono>
 #include <cstddef>
+#include <optional>
 
 namespace cocluster {
 
@@ -27,6 +29,16 @@ struct cluster_options {
   /// worker having asked for it, as Node does. This is what makes workers of a dead primary go
   /// away. Set false to handle the `disconnected` event yourself.
   bool exit_on_unexpected_disconnect = true;
+  /// In a worker: how long a graceful disconnect waits for the connections its servers accepted
+  /// to end before it shuts them down. Empty: wait as long as they last (Node's behaviour). The
+  /// primary can give a timeout per disconnect (`worker.disconnect(timeout)`).
+  std::optional<std::chrono::milliseconds> drain_timeout{};
+  /// In the primary: how many round-robin connections may wait for one worker's answer at
+  /// once, per shared port. Node's workers get Node's rule (one); cocluster workers, more.
+  struct handoff_options {
+    std::size_t node_peer = 1;
+    std::size_t cocluster_peer = 4;
+  } handoff{};
 };
 
 } // namespace cocluster

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <functional>
@@ -158,6 +159,13 @@ public:
   /// `exited_after_disconnect()` is true there. Calling it again does nothing.
   const basic_worker& disconnect() const {
     impl_->disconnect();
+    return *this;
+  }
+
+  /// `disconnect()`, telling the worker to shut down connections still open after
+  /// `drain_timeout` (a cocluster worker; a Node worker ignores it and waits as Node does).
+  const basic_worker& disconnect(std::chrono::milliseconds drain_timeout) const {
+    impl_->disconnect(drain_timeout);
     return *this;
   }
 

@@ -34,7 +34,11 @@ class primary_net_hooks {
 public:
   /// A worker's internal message about servers (queryServer, listening, close, ...).
   virtual void on_server_message(Worker&, nlohmann::json&& message, unique_fd fd) = 0;
-  /// The worker leaves every listener (disconnect requested, disconnected, or exited).
+  /// The worker takes no new connections (the primary asked it to disconnect); connections it
+  /// has not answered yet wait for its answer.
+  virtual void retire_worker(Worker&) = 0;
+  /// The worker is gone from every listener (disconnected, or exited): connections it had not
+  /// accepted go to other workers.
   virtual void remove_worker(Worker&) = 0;
 
 protected:
@@ -204,6 +208,8 @@ private:
   // ---- worker_observer ----
 
   void worker_online(impl_type& worker) override {
+    if (worker.is_cocluster_peer()) // a cocluster worker takes many descriptors in flight
+      worker.ipc(worker_key()).set_fd_window(64);
     online_hub_.publish({handle(worker)});
   }
 
@@ -224,7 +230,7 @@ private:
 
   void worker_disconnect_requested(impl_type& worker) override {
     if (net_)
-      net_->remove_worker(worker);
+      net_->retire_worker(worker);
   }
 
   void worker_disconnected(impl_type& worker) override {
@@ -246,7 +252,10 @@ private:
     exit_hub_.publish({self, status});
   }
 
-  void close_servers(std::function<void()> done) override { done(); }
+  void close_servers(std::function<void()> done,
+                     std::optional<std::chrono::milliseconds>) override {
+    done();
+  }
 
   // Node's removeWorker, once a worker has both disconnected and exited.
   void remove(impl_type& worker) {

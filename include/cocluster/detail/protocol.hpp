@@ -40,6 +40,14 @@ inline constexpr std::string_view act_exited_after_disconnect = "exitedAfterDisc
 inline constexpr std::string_view act_newconn = "newconn";               // P→W with fd, acked
 inline constexpr std::string_view act_disconnect = "disconnect";         // P→W
 
+// cocluster's own acts and fields: a Node peer ignores unknown acts and extra fields.
+inline constexpr std::string_view act_load = "cocluster.load";          // W→P: open connections
+inline constexpr const char* field_peer = "cocluster";                  // in `online`: a cocluster peer
+inline constexpr const char* field_open = "cocluster_open";             // in a newconn reply
+inline constexpr const char* field_reuse_port = "cocluster_reuse_port"; // in a queryServer reply
+inline constexpr const char* field_track = "cocluster_track";           // in a queryServer reply
+inline constexpr const char* field_drain_ms = "cocluster_drain_ms";     // in `disconnect`
+
 // Handle types of the NODE_HANDLE envelope.
 inline constexpr std::string_view handle_net_native = "net.Native";
 inline constexpr std::string_view handle_dgram_native = "dgram.Native";
@@ -73,6 +81,69 @@ inline message handle_envelope(std::string_view type, message inner) {
 inline message handle_reply(bool received) {
   message m = message::object();
   m["cmd"] = received ? cmd_handle_ack : cmd_handle_nack;
+  return m;
+}
+
+/// Node's listen key for the primary's handle table: address, port, addressType and fd as
+/// Node's template literal prints them ("null", "undefined"), and the worker's listen index only
+/// for port 0 (Node v25, nodejs/node#60141: otherwise a port closed and listened on again by
+/// another worker could never be shared).
+inline std::string server_key(const nlohmann::json& query) {
+  auto text = [&](const char* key) -> std::string {
+    auto it = query.find(key);
+    if (it == query.end())
+      return "undefined";
+    if (it->is_null())
+      return "null";
+    if (it->is_string())
+      return it->get<std::string>();
+    return it->dump();
+  };
+  std::string key = text("address") + ":" + text("port") + ":" + text("addressType") + ":" +
+                    text("fd");
+  auto port = query.find("port");
+  if (port == query.end() || !port->is_number() || port->get<double>() == 0)
+    key += ":" + text("index");
+  return key;
+}
+
+/// The primary's answer to a queryServer for a round-robin (or failed) listen:
+/// `{cmd, errno, key, ack, data[, sockname]}` in Node's order.
+inline message server_reply(const nlohmann::json& errno_value, const std::string& key,
+                            std::int64_t ack, const nlohmann::json& data,
+                            const nlohmann::json& sockname = nullptr) {
+  message m = message::object();
+  m["cmd"] = cmd_cluster;
+  m["errno"] = errno_value;
+  m["key"] = key;
+  m["ack"] = ack;
+  m["data"] = data;
+  if (!sockname.is_null())
+    m["sockname"] = sockname;
+  return m;
+}
+
+/// `{"cmd":"NODE_CLUSTER","act":"newconn","key":key}`, sent with the connection's descriptor.
+inline message newconn(const std::string& key) {
+  message m = cluster_message(act_newconn);
+  m["key"] = key;
+  return m;
+}
+
+/// A worker's answer to `newconn`.
+inline message newconn_reply(std::int64_t ack, bool accepted,
+                             std::optional<std::size_t> open = std::nullopt) {
+  message m = reply_to(ack);
+  m["accepted"] = accepted;
+  if (open)
+    m[field_open] = *open;
+  return m;
+}
+
+/// `{"cmd":"NODE_CLUSTER","act":"close","key":key}`.
+inline message close_server(const std::string& key) {
+  message m = cluster_message(act_close);
+  m["key"] = key;
   return m;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
@@ -223,13 +224,17 @@ public:
   /// servers, waits for their connections to end, then closes the channel; it exits once it has
   /// nothing left to do. In a worker process: the same, telling the primary first so that
   /// `exited_after_disconnect()` is true there. Calling it again does nothing.
-  worker_impl& disconnect() {
+  worker_impl& disconnect(std::optional<std::chrono::milliseconds> drain_timeout = std::nullopt) {
     if (self_)
-      disconnect_self();
+      disconnect_self(drain_timeout);
     else
-      disconnect_from_primary();
+      disconnect_from_primary(drain_timeout);
     return *this;
   }
+
+  /// True when the peer is a cocluster process (it said so in `online`): it can take several
+  /// connections in flight.
+  bool is_cocluster_peer() const noexcept { return cocluster_peer_; }
 
   /// From the primary: sends `signal` to the worker process (Node's `worker.kill()`); nothing
   /// once it is dead. In a worker process: leaves at once, telling the primary first (the
@@ -434,13 +439,18 @@ private:
     }
     const auto act = protocol::act(message);
     if (self_) {
-      if (act == protocol::act_disconnect)
-        disconnect_requested_by_primary();
+      if (act == protocol::act_disconnect) {
+        std::optional<std::chrono::milliseconds> drain;
+        if (auto ms = protocol::integer_field(message, protocol::field_drain_ms))
+          drain = std::chrono::milliseconds(*ms);
+        disconnect_requested_by_primary(drain);
+      }
       else if (observer_ && !act.empty())
         observer_->worker_internal(*this, std::move(message), std::move(fd));
       return;
     }
     if (act == protocol::act_online) {
+      cocluster_peer_ = message.contains(protocol::field_peer);
       if (state_ == worker_state::none)
         state_ = worker_state::online;
       online_.set({});
@@ -499,12 +509,15 @@ private:
 
   // ---- primary side ----
 
-  void disconnect_from_primary() {
+  void disconnect_from_primary(std::optional<std::chrono::milliseconds> drain_timeout) {
     if (!connected_ || disconnect_requested_)
       return;
     disconnect_requested_ = true;
     exited_after_disconnect_ = true;
-    send_internal(detail::protocol::cluster_message(detail::protocol::act_disconnect));
+    auto message = detail::protocol::cluster_message(detail::protocol::act_disconnect);
+    if (drain_timeout)
+      message[detail::protocol::field_drain_ms] = drain_timeout->count();
+    send_internal(std::move(message));
     if (observer_)
       observer_->worker_disconnect_requested(*this);
   }
@@ -513,21 +526,22 @@ private:
 
   // The primary sent `disconnect`: close the servers, then the channel (no exitedAfterDisconnect
   // message: the primary already knows).
-  void disconnect_requested_by_primary() {
+  void disconnect_requested_by_primary(std::optional<std::chrono::milliseconds> drain_timeout) {
     if (leaving_ != leaving::no)
       return;
     leaving_ = leaving::disconnecting;
     exited_after_disconnect_ = true;
-    close_servers_then([](worker_impl& self) { self.channel_->close_when_flushed(); });
+    close_servers_then([](worker_impl& self) { self.channel_->close_when_flushed(); },
+                       drain_timeout);
   }
 
   // cluster.worker().disconnect(): close the servers, tell the primary, wait for its ack, close.
-  void disconnect_self() {
+  void disconnect_self(std::optional<std::chrono::milliseconds> drain_timeout) {
     if (leaving_ != leaving::no || !connected_)
       return;
     leaving_ = leaving::disconnecting;
     exited_after_disconnect_ = true;
-    close_servers_then([](worker_impl& self) { self.leave_after_ack(); });
+    close_servers_then([](worker_impl& self) { self.leave_after_ack(); }, drain_timeout);
   }
 
   // cluster.worker().kill(): no graceful server close; tell the primary, close, exit(0).
@@ -554,14 +568,14 @@ private:
   }
 
   template <class Then>
-  void close_servers_then(Then then) {
+  void close_servers_then(Then then, std::optional<std::chrono::milliseconds> drain_timeout) {
     std::weak_ptr<worker_impl> weak = this->weak_from_this();
     auto done = [weak, then] {
       if (auto self = weak.lock())
         then(*self);
     };
     if (observer_)
-      observer_->close_servers(done);
+      observer_->close_servers(done, drain_timeout);
     else
       done();
   }
@@ -630,6 +644,7 @@ private:
   std::optional<exit_status> exit_status_;
   bool connected_ = false;
   bool disconnect_requested_ = false;
+  bool cocluster_peer_ = false;
   leaving leaving_ = leaving::no;
   std::unordered_map<std::int64_t, std::function<void(nlohmann::json&&, detail::unique_fd)>>
       pending_requests_;

@@ -3,7 +3,9 @@
 #ifndef COCLUSTER_DETAIL_WORKER_OBSERVER_HPP
 #define COCLUSTER_DETAIL_WORKER_OBSERVER_HPP
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -43,8 +45,10 @@ public:
   virtual void worker_disconnected(Worker&) = 0;
   /// The process ended.
   virtual void worker_exited(Worker&, const exit_status&) = 0;
-  /// In a worker process: closes every server, then calls `done` (once their connections ended).
-  virtual void close_servers(std::function<void()> done) = 0;
+  /// In a worker process: closes every server, then calls `done` once their connections ended
+  /// (or `drain_timeout` passed and the rest were shut down).
+  virtual void close_servers(std::function<void()> done,
+                             std::optional<std::chrono::milliseconds> drain_timeout) = 0;
 
 protected:
   ~worker_observer() = default;

@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -28,8 +30,9 @@ class worker_net_hooks {
 public:
   /// An internal message about servers (newconn, replies are routed by `ack` already).
   virtual void on_server_message(Worker&, nlohmann::json&& message, unique_fd fd) = 0;
-  /// Closes every server; calls `done` once their connections have ended.
-  virtual void close_all(std::function<void()> done) = 0;
+  /// Closes every server; calls `done` once their connections have ended (or the timeout).
+  virtual void close_all(std::function<void()> done,
+                         std::optional<std::chrono::milliseconds> drain_timeout) = 0;
 
 protected:
   ~worker_net_hooks() = default;
@@ -62,8 +65,11 @@ public:
     init.exit_on_unexpected_disconnect = options.exit_on_unexpected_disconnect;
     self_ = std::make_shared<impl_type>(worker_key(), std::move(init));
     self_->start(worker_key());
-    // Node sends `online` during bootstrap, before any user code runs.
-    self_->send_internal(worker_key(), protocol::cluster_message(protocol::act_online));
+    // Node sends `online` during bootstrap, before any user code runs. The extra field tells a
+    // cocluster primary that this peer takes several connections in flight (Node ignores it).
+    auto online = protocol::cluster_message(protocol::act_online);
+    online[protocol::field_peer] = 1;
+    self_->send_internal(worker_key(), std::move(online));
   }
 
   worker_role(const worker_role&) = delete;
@@ -74,6 +80,8 @@ public:
   void set_net(worker_net_hooks<impl_type>* net) noexcept { net_ = net; }
 
   worker_type self() const noexcept { return worker_type(self_); }
+
+  const std::shared_ptr<impl_type>& self_impl() const noexcept { return self_; }
 
 private:
   void worker_online(impl_type&) override {}
@@ -87,9 +95,10 @@ private:
   void worker_disconnect_requested(impl_type&) override {}
   void worker_disconnected(impl_type&) override {}
   void worker_exited(impl_type&, const exit_status&) override {}
-  void close_servers(std::function<void()> done) override {
+  void close_servers(std::function<void()> done,
+                     std::optional<std::chrono::milliseconds> drain_timeout) override {
     if (net_)
-      net_->close_all(std::move(done));
+      net_->close_all(std::move(done), drain_timeout);
     else
       done();
   }

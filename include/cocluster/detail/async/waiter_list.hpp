@@ -27,7 +27,7 @@ public:
   waiter_list(const waiter_list&) = delete;
   waiter_list& operator=(const waiter_list&) = delete;
 
-  ~waiter_list() { complete_all(asio::error::operation_aborted, Values{}...); }
+  ~waiter_list() { abort_all(asio::error::operation_aborted); }
 
   /// True when no handler waits.
   bool empty() const noexcept { return state_->entries.empty(); }
@@ -60,6 +60,15 @@ public:
     state_->entries.clear();
     for (auto& waiting : entries)
       finish(waiting.handler, ec, Values(values)...);
+  }
+
+  /// Completes every waiter with `ec` and default-constructed values (works for move-only
+  /// values too).
+  void abort_all(std::error_code ec) {
+    auto entries = std::move(state_->entries);
+    state_->entries.clear();
+    for (auto& waiting : entries)
+      finish(waiting.handler, ec, Values{}...);
   }
 
 private:

@@ -1,0 +1,53 @@
+/// @file
+/// What the primary's listener table needs from a shared listener.
+#ifndef COCLUSTER_DETAIL_NET_LISTENER_HPP
+#define COCLUSTER_DETAIL_NET_LISTENER_HPP
+
+#include <cstddef>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "cocluster/detail/protocol.hpp"
+
+namespace cocluster::detail {
+
+/// How a worker that joins a listener is answered.
+struct join_reply {
+  /// Round-robin and reuse_port: Node's `sockname` (null for Unix sockets).
+  nlohmann::json sockname;
+  /// Shared socket: the descriptor to send (the listener keeps owning it), else -1.
+  int fd = -1;
+  std::string_view handle_type = protocol::handle_net_native;
+  /// A cocluster worker binds its own SO_REUSEPORT socket on the port.
+  bool reuse_port = false;
+  /// The primary wants load reports (least_connections).
+  bool track = false;
+};
+
+/// One entry of the primary's handle table (Node's RoundRobinHandle / SharedHandle).
+template <class Worker>
+class listener {
+public:
+  virtual ~listener() = default;
+  /// True if the worker is in this listener (active or retiring).
+  virtual bool has(const Worker&) const = 0;
+  /// A worker joins (its queryServer).
+  virtual join_reply add(Worker&) = 0;
+  /// The worker takes no new connections (its server closed, or a disconnect was asked); those
+  /// handed to it and not answered yet wait for its answer. Returns true when nobody is left.
+  virtual bool retire(Worker&) = 0;
+  /// The worker is gone (channel closed, or dead): what was handed to it and not accepted goes
+  /// to the others. Returns true when nobody is left.
+  virtual bool remove(Worker&) = 0;
+  /// A cocluster worker's count of open connections.
+  virtual void report_load(Worker&, std::size_t) {}
+  /// Closes the listening socket and whatever connections wait in it.
+  virtual void close() = 0;
+  /// Node's per-handle server data: the first worker's wins.
+  nlohmann::json data;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_NET_LISTENER_HPP

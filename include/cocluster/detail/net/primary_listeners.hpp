@@ -1,0 +1,183 @@
+/// @file
+/// The primary's table of shared listeners (Node's `handles` in primary.js): answers
+/// queryServer, reports `listening`, and drops workers that close or leave.
+#ifndef COCLUSTER_DETAIL_NET_PRIMARY_LISTENERS_HPP
+#define COCLUSTER_DETAIL_NET_PRIMARY_LISTENERS_HPP
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/net/listen_request.hpp"
+#include "cocluster/detail/net/listener.hpp"
+#include "cocluster/detail/net/rr_listener.hpp"
+#include "cocluster/detail/net/shared_listener.hpp"
+#include "cocluster/detail/net/socket_ops.hpp"
+#include "cocluster/detail/primary_role.hpp"
+#include "cocluster/detail/protocol.hpp"
+#include "cocluster/scheduling/policy.hpp"
+#include "cocluster/scheduling/round_robin.hpp"
+
+namespace cocluster::detail {
+
+/// Shares listening sockets with workers according to the cluster's distribution.
+/// `Policy` picks workers when the primary accepts (`distribution::primary_accepts`).
+template <scheduling_policy Policy, serialization_policy S>
+class primary_listeners final : public primary_net_hooks<worker_impl<S>> {
+public:
+  using impl_type = worker_impl<S>;
+
+  primary_listeners(asio::any_io_executor executor, primary_role<S>& primary,
+                    handoff_windows windows)
+      : executor_(executor), primary_(primary), windows_(windows) {}
+
+  ~primary_listeners() {
+    for (auto& [key, l] : listeners_)
+      l->close();
+  }
+
+  /// Fixed at the first fork; `distribution()` of the cluster.
+  void set_distribution(distribution d) noexcept { distribution_ = d; }
+
+  void on_server_message(impl_type& worker, nlohmann::json&& message, unique_fd) override {
+    const auto act = protocol::act(message);
+    if (act == protocol::act_query_server)
+      query(worker, message);
+    else if (act == protocol::act_listening)
+      primary_.worker_listening(worker, parse_query(message).listening(
+                                            static_cast<int>(protocol::integer_field(message, "port").value_or(0))));
+    else if (act == protocol::act_close)
+      with_listener(message, [&](auto& l) { return l.retire(worker); });
+    else if (act == protocol::act_load)
+      with_listener(message, [&](auto& l) {
+        l.report_load(worker, static_cast<std::size_t>(
+                                  protocol::integer_field(message, "open").value_or(0)));
+        return false;
+      });
+  }
+
+  void retire_worker(impl_type& worker) override {
+    for_each_listener([&](auto& l) { return l.retire(worker); });
+  }
+
+  void remove_worker(impl_type& worker) override {
+    for_each_listener([&](auto& l) { return l.remove(worker); });
+  }
+
+private:
+  template <class F>
+  void with_listener(const nlohmann::json& message, F&& f) {
+    const auto key = std::string(protocol::string_field(message, "key").value_or(""));
+    auto it = listeners_.find(key);
+    if (it != listeners_.end() && f(*it->second)) {
+      it->second->close();
+      listeners_.erase(it);
+    }
+  }
+
+  template <class F>
+  void for_each_listener(F&& f) {
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+      if (f(*it->second)) {
+        it->second->close();
+        it = listeners_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // Node's queryServer handling (primary.js), with v25's key rule.
+  void query(impl_type& worker, const nlohmann::json& message) {
+    // A worker that is leaving gets no new listener (nodejs/node#4465).
+    if (worker.exited_after_disconnect().value_or(false))
+      return;
+    const auto seq = protocol::integer_field(message, "seq").value_or(-1);
+    const auto request = parse_query(message);
+    const auto key = protocol::server_key(message);
+    const nlohmann::json data = message.value("data", nlohmann::json());
+
+    auto it = listeners_.find(key);
+    if (it != listeners_.end() && it->second->has(worker)) {
+      // The same worker listens twice on one address: what a lone process would get
+      // (nodejs/node#65020).
+      reply_error(worker, key, seq, data, EADDRINUSE);
+      return;
+    }
+    if (it == listeners_.end()) {
+      std::optional<bind_failure> failure;
+      auto made = make_listener(key, request, failure);
+      if (!made) {
+        reply_error(worker, key, seq, data, failure ? failure->code.value() : EINVAL);
+        return;
+      }
+      it = listeners_.emplace(key, std::move(made)).first;
+    }
+    auto& l = *it->second;
+    if (l.data.is_null())
+      l.data = data;
+    const auto join = l.add(worker);
+    if (join.fd >= 0) {
+      auto reply = protocol::server_reply(0, key, seq, l.data);
+      worker.send_request_with_fd(worker_key(), std::move(reply), join.fd, nullptr,
+                                  join.handle_type);
+      return;
+    }
+    auto reply = protocol::server_reply(nullptr, key, seq, l.data, join.sockname);
+    if (join.reuse_port)
+      reply[protocol::field_reuse_port] = true;
+    if (join.track)
+      reply[protocol::field_track] = true;
+    worker.send_internal(worker_key(), std::move(reply));
+  }
+
+  void reply_error(impl_type& worker, const std::string& key, std::int64_t seq,
+                   const nlohmann::json& data, int error) {
+    worker.send_internal(worker_key(), protocol::server_reply(-error, key, seq, data));
+  }
+
+  std::shared_ptr<listener<impl_type>> make_listener(const std::string& key,
+                                                     const listen_request& request,
+                                                     std::optional<bind_failure>& failure) {
+    auto spec = request.spec();
+    const bool udp = is_udp(request.type);
+    const bool unix_socket = request.type == address_type::unix_socket && !request.fd;
+    auto mode = distribution_;
+    if (udp || (unix_socket && mode == distribution::reuse_port))
+      mode = distribution::shared_socket; // UDP is always shared, as in Node
+    if (mode == distribution::primary_accepts) {
+      spec.backlog = request.backlog; // the first worker's backlog wins
+      auto bound = bind_socket(spec, failure);
+      if (failure)
+        return nullptr;
+      if constexpr (Policy::mode == distribution::primary_accepts)
+        return std::make_shared<rr_listener<Policy, impl_type>>(executor_, key, std::move(bound),
+                                                                windows_, unix_socket);
+      else
+        return std::make_shared<rr_listener<round_robin, impl_type>>(
+            executor_, key, std::move(bound), windows_, unix_socket);
+    }
+    // Shared socket and reuse_port: bind, do not listen (each worker listens).
+    spec.backlog.reset();
+    spec.reuse_port = mode == distribution::reuse_port;
+    auto bound = bind_socket(spec, failure);
+    if (failure)
+      return nullptr;
+    return std::make_shared<shared_listener<impl_type>>(std::move(bound), udp,
+                                                        mode == distribution::reuse_port);
+  }
+
+  asio::any_io_executor executor_;
+  primary_role<S>& primary_;
+  handoff_windows windows_;
+  distribution distribution_ = Policy::mode;
+  std::map<std::string, std::shared_ptr<listener<impl_type>>> listeners_;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_NET_PRIMARY_LISTENERS_HPP

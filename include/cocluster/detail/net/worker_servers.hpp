@@ -1,0 +1,394 @@
+/// @file
+/// A worker process's servers: listening through the primary, taking handed-over connections,
+/// and closing everything gracefully on disconnect.
+#ifndef COCLUSTER_DETAIL_NET_WORKER_SERVERS_HPP
+#define COCLUSTER_DETAIL_NET_WORKER_SERVERS_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/async/erased_handler.hpp"
+#include "cocluster/detail/net/connection_tracker.hpp"
+#include "cocluster/detail/net/listen_request.hpp"
+#include "cocluster/detail/net/server_impl.hpp"
+#include "cocluster/detail/net/socket_ops.hpp"
+#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/worker_impl.hpp"
+#include "cocluster/detail/worker_role.hpp"
+#include "cocluster/options.hpp"
+
+namespace cocluster::detail {
+
+/// Makes a server on a socket bound here (the primary's own servers; exclusive servers).
+inline std::shared_ptr<server_impl> listen_directly(const asio::any_io_executor& executor,
+                                                   const listen_request& request,
+                                                   bool reuse_port = false) {
+  auto spec = request.spec();
+  spec.reuse_port = reuse_port;
+  std::optional<bind_failure> failure;
+  auto bound = bind_socket(spec, failure);
+  if (failure)
+    throw std::system_error(failure->code, "cocluster: listen: " + request.describe(failure->syscall));
+  return std::make_shared<server_impl>(executor, server_impl::mode::direct, std::move(bound.fd),
+                                       bound.sockname, request.max_connections, nullptr,
+                                       bound.unlink_path);
+}
+
+/// Binds a UDP socket here.
+inline unique_fd bind_udp_directly(const listen_request& request) {
+  std::optional<bind_failure> failure;
+  auto bound = bind_socket(request.spec(), failure);
+  if (failure)
+    throw std::system_error(failure->code, "cocluster: bind: " + request.describe(failure->syscall));
+  return std::move(bound.fd);
+}
+
+/// The servers of a worker process (Node's child.js handle table and indexes).
+template <serialization_policy S>
+class worker_servers final : public worker_net_hooks<worker_impl<S>>,
+                             public std::enable_shared_from_this<worker_servers<S>> {
+public:
+  using impl_type = worker_impl<S>;
+
+  worker_servers(asio::any_io_executor executor, std::shared_ptr<impl_type> self,
+                 const cluster_options& options)
+      : executor_(executor), self_(std::move(self)), options_(options), load_timer_(executor),
+        drain_timer_(executor) {}
+
+  /// Listens through the primary. `on_done(exception, server)` runs from the executor.
+  void listen(const listen_request& request,
+              std::function<void(std::exception_ptr, std::shared_ptr<server_impl>)> on_done) {
+    auto index_key = request.index_key();
+    const std::int64_t index = take_index(index_key);
+    auto self = this->shared_from_this();
+    const bool sent = self_->send_request(
+        worker_key(), request.query(index),
+        [weak = this->weak_from_this(), request, index_key, index,
+         on_done](nlohmann::json&& reply, unique_fd fd) {
+          auto servers = weak.lock();
+          if (!servers)
+            return;
+          try {
+            on_done(nullptr, servers->on_reply(request, index_key, index, reply, std::move(fd)));
+          } catch (...) {
+            servers->release_index(index_key, index);
+            on_done(std::current_exception(), nullptr);
+          }
+        });
+    if (!sent) {
+      release_index(index_key, index);
+      auto failure = std::make_exception_ptr(std::system_error(
+          make_error_code(errc::channel_closed), "cocluster: listen: not connected to the primary"));
+      asio::post(executor_, [on_done, failure] { on_done(failure, nullptr); });
+    }
+  }
+
+  /// Binds a UDP socket through the primary (always the primary's socket, as in Node).
+  void bind_udp(const listen_request& request,
+                std::function<void(std::exception_ptr, unique_fd)> on_done) {
+    prune_udp();
+    auto index_key = request.index_key();
+    const std::int64_t index = take_index(index_key);
+    const bool sent = self_->send_request(
+        worker_key(), request.query(index),
+        [weak = this->weak_from_this(), request, index_key, index,
+         on_done](nlohmann::json&& reply, unique_fd fd) {
+          auto servers = weak.lock();
+          if (!servers)
+            return;
+          const auto error = protocol::integer_field(reply, "errno").value_or(0);
+          if (error != 0 || !fd) {
+            servers->release_index(index_key, index);
+            const int code = error != 0 ? static_cast<int>(-error) : EINVAL;
+            on_done(std::make_exception_ptr(std::system_error(
+                        code, std::system_category(), "cocluster: bind: " + request.describe("bind"))),
+                    unique_fd());
+            return;
+          }
+          const auto key = std::string(protocol::string_field(reply, "key").value_or(""));
+          servers->udp_.push_back({key, index_key, index, std::make_shared<connection_tracker>()});
+          servers->udp_.back().socket->add(fd.get());
+          on_done(nullptr, std::move(fd));
+        });
+    if (!sent) {
+      release_index(index_key, index);
+      auto failure = std::make_exception_ptr(std::system_error(
+          make_error_code(errc::channel_closed), "cocluster: bind: not connected to the primary"));
+      asio::post(executor_, [on_done, failure] { on_done(failure, unique_fd()); });
+    }
+  }
+
+  // ---- worker_net_hooks ----
+
+  void on_server_message(impl_type&, nlohmann::json&& message, unique_fd fd) override {
+    if (protocol::act(message) != protocol::act_newconn)
+      return;
+    const auto seq = protocol::integer_field(message, "seq").value_or(-1);
+    const auto key = std::string(protocol::string_field(message, "key").value_or(""));
+    auto it = servers_.find(key);
+    auto server = it == servers_.end() ? nullptr : it->second.server.lock();
+    if (!server || !server->is_open()) {
+      // Closed already (Node's worker-handle-close): the primary gives it to another worker;
+      // our copy of the descriptor closes here (nodejs/node#43650).
+      reply_newconn(seq, false, 0);
+      return;
+    }
+    server->offer(std::move(fd), seq);
+  }
+
+  void close_all(std::function<void()> done,
+                 std::optional<std::chrono::milliseconds> drain_timeout) override {
+    std::vector<std::shared_ptr<server_impl>> open;
+    for (auto& [key, entry] : servers_)
+      if (auto server = entry.server.lock())
+        open.push_back(server);
+    for (auto& server : open)
+      server->close();
+    for (auto& socket : udp_)
+      self_->send_internal(worker_key(), protocol::close_server(socket.key));
+    udp_.clear();
+    if (!drain_timeout)
+      drain_timeout = options_.drain_timeout;
+    drain_deadline_ = drain_timeout ? std::optional(std::chrono::steady_clock::now() + *drain_timeout)
+                                    : std::nullopt;
+    drain_done_ = std::move(done);
+    drain();
+  }
+
+private:
+  struct server_entry {
+    std::weak_ptr<server_impl> server;
+    std::string index_key;
+    std::int64_t index = 0;
+    std::shared_ptr<connection_tracker> connections;
+    bool track = false;
+    std::size_t last_report = 0;
+  };
+
+  struct udp_entry {
+    std::string key;
+    std::string index_key;
+    std::int64_t index;
+    std::shared_ptr<connection_tracker> socket;
+  };
+
+  // Node's indexes: each (address, port, type, fd) counts its concurrent listens from 0; an
+  // index is freed when its server closes, and also (unlike Node, nodejs/node#60086) when the
+  // listen fails.
+  std::int64_t take_index(const std::string& index_key) {
+    auto& set = indexes_[index_key];
+    std::int64_t index = 0;
+    while (set.count(index))
+      ++index;
+    set.insert(index);
+    return index;
+  }
+
+  void release_index(const std::string& index_key, std::int64_t index) {
+    auto it = indexes_.find(index_key);
+    if (it == indexes_.end())
+      return;
+    it->second.erase(index);
+    if (it->second.empty())
+      indexes_.erase(it);
+  }
+
+  std::shared_ptr<server_impl> on_reply(const listen_request& request, const std::string& index_key,
+                                        std::int64_t index, const nlohmann::json& reply,
+                                        unique_fd fd) {
+    const auto errno_it = reply.find("errno");
+    const bool failed = errno_it != reply.end() && errno_it->is_number() &&
+                        errno_it->template get<std::int64_t>() != 0;
+    if (failed)
+      throw std::system_error(static_cast<int>(-errno_it->template get<std::int64_t>()),
+                              std::system_category(),
+                              "cocluster: listen: " + request.describe("bind"));
+    const auto key = std::string(protocol::string_field(reply, "key").value_or(""));
+    if (servers_.count(key) && !servers_[key].server.expired())
+      throw std::system_error(std::make_error_code(std::errc::address_in_use),
+                              "cocluster: listen: " + request.describe("bind") +
+                                  " (this worker already listens there)");
+    auto connections = std::make_shared<connection_tracker>();
+    std::shared_ptr<server_impl> server;
+    nlohmann::json sockname = reply.value("sockname", nlohmann::json());
+    if (fd) {
+      // Shared socket (SCHED_NONE): bound by the primary, listened on here.
+      if (::listen(fd.get(), request.backlog) != 0)
+        throw std::system_error(errno, std::system_category(),
+                                "cocluster: listen: " + request.describe("listen"));
+      int port = 0;
+      sockname = sockname_of(fd.get(), &port);
+      if (request.port > 0 && port != request.port) // Node's checkBindError
+        throw std::system_error(std::make_error_code(std::errc::address_in_use),
+                                "cocluster: listen: " + request.describe("bind"));
+      ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+      server = std::make_shared<server_impl>(executor_, server_impl::mode::direct, std::move(fd),
+                                             sockname, request.max_connections, connections);
+    } else if (reply.value(protocol::field_reuse_port, false)) {
+      // reuse_port: a socket of our own on the port the primary reserved.
+      auto own = request;
+      own.port = sockname.value("port", request.port);
+      auto spec = own.spec();
+      spec.reuse_port = true;
+      std::optional<bind_failure> failure;
+      auto bound = bind_socket(spec, failure);
+      if (failure)
+        throw std::system_error(failure->code,
+                                "cocluster: listen: " + own.describe(failure->syscall));
+      server = std::make_shared<server_impl>(executor_, server_impl::mode::direct,
+                                             std::move(bound.fd), bound.sockname,
+                                             request.max_connections, connections);
+    } else {
+      // Round-robin: the primary accepts and hands connections over.
+      server = std::make_shared<server_impl>(executor_, server_impl::mode::handed_over, unique_fd(),
+                                             sockname, request.max_connections, connections);
+    }
+    server_entry entry;
+    entry.server = server;
+    entry.index_key = index_key;
+    entry.index = index;
+    entry.connections = connections;
+    entry.track = reply.value(protocol::field_track, false);
+    servers_[key] = entry;
+    trackers_.push_back(connections);
+
+    server->set_hooks({
+        [weak = this->weak_from_this()](std::int64_t seq, bool accepted, std::size_t open) {
+          if (auto servers = weak.lock())
+            servers->reply_newconn(seq, accepted, open);
+        },
+        [weak = this->weak_from_this(), key]() {
+          if (auto servers = weak.lock())
+            servers->on_server_closed(key);
+        },
+    });
+    if (entry.track)
+      start_load_reports();
+
+    // Node's `listening` message: the query's fields with the actual port.
+    const int actual_port = server->port() != 0 ? server->port() : request.port;
+    auto listening = request.query(index);
+    listening["act"] = protocol::act_listening;
+    listening["port"] = actual_port;
+    self_->send_internal(worker_key(), std::move(listening));
+    self_->mark_listening(worker_key(), request.listening(actual_port));
+    return server;
+  }
+
+  void reply_newconn(std::int64_t seq, bool accepted, std::size_t open) {
+    self_->send_internal(worker_key(), protocol::newconn_reply(seq, accepted, open));
+  }
+
+  void on_server_closed(const std::string& key) {
+    auto it = servers_.find(key);
+    if (it == servers_.end())
+      return;
+    self_->send_internal(worker_key(), protocol::close_server(key));
+    release_index(it->second.index_key, it->second.index);
+    servers_.erase(it);
+  }
+
+  // UDP sockets are the application's; the ones it closed are noticed here, so that their
+  // index and key are freed.
+  void prune_udp() {
+    for (auto it = udp_.begin(); it != udp_.end();) {
+      if (it->socket->exact_count() == 0) {
+        self_->send_internal(worker_key(), protocol::close_server(it->key));
+        release_index(it->index_key, it->index);
+        it = udp_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // least_connections needs to know when connections end: report changes every 100 ms.
+  void start_load_reports() {
+    if (reporting_)
+      return;
+    reporting_ = true;
+    load_timer_.expires_after(std::chrono::milliseconds(100));
+    load_timer_.async_wait([weak = this->weak_from_this()](std::error_code ec) {
+      auto servers = weak.lock();
+      if (!servers || ec)
+        return;
+      servers->reporting_ = false;
+      bool any = false;
+      for (auto& [key, entry] : servers->servers_) {
+        if (!entry.track || entry.server.expired())
+          continue;
+        any = true;
+        const auto open = entry.connections->exact_count();
+        if (open != entry.last_report) {
+          entry.last_report = open;
+          auto report = protocol::cluster_message(protocol::act_load);
+          report["key"] = key;
+          report["open"] = open;
+          servers->self_->send_internal(worker_key(), std::move(report));
+        }
+      }
+      if (any)
+        servers->start_load_reports();
+    });
+  }
+
+  // Waits until every connection accepted through our servers has ended (or the deadline).
+  void drain() {
+    std::size_t open = 0;
+    for (auto it = trackers_.begin(); it != trackers_.end();) {
+      const auto n = (*it)->exact_count();
+      if (n == 0 && it->use_count() == 1) {
+        it = trackers_.erase(it);
+        continue;
+      }
+      open += n;
+      ++it;
+    }
+    if (open > 0 && drain_deadline_ && std::chrono::steady_clock::now() >= *drain_deadline_) {
+      for (auto& tracker : trackers_)
+        tracker->shut_down_all();
+      open = 0;
+    }
+    if (open == 0) {
+      if (drain_done_) {
+        auto done = std::move(drain_done_);
+        drain_done_ = nullptr;
+        done();
+      }
+      return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(20));
+    drain_timer_.async_wait([weak = this->weak_from_this()](std::error_code ec) {
+      if (auto servers = weak.lock(); servers && !ec)
+        servers->drain();
+    });
+  }
+
+  asio::any_io_executor executor_;
+  std::shared_ptr<impl_type> self_;
+  cluster_options options_;
+  std::map<std::string, std::set<std::int64_t>> indexes_;
+  std::map<std::string, server_entry> servers_;
+  std::vector<std::shared_ptr<connection_tracker>> trackers_;
+  std::vector<udp_entry> udp_;
+  asio::steady_timer load_timer_;
+  asio::steady_timer drain_timer_;
+  bool reporting_ = false;
+  std::optional<std::chrono::steady_clock::time_point> drain_deadline_;
+  std::function<void()> drain_done_;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_NET_WORKER_SERVERS_HPP

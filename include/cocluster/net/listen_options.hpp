@@ -1,0 +1,100 @@
+/// @file
+/// Where a server listens: TCP, Unix socket, or UDP (Node's `server.listen(options)` and
+/// `socket.bind(options)`).
+///
+/// These are built with constructors and `with_*` setters rather than designated initializers:
+/// g++ 12 destroys a braced aggregate temporary twice when it appears in a `co_await`
+/// expression, and `co_await cluster.listen(tcp_listen_options(8000))` is the natural way to
+/// write a listen.
+#ifndef COCLUSTER_NET_LISTEN_OPTIONS_HPP
+#define COCLUSTER_NET_LISTEN_OPTIONS_HPP
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace cocluster {
+
+/// A TCP server. In a worker, every worker's server on the same address and port shares it
+/// (and each worker's i-th concurrent `port = 0` server shares one port).
+struct tcp_listen_options {
+  /// 0 picks a free port (the same one for every worker).
+  int port = 0;
+  /// An IPv4 or IPv6 address, or a host name resolved first. Empty: any address — `::`
+  /// (dual-stack), or `0.0.0.0` where IPv6 is unavailable.
+  std::optional<std::string> host;
+  /// With an IPv6 address: IPv6 only (no IPv4-mapped connections).
+  bool ipv6_only = false;
+  /// The listen backlog (the first worker's wins, as in Node).
+  int backlog = 511;
+  /// Listen on this descriptor of the primary instead (Node's `listen({fd})`).
+  std::optional<int> fd;
+  /// Bind in the worker itself, shared with no one (Node's `exclusive: true`).
+  bool exclusive = false;
+  /// Refuse connections while this many are open (Node's `server.maxConnections`): a
+  /// round-robin connection refused goes back to the primary and on to another worker.
+  std::optional<std::size_t> max_connections;
+
+  explicit tcp_listen_options(int listen_port = 0, std::optional<std::string> listen_host = {})
+      : port(listen_port), host(std::move(listen_host)) {}
+
+  tcp_listen_options& with_host(std::string value) { host = std::move(value); return *this; }
+  tcp_listen_options& with_ipv6_only(bool value = true) { ipv6_only = value; return *this; }
+  tcp_listen_options& with_backlog(int value) { backlog = value; return *this; }
+  tcp_listen_options& with_fd(int value) { fd = value; return *this; }
+  tcp_listen_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  tcp_listen_options& with_max_connections(std::size_t value) {
+    max_connections = value;
+    return *this;
+  }
+};
+
+/// A Unix stream socket server. Paths longer than `sun_path` work: the primary binds the
+/// path relative to its working directory when that is short enough, as Node does.
+struct unix_listen_options {
+  std::string path;
+  int backlog = 511;
+  /// Make the socket readable / writable by all users (Node's `readableAll`, `writableAll`).
+  bool readable_all = false;
+  bool writable_all = false;
+  bool exclusive = false;
+  std::optional<std::size_t> max_connections;
+
+  explicit unix_listen_options(std::string socket_path) : path(std::move(socket_path)) {}
+
+  unix_listen_options& with_backlog(int value) { backlog = value; return *this; }
+  unix_listen_options& with_readable_all(bool value = true) { readable_all = value; return *this; }
+  unix_listen_options& with_writable_all(bool value = true) { writable_all = value; return *this; }
+  unix_listen_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  unix_listen_options& with_max_connections(std::size_t value) {
+    max_connections = value;
+    return *this;
+  }
+};
+
+/// A UDP socket. In a worker it is always the primary's socket, shared (Node's dgram in a
+/// cluster): datagrams go to whichever worker reads first.
+struct udp_bind_options {
+  int port = 0;
+  /// Empty: any address of the family.
+  std::optional<std::string> address;
+  /// `udp6` instead of `udp4`.
+  bool ipv6 = false;
+  bool ipv6_only = false;
+  /// SO_REUSEADDR (Node's `reuseAddr`).
+  bool reuse_address = false;
+  bool exclusive = false;
+
+  explicit udp_bind_options(int bind_port = 0, std::optional<std::string> bind_address = {})
+      : port(bind_port), address(std::move(bind_address)) {}
+
+  udp_bind_options& with_ipv6(bool value = true) { ipv6 = value; return *this; }
+  udp_bind_options& with_ipv6_only(bool value = true) { ipv6_only = value; return *this; }
+  udp_bind_options& with_reuse_address(bool value = true) { reuse_address = value; return *this; }
+  udp_bind_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_NET_LISTEN_OPTIONS_HPP

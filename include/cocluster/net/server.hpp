@@ -1,0 +1,135 @@
+/// @file
+/// `basic_server`: what `listen` gives — an acceptor whose connections are plain Asio sockets.
+#ifndef COCLUSTER_NET_SERVER_HPP
+#define COCLUSTER_NET_SERVER_HPP
+
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/async/transform_handler.hpp"
+#include "cocluster/detail/net/server_impl.hpp"
+#include "cocluster/detail/unique_fd.hpp"
+
+namespace cocluster {
+
+namespace detail {
+
+template <class Protocol>
+Protocol protocol_of(int fd);
+
+template <>
+inline asio::ip::tcp protocol_of<asio::ip::tcp>(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof(storage);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length);
+  return storage.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+}
+
+template <>
+inline asio::local::stream_protocol protocol_of<asio::local::stream_protocol>(int) {
+  return asio::local::stream_protocol();
+}
+
+} // namespace detail
+
+/// A listening server: in a worker, its share of a port served by the whole cluster; in the
+/// primary, an ordinary server. `async_accept` yields plain `Protocol::socket`s, so any
+/// Asio-based server code works unchanged.
+///
+/// The server closes when `close()` is called or its last handle is destroyed. Connections
+/// already accepted are the application's: they stay open. A worker's graceful disconnect waits
+/// for them (see `cluster_options::drain_timeout`).
+///
+/// @par Thread Safety
+/// Use from the thread that runs the cluster's `io_context`.
+template <class Protocol>
+class basic_server {
+public:
+  using protocol_type = Protocol;
+  using socket_type = typename Protocol::socket;
+  using endpoint_type = typename Protocol::endpoint;
+
+  basic_server() = default;
+
+  /// Made by the cluster.
+  explicit basic_server(std::shared_ptr<detail::server_impl> impl) noexcept
+      : impl_(std::move(impl)) {}
+
+  /// True unless empty.
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+
+  /// Waits for the next connection.
+  ///
+  /// @par Completion Signature
+  /// `void(std::error_code, socket_type)`; `asio::error::operation_aborted` once the server is
+  /// closed, a system error (EMFILE, ...) if accepting failed.
+  ///
+  /// @par Per-Operation Cancellation
+  /// All types: the wait ends with `asio::error::operation_aborted`; no connection is taken.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_accept(Token&& token = {}) {
+    return asio::async_initiate<Token, void(std::error_code, socket_type)>(
+        [impl = impl_](auto handler) {
+          impl->async_accept(detail::transform_handler<decltype(handler), to_socket>{
+              std::move(handler), to_socket{impl->executor()}});
+        },
+        token);
+  }
+
+  /// The address the server is reachable at. In a round-robin worker this is the primary's
+  /// listening socket (Node's `server.address()`); for Unix sockets an empty endpoint.
+  endpoint_type local_endpoint() const {
+    if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+      const auto& name = impl_->sockname();
+      if (!name.is_object())
+        return {};
+      std::error_code ec;
+      auto address = asio::ip::make_address(name.value("address", std::string()), ec);
+      return endpoint_type(address, static_cast<unsigned short>(name.value("port", 0)));
+    } else {
+      return {};
+    }
+  }
+
+  /// The port (0 for Unix sockets).
+  int port() const { return impl_->port(); }
+
+  /// Stops accepting (Node's `server.close()`); open connections are not touched.
+  void close() { impl_->close(); }
+
+  /// False once closed.
+  bool is_open() const noexcept { return impl_->is_open(); }
+
+  /// Connections accepted through this server and still open.
+  std::size_t open_connections() const { return impl_->connections().exact_count(); }
+
+private:
+  struct to_socket {
+    asio::any_io_executor executor;
+    socket_type operator()(std::error_code& ec, detail::unique_fd fd) const {
+      socket_type socket(executor);
+      if (!ec && fd) {
+        const int native = fd.get();
+        socket.assign(detail::protocol_of<Protocol>(native), fd.release(), ec);
+      }
+      return socket;
+    }
+  };
+
+  std::shared_ptr<detail::server_impl> impl_;
+};
+
+/// A TCP server.
+using tcp_server = basic_server<asio::ip::tcp>;
+/// A Unix stream socket server.
+using unix_server = basic_server<asio::local::stream_protocol>;
+
+} // namespace cocluster
+
+#endif // COCLUSTER_NET_SERVER_HPP
