@@ -93,8 +93,8 @@ private:
 
   static std::uint64_t hash(const std::string& text) {
     std::uint64_t h = 1469598103934665603ull; // FNV-1a
-    for (unsigned char c : text) {
-      h ^= c;
+    for (const char c : text) {
+      h ^= static_cast<unsigned char>(c);
       h *= 1099511628211ull;
     }
     return h;

@@ -45,9 +45,9 @@ public:
 
   /// Ends every open connection (`shutdown`): their owners see end of file and errors.
   void shut_down_all() {
-    for (const auto& entry : open_)
-      if (still_open(entry))
-        ::shutdown(entry.fd, SHUT_RDWR);
+    for (const auto& connection : open_)
+      if (still_open(connection))
+        ::shutdown(connection.fd, SHUT_RDWR);
     open_.clear();
   }
 
