@@ -513,42 +513,34 @@ private:
     return v;
   }
 
+  // Node 20's V8 reads the sub-tags of an Error in any order until `.` (and writes them as
+  // prototype, message, cause, stack). The Error's id is taken first but only names it once it
+  // is complete, so a reference to it from its own cause is refused, as Node 20 refuses it.
   value read_error() {
     const std::uint32_t id = new_id();
-    const std::size_t at = in_.offset();
-    auto t = in_.read_varint<std::uint8_t>();
-    std::string name = "Error";
-    switch (t) {
-    case error_tag::eval_error: name = "EvalError"; break;
-    case error_tag::range_error: name = "RangeError"; break;
-    case error_tag::reference_error: name = "ReferenceError"; break;
-    case error_tag::syntax_error: name = "SyntaxError"; break;
-    case error_tag::type_error: name = "TypeError"; break;
-    case error_tag::uri_error: name = "URIError"; break;
-    default: break;
-    }
-    if (name != "Error")
-      t = in_.read_varint<std::uint8_t>();
-    auto node = std::make_shared<js::error>(std::move(name));
-    if (t == error_tag::message) {
-      node->message = read_string();
-      t = in_.read_varint<std::uint8_t>();
-    }
-    if (t == error_tag::stack) {
-      node->stack = read_string();
-      t = in_.read_varint<std::uint8_t>();
-    }
+    auto node = std::make_shared<js::error>();
     value result = node_access::strong(node);
-    set_id(id, result, id_state::open);
-    if (t == error_tag::cause) {
-      depth_guard guard(*this);
-      node->cause = read_value();
-      t = in_.read_varint<std::uint8_t>();
+    for (;;) {
+      const std::size_t at = in_.offset();
+      const auto t = in_.read_varint<std::uint8_t>();
+      switch (t) {
+      case error_tag::eval_error: node->name = "EvalError"; break;
+      case error_tag::range_error: node->name = "RangeError"; break;
+      case error_tag::reference_error: node->name = "ReferenceError"; break;
+      case error_tag::syntax_error: node->name = "SyntaxError"; break;
+      case error_tag::type_error: node->name = "TypeError"; break;
+      case error_tag::uri_error: node->name = "URIError"; break;
+      case error_tag::message: node->message = read_string(); break;
+      case error_tag::stack: node->stack = read_string(); break;
+      case error_tag::cause: {
+        depth_guard guard(*this);
+        node->cause = read_value();
+        break;
+      }
+      case error_tag::end: set_id(id, result, id_state::done); return result;
+      default: cursor::fail_at(at, "unknown Error sub-tag " + std::to_string(t));
+      }
     }
-    if (t != error_tag::end)
-      cursor::fail_at(at, "malformed Error");
-    set_id(id, result, id_state::done);
-    return result;
   }
 
   // Node's ChildProcessDeserializer: varint 0 and an ArrayBufferView as DefaultDeserializer

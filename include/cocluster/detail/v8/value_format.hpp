@@ -23,7 +23,7 @@ inline void append_quoted(std::string& out, std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const std::size_t start = i;
     const std::uint32_t cp = next_code_point(p, i);
-    char escape[8];
+    char escape[16];
     switch (cp) {
     case '"': out += "\\\""; break;
     case '\\': out += "\\\\"; break;

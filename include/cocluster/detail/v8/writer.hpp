@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cocluster/detail/v8/identity_table.hpp"
 #include "cocluster/detail/v8/number_text.hpp"
@@ -116,6 +117,8 @@ private:
     if (!ids_.empty() || node_access::maybe_shared(v)) {
       if (const auto id = ids_.find(n)) {
         if (*id < next_id_) {
+          if (std::find(open_errors_.begin(), open_errors_.end(), n) != open_errors_.end())
+            unencodable("an Error whose cause refers back to the Error (Node 20 cannot read it)");
           sink_.byte(tag::object_reference);
           put_varint(sink_, *id);
           return;
@@ -256,6 +259,7 @@ private:
     sink_.bytes(t.bytes.data(), length);
   }
 
+  // Node 20's order: prototype, message, cause, stack, end.
   void write_error(const js::error& e) {
     sink_.byte(tag::error);
     std::uint8_t prototype = 0;
@@ -277,14 +281,16 @@ private:
       put_varint(sink_, error_tag::message);
       put_string(sink_, *e.message);
     }
-    if (e.stack) {
-      put_varint(sink_, error_tag::stack);
-      put_string(sink_, *e.stack);
-    }
     if (e.cause) {
       depth_guard guard(*this);
       put_varint(sink_, error_tag::cause);
+      open_errors_.push_back(&e);
       write(*e.cause);
+      open_errors_.pop_back();
+    }
+    if (e.stack) {
+      put_varint(sink_, error_tag::stack);
+      put_string(sink_, *e.stack);
     }
     put_varint(sink_, error_tag::end);
   }
@@ -294,6 +300,7 @@ private:
   std::size_t max_depth_;
   std::size_t depth_ = 0;
   std::uint32_t next_id_ = 0;
+  std::vector<const js::node_base*> open_errors_; // Errors whose cause is being written
 };
 
 /// Appends the frame body of `v` to `out`; on failure `out` is unchanged.
