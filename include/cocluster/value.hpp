@@ -767,6 +767,13 @@ private:
   friend struct cocluster::detail::v8::node_access;
 };
 
+/// `v`, except that -0 becomes +0 (Map keys and Set values are normalized so).
+inline value positive_zero(value v) {
+  if (v.is_double() && v.as_double() == 0)
+    return value(0.0);
+  return v;
+}
+
 /// A JavaScript Map: entries in insertion order, keys compared with SameValueZero.
 class map final : public node_base {
 public:
@@ -803,18 +810,19 @@ public:
   const value* find(const value& key) const noexcept { return const_cast<map*>(this)->find(key); }
   /// True when `key` is present.
   bool contains(const value& key) const noexcept { return find(key) != nullptr; }
-  /// `Map.prototype.set`: replaces the value of an existing key, or appends.
+  /// `Map.prototype.set`: replaces the value of an existing key, or appends (a -0 key is
+  /// stored as +0, as JavaScript does).
   void set(value key, value v) {
     if (value* existing = find(key))
       *existing = std::move(v);
     else
-      entries_.emplace_back(std::move(key), std::move(v));
+      entries_.emplace_back(positive_zero(std::move(key)), std::move(v));
   }
   /// The value of `key`, appended as `undefined` when missing.
   value& operator[](const value& key) {
     if (value* existing = find(key))
       return *existing;
-    return entries_.emplace_back(key, value()).second;
+    return entries_.emplace_back(positive_zero(key), value()).second;
   }
   /// Removes `key`; returns true when it was present.
   bool erase(const value& key) {
@@ -863,11 +871,12 @@ public:
         return true;
     return false;
   }
-  /// `Set.prototype.add`: appends `item` unless present; returns true when appended.
+  /// `Set.prototype.add`: appends `item` unless present (-0 as +0, as JavaScript does);
+  /// returns true when appended.
   bool add(value item) {
     if (contains(item))
       return false;
-    items_.push_back(std::move(item));
+    items_.push_back(positive_zero(std::move(item)));
     return true;
   }
   /// Removes `item`; returns true when it was present.

@@ -389,7 +389,7 @@ private:
     set_id(id, result, id_state::open);
     auto& entries = node_access::entries(*node);
     while (in_.peek_tag() != tag::end_map) {
-      value k = read_value();
+      value k = js::positive_zero(read_value()); // Map.prototype.set's rule
       value item = read_value();
       entries.emplace_back(std::move(k), std::move(item));
     }
@@ -407,7 +407,7 @@ private:
     set_id(id, result, id_state::open);
     auto& items = node_access::items(*node);
     while (in_.peek_tag() != tag::end_set)
-      items.push_back(read_value());
+      items.push_back(js::positive_zero(read_value()));
     in_.read_tag();
     check_count(items.size(), in_.read_varint<std::uint32_t>(), "Set");
     set_id(id, result, id_state::done);
