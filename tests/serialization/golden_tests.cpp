@@ -18,8 +18,8 @@ TEST_CASE("Every golden case has a vector written by Node, and every vector has 
     names.insert(c.name);
     CHECK_MESSAGE(vectors.count(c.name) == 1, "no vector for ", c.name);
   }
-  for (const auto& [name, bytes] : vectors)
-    CHECK_MESSAGE(names.count(name) == 1, "no C++ case for vector ", name);
+  for (const auto& vector : vectors)
+    CHECK_MESSAGE(names.count(vector.first) == 1, "no C++ case for vector ", vector.first);
   CHECK(vectors.size() >= 100);
 }
 

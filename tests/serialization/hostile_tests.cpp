@@ -76,7 +76,9 @@ void check_decodes_or_fails_cleanly(const std::string& bytes) {
 } // namespace
 
 TEST_CASE("Every truncation of every golden vector is refused as malformed") {
-  for (const auto& [name, bytes] : golden_vectors()) {
+  for (const auto& vector : golden_vectors()) {
+    const std::string& name = vector.first;
+    const std::string& bytes = vector.second;
     for (std::size_t length = 0; length < bytes.size(); ++length) {
       INFO(name, " cut at ", length);
       CHECK(decode_error(bytes.substr(0, length)) == errc::malformed_message);
@@ -362,7 +364,8 @@ TEST_CASE("Random bytes after a valid header decode or fail cleanly") {
 }
 
 TEST_CASE("Single-byte changes to the golden vectors decode or fail cleanly") {
-  for (const auto& [name, bytes] : golden_vectors()) {
+  for (const auto& vector : golden_vectors()) {
+    const std::string& bytes = vector.second;
     if (bytes.size() > 300)
       continue;
     for (std::size_t i = 2; i < bytes.size(); ++i) {
