@@ -14,9 +14,11 @@
 #include "cocluster/scheduling/policy.hpp"
 #include "cocluster/scheduling/round_robin.hpp"
 #include "cocluster/scheduling/shared_socket.hpp"
+#include "cocluster/serialization/advanced.hpp"
 #include "cocluster/serialization/json.hpp"
 #include "cocluster/serialization/policy.hpp"
 #include "cocluster/settings.hpp"
+#include "cocluster/value.hpp"
 #include "cocluster/worker.hpp"
 
 #endif // COCLUSTER_HPP

@@ -56,7 +56,12 @@ private:
     bool is_index = false;
     std::uint32_t index = 0;
     std::string name;
-    std::string text() const { return is_index ? std::to_string(index) : name; }
+    // The key as an object property name (moves the name out).
+    std::string take_text() {
+      if (!is_index)
+        return std::move(name);
+      return name.empty() ? std::to_string(index) : std::move(name);
+    }
   };
 
   class depth_guard {
@@ -75,24 +80,30 @@ private:
 
   // ---- object ids (V8 numbers every object in the order it starts reading it) ----
 
+  struct object_id {
+    value object;
+    id_state state = id_state::pending;
+  };
+
   std::uint32_t new_id() {
+    if (ids_.empty())
+      ids_.reserve(8);
     ids_.emplace_back();
-    states_.push_back(id_state::pending);
     return static_cast<std::uint32_t>(ids_.size() - 1);
   }
   void set_id(std::uint32_t id, const value& v, id_state state) {
-    ids_[id] = v;
-    states_[id] = state;
+    ids_[id].object = v;
+    ids_[id].state = state;
   }
 
   value read_reference() {
     const std::size_t at = in_.offset();
     const auto id = in_.read_varint<std::uint32_t>();
-    if (id >= ids_.size() || states_[id] == id_state::pending)
+    if (id >= ids_.size() || ids_[id].state == id_state::pending)
       cursor::fail_at(at, "reference to unknown object id " + std::to_string(id));
-    if (states_[id] == id_state::open)
-      return node_access::weak(node_access::share(ids_[id])); // a back-edge: keep it weak
-    return ids_[id];
+    if (ids_[id].state == id_state::open) // a back-edge: keep it weak
+      return node_access::weak(node_access::share(ids_[id].object));
+    return ids_[id].object;
   }
 
   // ---- values ----
@@ -278,12 +289,13 @@ private:
     const std::uint32_t id = new_id();
     auto node = std::make_shared<js::object>();
     auto& entries = node_access::entries(*node);
+    entries.reserve(std::min<std::size_t>(8, in_.remaining() / 3)); // >= 3 bytes a property
     value result = node_access::strong(node);
     set_id(id, result, id_state::open);
     while (in_.peek_tag() != tag::end_object) {
       key k = read_key();
       value item = read_value();
-      entries.emplace_back(k.text(), std::move(item));
+      entries.emplace_back(k.take_text(), std::move(item));
     }
     in_.read_tag();
     check_count(entries.size(), in_.read_varint<std::uint32_t>(), "object");
@@ -579,8 +591,7 @@ private:
   std::size_t max_depth_;
   std::size_t depth_ = 0;
   std::uint32_t version_ = 0;
-  std::vector<value> ids_;
-  std::vector<id_state> states_;
+  std::vector<object_id> ids_;
 };
 
 } // namespace cocluster::detail::v8

@@ -61,6 +61,36 @@ struct string_sink {
   }
 };
 
+/// Writes the encoding through a pointer into storage of the exact size (small frames, where
+/// sizing the output string first costs less than appending byte by byte).
+struct pointer_sink {
+  /// Where the frame body starts.
+  char* base;
+  /// The next byte to write.
+  char* next;
+  /// One byte.
+  void byte(std::uint8_t b) noexcept { *next++ = static_cast<char>(b); }
+  /// `n` bytes.
+  void bytes(const void* p, std::size_t n) noexcept {
+    if (n > 0)
+      std::memcpy(next, p, n);
+    next += n;
+  }
+  /// The offset of the next byte in the frame body.
+  std::size_t position() const noexcept { return static_cast<std::size_t>(next - base); }
+  /// A one-byte string's characters (Latin-1).
+  void latin1(std::string_view text, const string_shape& shape) noexcept {
+    if (shape.ascii)
+      bytes(text.data(), text.size());
+    else
+      latin1_from_wtf8(text, [this](const char* p, std::size_t n) { bytes(p, n); });
+  }
+  /// A two-byte string's code units (host byte order).
+  void utf16(std::string_view text, const string_shape&) noexcept {
+    utf16_from_wtf8(text, [this](const char* p, std::size_t n) { bytes(p, n); });
+  }
+};
+
 /// Throws `unencodable_value` with "advanced: <what>".
 [[noreturn]] inline void unencodable(const std::string& what) {
   throw std::system_error(make_error_code(errc::unencodable_value), "advanced: " + what);

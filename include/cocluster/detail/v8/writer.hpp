@@ -303,6 +303,10 @@ private:
   std::vector<const js::node_base*> open_errors_; // Errors whose cause is being written
 };
 
+/// Frame bodies up to this size are written through a pointer into the resized output; larger
+/// ones are appended to the reserved output, so that their payloads are not zero-filled first.
+inline constexpr std::size_t pointer_sink_limit = 16 * 1024;
+
 /// Appends the frame body of `v` to `out`; on failure `out` is unchanged.
 inline void encode_value(const value& v, std::string& out, std::size_t max_depth) {
   identity_table ids;
@@ -312,9 +316,18 @@ inline void encode_value(const value& v, std::string& out, std::size_t max_depth
   const std::size_t needed = start + counter.size;
   if (out.capacity() < needed)
     out.reserve(std::max(needed, out.capacity() * 2));
-  string_sink sink{out, start};
-  value_writer<string_sink>(sink, ids, max_depth).message(v);
-  if (out.size() != needed) {
+  bool exact = false;
+  if (counter.size <= pointer_sink_limit) {
+    out.resize(needed);
+    pointer_sink sink{out.data() + start, out.data() + start};
+    value_writer<pointer_sink>(sink, ids, max_depth).message(v);
+    exact = sink.position() == counter.size;
+  } else {
+    string_sink sink{out, start};
+    value_writer<string_sink>(sink, ids, max_depth).message(v);
+    exact = out.size() == needed;
+  }
+  if (!exact) {
     out.resize(start);
     throw std::logic_error("advanced: encoder size mismatch");
   }

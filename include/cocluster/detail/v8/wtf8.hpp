@@ -76,15 +76,11 @@ inline int sequence_length(unsigned char b, unsigned char& lower, unsigned char&
   return 0;
 }
 
-/// Examines a WTF-8 string: validity, width and length in V8's terms.
-inline string_shape examine_wtf8(std::string_view text) noexcept {
+/// Examines a WTF-8 string that is not all ASCII (see `examine_wtf8`).
+inline string_shape examine_non_ascii_wtf8(std::string_view text) noexcept {
   string_shape shape;
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const std::size_t n = text.size();
-  if (all_ascii(text.data(), n)) {
-    shape.units = n;
-    return shape;
-  }
   shape.ascii = false;
   std::size_t i = 0;
   while (i < n) {
@@ -118,6 +114,16 @@ inline string_shape examine_wtf8(std::string_view text) noexcept {
     i += static_cast<std::size_t>(length);
   }
   return shape;
+}
+
+/// Examines a WTF-8 string: validity, width and length in V8's terms.
+inline string_shape examine_wtf8(std::string_view text) noexcept {
+  if (all_ascii(text.data(), text.size())) {
+    string_shape shape;
+    shape.units = text.size();
+    return shape;
+  }
+  return examine_non_ascii_wtf8(text);
 }
 
 /// Decodes the code point that starts at `p[i]` of a validated WTF-8 string, and advances `i`.
