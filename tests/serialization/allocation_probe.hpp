@@ -17,6 +17,13 @@ public:
 
   /// The largest allocation so far, in bytes.
   std::size_t largest() const noexcept;
+
+  /// How many allocations of at least `size` bytes were made so far (`size` as given to the
+  /// constructor).
+  std::size_t large_allocations() const noexcept;
+
+  /// A probe that also counts allocations of at least `large` bytes.
+  explicit allocation_probe(std::size_t large) noexcept;
 };
 
 } // namespace sertest

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "allocation_probe.hpp"
 #include "support.hpp"
 
 using namespace sertest;
@@ -395,4 +396,24 @@ TEST_CASE("Numbers convert to C++ integers only when integral and in range") {
   CHECK(value(1).get<double>() == 1.0);
   CHECK(value(true).get<bool>());
   CHECK_THROWS_AS(value(1).get<bool>(), value_error);
+}
+
+TEST_CASE("A large Buffer is copied once into the decoded value and once into the output") {
+  const std::size_t size = std::size_t{8} << 20;
+  const value buffer = value::buffer(std::vector<std::uint8_t>(size, 0x5a));
+  std::string frame;
+  frame.reserve(size + 64);
+  {
+    allocation_probe probe(size / 2);
+    advanced::encode(buffer, frame);
+    CHECK(probe.large_allocations() == 0); // straight into the reserved output
+  }
+  CHECK(frame.size() == size + 9);
+  {
+    allocation_probe probe(size / 2);
+    const value decoded = advanced::decode(frame);
+    CHECK(probe.large_allocations() == 1); // the Buffer's own bytes, nothing in between
+    CHECK(decoded.as_typed_array().bytes.size() == size);
+    CHECK(decoded.as_typed_array().bytes[size - 1] == 0x5a);
+  }
 }

@@ -324,7 +324,9 @@ BasicJson value::to_json() const {
   return detail::v8::json_builder<BasicJson>().convert(*this, 0);
 }
 
-/// nlohmann::json's hook: `nlohmann::json j = v;` converts with `value::to_json`.
+/// nlohmann::json's hook: `nlohmann::json j = v;` converts with `value::to_json`. (There is
+/// deliberately no `from_json(const json&, value&)`: it would make `value v = json(...)`
+/// ambiguous. Write `value v = j;` or `value::from_json(j)` rather than `j.get<value>()`.)
 template <class BasicJson, class V>
   requires(nlohmann::detail::is_basic_json<BasicJson>::value && std::same_as<V, value>)
 void to_json(BasicJson& json, const V& v) {

@@ -317,15 +317,20 @@ inline void encode_value(const value& v, std::string& out, std::size_t max_depth
   if (out.capacity() < needed)
     out.reserve(std::max(needed, out.capacity() * 2));
   bool exact = false;
-  if (counter.size <= pointer_sink_limit) {
-    out.resize(needed);
-    pointer_sink sink{out.data() + start, out.data() + start};
-    value_writer<pointer_sink>(sink, ids, max_depth).message(v);
-    exact = sink.position() == counter.size;
-  } else {
-    string_sink sink{out, start};
-    value_writer<string_sink>(sink, ids, max_depth).message(v);
-    exact = out.size() == needed;
+  try {
+    if (counter.size <= pointer_sink_limit) {
+      out.resize(needed);
+      pointer_sink sink{out.data() + start, out.data() + start};
+      value_writer<pointer_sink>(sink, ids, max_depth).message(v);
+      exact = sink.position() == counter.size;
+    } else {
+      string_sink sink{out, start};
+      value_writer<string_sink>(sink, ids, max_depth).message(v);
+      exact = out.size() == needed;
+    }
+  } catch (...) {
+    out.resize(start);
+    throw;
   }
   if (!exact) {
     out.resize(start);
