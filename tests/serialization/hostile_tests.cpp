@@ -272,6 +272,11 @@ TEST_CASE("Array element keys must be in order and before named properties") {
                   "out of order");
   check_malformed(header + "A" + varint(1) + "_I" + varint(4) + "_$" + varint(1) + varint(1),
                   "element key after");
+  // V8 cannot define an array's own `length` (Node refuses it too).
+  check_malformed(header + "A" + varint(0) + "\"\x06lengthT$" + varint(1) + varint(0),
+                  "array property 'length'");
+  check_malformed(header + "a" + varint(0) + "\"\x06lengthT@" + varint(1) + varint(0),
+                  "array property 'length'");
 }
 
 TEST_CASE("Strings: odd two-byte lengths are refused, bad UTF-8 in S strings is replaced as V8 does") {

@@ -66,7 +66,7 @@ private:
 
   std::string name_key() {
     std::string k = key();
-    return cocluster::detail::v8::is_array_index(k) ? "n" + k : k;
+    return cocluster::detail::v8::is_array_index(k) || k == "length" ? "n" + k : k;
   }
 
   double number() {

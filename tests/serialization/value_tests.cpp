@@ -264,6 +264,11 @@ TEST_CASE("Values the encoder refuses are refused with unencodable_value and no 
         return a;
       }(),
       [] {
+        value a = value::array({1});
+        a.as_array().properties()["length"] = 2;
+        return a;
+      }(),
+      [] {
         value b = value::array_buffer({1, 2, 3});
         b.as_array_buffer().max_byte_length = 2;
         return b;

@@ -312,6 +312,8 @@ private:
       key k = read_key();
       if (k.is_index)
         cursor::fail_at(at, "array element key after the named properties");
+      if (k.name == "length")
+        cursor::fail_at(at, "array property 'length'");
       value item = read_value();
       entries.emplace_back(std::move(k.name), std::move(item));
     }
@@ -365,6 +367,8 @@ private:
       value item = read_value();
       ++count;
       if (!k.is_index) {
+        if (k.name == "length")
+          cursor::fail_at(at, "array property 'length'");
         properties.emplace_back(std::move(k.name), std::move(item));
         next_index = std::uint64_t{max_array_index} + 1;
         continue;

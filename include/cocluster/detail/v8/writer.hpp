@@ -162,6 +162,8 @@ private:
     for (const auto& [key, item] : properties) {
       if (in_array && is_array_index(key))
         unencodable("array property '" + key + "' is an index: make it an element");
+      if (in_array && key == "length")
+        unencodable("array property 'length' (V8 cannot define it)");
       put_key(sink_, key);
       write(item);
     }
