@@ -12,6 +12,8 @@
 //   node --expose-internals v8_vectors.js echo < lines    # decode "name hex" lines with Node and
 //                                                         # print Node's re-encoding
 //   node --expose-internals v8_vectors.js corpus DIR      # one binary file per case (fuzz seeds)
+//   node v8_vectors.js capture NAME...                    # "name hex" as a real child's
+//                                                         # process.send() writes it on its IPC fd
 //
 // The hex is the frame body: the 4-byte length prefix is stripped.
 'use strict';
@@ -293,10 +295,54 @@ function main() {
     fs.mkdirSync(dir, { recursive: true });
     for (const [name, make] of Object.entries(cases))
       fs.writeFileSync(path.join(dir, name), codec.encode(make()));
+  } else if (mode === 'capture') {
+    // A child whose IPC channel (fd 3, advanced mode) is a plain pipe read here byte for byte.
+    const { spawn } = require('child_process');
+    const names = process.argv.slice(3);
+    const child = spawn(process.execPath, [__filename, 'send', ...names], {
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      env: { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'advanced' },
+    });
+    const chunks = [];
+    child.stdio[3].on('data', (data) => chunks.push(data));
+    child.on('exit', (code) => {
+      // Frames come in pairs: the case's frame, then its name as a string message (or, when
+      // process.send() refused the case, the error code and the name with " REFUSED").
+      let raw = Buffer.concat(chunks);
+      const next = () => {
+        const length = raw.readUInt32BE(0);
+        const body = raw.subarray(4, 4 + length);
+        raw = raw.subarray(4 + length);
+        return body;
+      };
+      while (raw.length >= 8) {
+        const frame = next();
+        const name = codec.decode(next());
+        if (name.endsWith(' REFUSED'))
+          process.stdout.write(`${name} ${codec.decode(frame)}\n`);
+        else
+          process.stdout.write(`${name} ${frame.toString('hex')}\n`);
+      }
+      process.exitCode = code === 0 && raw.length === 0 ? 0 : 1;
+    });
+  } else if (mode === 'send') {
+    const names = process.argv.slice(3);
+    let pending = 0;
+    const sent = () => { if (--pending === 0) process.disconnect(); };
+    for (const name of names) {
+      pending += 2;
+      try {
+        process.send(cases[name](), sent);
+        process.send(name, sent);
+      } catch (e) {
+        process.send(String(e.code), sent);
+        process.send(`${name} REFUSED`, sent);
+      }
+    }
   } else if (mode === 'source') {
     process.stdout.write(`${codec.source}\n`);
   } else {
-    process.stderr.write('usage: node --expose-internals v8_vectors.js emit|check|echo|corpus DIR|source\n');
+    process.stderr.write('usage: node --expose-internals v8_vectors.js emit|check|echo|corpus DIR|capture NAME...|source\n');
     process.exitCode = 2;
   }
 }
