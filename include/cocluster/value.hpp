@@ -22,6 +22,9 @@
 ///
 /// Freeing, copying and comparing values never recurses on the graph's depth, so values decoded
 /// from hostile input cannot overflow the stack.
+///
+/// The node classes are in `cocluster/detail/v8/nodes.hpp`; `to_string`, `clone`, equality,
+/// JSON and C++ conversions in the `value_*.hpp` files beside it (all included from here).
 #ifndef COCLUSTER_VALUE_HPP
 #define COCLUSTER_VALUE_HPP
 

@@ -38,9 +38,13 @@ namespace cocluster {
 ///
 /// Differences from Node, all on input Node itself never writes: trailing bytes after the value
 /// are refused (Node ignores them); index keys among the named properties of a dense array, and
-/// sparse-array elements out of ascending order, are refused; a RegExp pattern is not compiled
-/// (Node refuses an invalid one); Boolean/Number/BigInt/String wrapper objects decode as their
-/// primitive values; Map and Set entries are kept as sent (Node would merge repeated keys).
+/// sparse-array elements out of ascending order, are refused; Map and Set entries are kept as
+/// sent (Node would merge repeated keys). Boolean/Number/BigInt/String wrapper objects, which
+/// Node does write, decode as their primitive values. The encoder does not compile RegExp
+/// patterns: Node refuses a message whose pattern is not valid JavaScript. Like Node 20, both
+/// directions refuse an Error whose cause refers back to the Error (Node writes it, but cannot
+/// read it). A top-level `undefined` or BigInt is encoded (Node's reader accepts both) although
+/// Node's own `process.send()` refuses to send them.
 struct advanced {
   /// The value type users send and receive.
   using value_type = value;
