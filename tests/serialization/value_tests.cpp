@@ -108,6 +108,10 @@ TEST_CASE("Array holes are distinct from undefined and read as holes") {
   a.as_array().resize(2);
   CHECK(a.size() == 2);
   CHECK(a.as_array().is_dense());
+  a.as_array().resize(3);
+  CHECK(!a.as_array().has(2));
+  CHECK(a[std::size_t{2}].is_undefined()); // non-const access makes the element present
+  CHECK(a.as_array().has(2));
 }
 
 TEST_CASE("Writing far past the end of an array stores one element, not the holes") {

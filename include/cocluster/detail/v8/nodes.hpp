@@ -561,8 +561,11 @@ inline value& array::operator[](std::size_t index) {
   const auto i32 = static_cast<std::uint32_t>(index);
   if (index >= length_)
     length_ = i32 + 1;
-  if (index < items_.size())
+  if (index < items_.size()) {
+    if (items_[index].is_hole())
+      items_[index] = value(); // a hole becomes a present element
     return items_[index];
+  }
   if (auto it = far_.find(i32); it != far_.end())
     return it->second;
   const bool next_to_dense = index - items_.size() <= dense_gap &&
