@@ -22,9 +22,11 @@
 #include "cocluster/scheduling/least_connections.hpp"
 #include "cocluster/scheduling/round_robin.hpp"
 #include "cocluster/scheduling/shared_socket.hpp"
+#include "cocluster/serialization/advanced.hpp"
 #include "cocluster/serialization/json.hpp"
 #include "cocluster/serialization/policy.hpp"
 #include "cocluster/settings.hpp"
+#include "cocluster/value.hpp"
 #include "cocluster/worker.hpp"
 
 #endif // COCLUSTER_HPP

@@ -1,0 +1,415 @@
+/// @file
+/// Conversions between `cocluster::value` and C++ types: the `to_value`/`from_value` hooks for
+/// standard types, and the fallback through nlohmann's `to_json`/`from_json` for types that
+/// only have those. Included by `cocluster/value.hpp`.
+///
+/// Standard types: `bool`; arithmetic types (integers must be integral numbers in range, or
+/// BigInts for integer targets); `std::string`; `js::bigint`; `std::vector`/`std::array`
+/// (arrays; holes are an error when reading); `std::map`/`std::unordered_map` with string keys
+/// (objects) and with other keys (Maps); `std::set`/`std::unordered_set` (Sets);
+/// `std::optional` (`null`/`undefined` when empty); `std::chrono::system_clock::time_point`
+/// (Date); `std::vector<std::byte>` (Buffer; reading accepts any typed array or ArrayBuffer);
+/// `std::pair` (a two-element array); nlohmann::json (see `value_json.hpp`).
+#ifndef COCLUSTER_DETAIL_V8_VALUE_CONVERT_HPP
+#define COCLUSTER_DETAIL_V8_VALUE_CONVERT_HPP
+
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cocluster/value.hpp"
+
+namespace cocluster::detail::v8 {
+
+/// Types whose values name object keys.
+template <class K>
+concept string_key = std::same_as<K, std::string>;
+
+/// Types with a `from_value(const value&, T&)` found by argument-dependent lookup.
+template <class T>
+concept has_from_value = requires(const value& v, T& x) { from_value(v, x); };
+
+/// Types that only nlohmann::json knows how to read (a `from_json`).
+template <class T>
+concept has_json_from_only = !has_from_value<T> && requires(const nlohmann::json& j, T& x) {
+  nlohmann::adl_serializer<T>::from_json(j, x);
+};
+
+/// Types a value can be converted to.
+template <class T>
+concept convertible_from_value =
+    std::same_as<T, value> || has_from_value<T> || has_json_from_only<T>;
+
+[[noreturn]] inline void conversion_error(const value& v, const char* wanted) {
+  throw value_error("cocluster::value: cannot convert " + std::string(kind_name(v.kind())) +
+                    " to " + wanted);
+}
+
+} // namespace cocluster::detail::v8
+
+namespace cocluster {
+
+// ---- to_value for standard types (found by argument-dependent lookup on `value&`) ----
+
+/// An array of the converted elements.
+template <class T, class A>
+  requires detail::v8::convertible_to_value<T>
+void to_value(value& v, const std::vector<T, A>& items) {
+  std::vector<value> out;
+  out.reserve(items.size());
+  for (const auto& item : items)
+    out.emplace_back(item);
+  v = value::array(std::move(out));
+}
+
+/// An array of the converted elements.
+template <class T, std::size_t N>
+  requires detail::v8::convertible_to_value<T>
+void to_value(value& v, const std::array<T, N>& items) {
+  std::vector<value> out;
+  out.reserve(N);
+  for (const auto& item : items)
+    out.emplace_back(item);
+  v = value::array(std::move(out));
+}
+
+/// A Buffer holding the bytes.
+template <class A>
+void to_value(value& v, const std::vector<std::byte, A>& bytes) {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
+  v = value::buffer(std::vector<std::uint8_t>(p, p + bytes.size()));
+}
+
+/// A two-element array.
+template <class A, class B>
+  requires(detail::v8::convertible_to_value<A> && detail::v8::convertible_to_value<B>)
+void to_value(value& v, const std::pair<A, B>& pair) {
+  v = value::array({value(pair.first), value(pair.second)});
+}
+
+namespace detail::v8 {
+template <class Map>
+void object_from_map(value& v, const Map& m) {
+  v = value::object();
+  auto& object = v.as_object();
+  for (const auto& [key, item] : m)
+    object.insert_or_assign(key, value(item));
+}
+template <class Map>
+void map_from_map(value& v, const Map& m) {
+  v = value::map();
+  auto& out = v.as_map();
+  for (const auto& [key, item] : m)
+    out.set(value(key), value(item));
+}
+template <class Set>
+void set_from_set(value& v, const Set& s) {
+  v = value::set();
+  auto& out = v.as_set();
+  for (const auto& item : s)
+    out.add(value(item));
+}
+} // namespace detail::v8
+
+/// An object (string keys) or a Map (other keys).
+template <class K, class T, class C, class A>
+  requires(detail::v8::convertible_to_value<K> && detail::v8::convertible_to_value<T>)
+void to_value(value& v, const std::map<K, T, C, A>& m) {
+  if constexpr (detail::v8::string_key<K>)
+    detail::v8::object_from_map(v, m);
+  else
+    detail::v8::map_from_map(v, m);
+}
+
+/// An object (string keys) or a Map (other keys).
+template <class K, class T, class H, class E, class A>
+  requires(detail::v8::convertible_to_value<K> && detail::v8::convertible_to_value<T>)
+void to_value(value& v, const std::unordered_map<K, T, H, E, A>& m) {
+  if constexpr (detail::v8::string_key<K>)
+    detail::v8::object_from_map(v, m);
+  else
+    detail::v8::map_from_map(v, m);
+}
+
+/// A Set.
+template <class T, class C, class A>
+  requires detail::v8::convertible_to_value<T>
+void to_value(value& v, const std::set<T, C, A>& s) {
+  detail::v8::set_from_set(v, s);
+}
+
+/// A Set.
+template <class T, class H, class E, class A>
+  requires detail::v8::convertible_to_value<T>
+void to_value(value& v, const std::unordered_set<T, H, E, A>& s) {
+  detail::v8::set_from_set(v, s);
+}
+
+/// The converted value, or `null`.
+template <class T>
+  requires detail::v8::convertible_to_value<T>
+void to_value(value& v, const std::optional<T>& o) {
+  v = o ? value(*o) : value(nullptr);
+}
+
+/// A Date.
+template <class D>
+void to_value(value& v, const std::chrono::time_point<std::chrono::system_clock, D>& t) {
+  v = value::date(std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
+}
+
+/// The JSON document as a value (see `value::from_json`).
+template <class BasicJson>
+  requires nlohmann::detail::is_basic_json<BasicJson>::value
+void to_value(value& v, const BasicJson& json) {
+  v = value::from_json(json);
+}
+
+// ---- from_value for standard types ----
+
+/// A boolean.
+template <class B>
+  requires std::same_as<B, bool>
+void from_value(const value& v, B& out) {
+  if (!v.is_boolean())
+    detail::v8::conversion_error(v, "bool");
+  out = v.as_bool();
+}
+
+/// An integer: an integral number in range, or a BigInt in range.
+template <class I>
+  requires(std::integral<I> && !std::same_as<I, bool>)
+void from_value(const value& v, I& out) {
+  constexpr double low = static_cast<double>(std::numeric_limits<I>::min());
+  constexpr double high = std::is_signed_v<I> ? -low : static_cast<double>(std::numeric_limits<I>::max()) + 1.0;
+  if (v.is_number()) {
+    const double d = v.as_number();
+    if (!(d >= low && d < high) || std::trunc(d) != d)
+      detail::v8::conversion_error(v, "an integer of this range");
+    out = static_cast<I>(d);
+    return;
+  }
+  if (v.is_bigint()) {
+    if constexpr (std::is_signed_v<I>) {
+      const auto i = v.as_bigint().to_int64();
+      if (!i || *i < std::numeric_limits<I>::min() || *i > std::numeric_limits<I>::max())
+        detail::v8::conversion_error(v, "an integer of this range");
+      out = static_cast<I>(*i);
+    } else {
+      const auto u = v.as_bigint().to_uint64();
+      if (!u || *u > std::numeric_limits<I>::max())
+        detail::v8::conversion_error(v, "an integer of this range");
+      out = static_cast<I>(*u);
+    }
+    return;
+  }
+  detail::v8::conversion_error(v, "an integer");
+}
+
+/// A floating-point number.
+template <class F>
+  requires std::floating_point<F>
+void from_value(const value& v, F& out) {
+  if (!v.is_number())
+    detail::v8::conversion_error(v, "a floating-point number");
+  out = static_cast<F>(v.as_number());
+}
+
+/// A string (WTF-8).
+inline void from_value(const value& v, std::string& out) {
+  if (!v.is_string())
+    detail::v8::conversion_error(v, "std::string");
+  out = v.as_string();
+}
+
+/// A BigInt.
+inline void from_value(const value& v, js::bigint& out) {
+  if (!v.is_bigint())
+    detail::v8::conversion_error(v, "js::bigint");
+  out = v.as_bigint();
+}
+
+/// The elements of an array (holes are an error).
+template <class T, class A>
+  requires detail::v8::convertible_from_value<T>
+void from_value(const value& v, std::vector<T, A>& out) {
+  if (!v.is_array())
+    detail::v8::conversion_error(v, "std::vector");
+  const js::array& a = v.as_array();
+  out.clear();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!a.has(i))
+      throw value_error("cocluster::value: array has a hole at index " + std::to_string(i));
+    out.push_back(a[i].template get<T>());
+  }
+}
+
+/// The bytes of a Buffer, typed array or ArrayBuffer.
+template <class A>
+void from_value(const value& v, std::vector<std::byte, A>& out) {
+  const std::vector<std::uint8_t>* bytes = nullptr;
+  if (v.is_typed_array())
+    bytes = &v.as_typed_array().bytes;
+  else if (v.is_array_buffer())
+    bytes = &v.as_array_buffer().bytes;
+  else
+    detail::v8::conversion_error(v, "bytes");
+  const auto* p = reinterpret_cast<const std::byte*>(bytes->data());
+  out.assign(p, p + bytes->size());
+}
+
+/// The elements of an array of exactly `N` elements.
+template <class T, std::size_t N>
+  requires detail::v8::convertible_from_value<T>
+void from_value(const value& v, std::array<T, N>& out) {
+  if (!v.is_array() || v.as_array().size() != N)
+    detail::v8::conversion_error(v, "std::array of this size");
+  for (std::size_t i = 0; i < N; ++i) {
+    if (!v.as_array().has(i))
+      throw value_error("cocluster::value: array has a hole at index " + std::to_string(i));
+    out[i] = std::as_const(v.as_array())[i].template get<T>();
+  }
+}
+
+/// A two-element array.
+template <class A, class B>
+  requires(detail::v8::convertible_from_value<A> && detail::v8::convertible_from_value<B>)
+void from_value(const value& v, std::pair<A, B>& out) {
+  if (!v.is_array() || v.as_array().size() != 2)
+    detail::v8::conversion_error(v, "std::pair");
+  out.first = v[std::size_t{0}].template get<A>();
+  out.second = v[std::size_t{1}].template get<B>();
+}
+
+namespace detail::v8 {
+template <class Map>
+void map_from_value(const value& v, Map& out) {
+  using key_type = typename Map::key_type;
+  using mapped_type = typename Map::mapped_type;
+  out.clear();
+  if constexpr (string_key<key_type>) {
+    if (!v.is_object())
+      conversion_error(v, "a string-keyed map");
+    for (const auto& [key, item] : v.as_object())
+      out.insert_or_assign(key, item.template get<mapped_type>());
+  } else {
+    if (!v.is_map())
+      conversion_error(v, "a map");
+    for (const auto& [key, item] : v.as_map())
+      out.insert_or_assign(key.template get<key_type>(), item.template get<mapped_type>());
+  }
+}
+template <class Set>
+void set_from_value(const value& v, Set& out) {
+  if (!v.is_set())
+    conversion_error(v, "a set");
+  out.clear();
+  for (const auto& item : v.as_set())
+    out.insert(item.template get<typename Set::key_type>());
+}
+} // namespace detail::v8
+
+/// The properties of an object (string keys) or the entries of a Map.
+template <class K, class T, class C, class A>
+  requires(detail::v8::convertible_from_value<K> && detail::v8::convertible_from_value<T>)
+void from_value(const value& v, std::map<K, T, C, A>& out) {
+  detail::v8::map_from_value(v, out);
+}
+
+/// The properties of an object (string keys) or the entries of a Map.
+template <class K, class T, class H, class E, class A>
+  requires(detail::v8::convertible_from_value<K> && detail::v8::convertible_from_value<T>)
+void from_value(const value& v, std::unordered_map<K, T, H, E, A>& out) {
+  detail::v8::map_from_value(v, out);
+}
+
+/// The values of a Set.
+template <class T, class C, class A>
+  requires detail::v8::convertible_from_value<T>
+void from_value(const value& v, std::set<T, C, A>& out) {
+  detail::v8::set_from_value(v, out);
+}
+
+/// The values of a Set.
+template <class T, class H, class E, class A>
+  requires detail::v8::convertible_from_value<T>
+void from_value(const value& v, std::unordered_set<T, H, E, A>& out) {
+  detail::v8::set_from_value(v, out);
+}
+
+/// Empty for `null` and `undefined`, otherwise the converted value.
+template <class T>
+  requires detail::v8::convertible_from_value<T>
+void from_value(const value& v, std::optional<T>& out) {
+  if (v.is_null() || v.is_undefined())
+    out.reset();
+  else
+    out = v.template get<T>();
+}
+
+/// The time of a valid Date.
+template <class D>
+void from_value(const value& v, std::chrono::time_point<std::chrono::system_clock, D>& out) {
+  if (!v.is_date())
+    detail::v8::conversion_error(v, "a time point");
+  out = std::chrono::time_point_cast<D>(v.as_date().time_point());
+}
+
+/// The JSON form (see `value::to_json`).
+template <class BasicJson>
+  requires nlohmann::detail::is_basic_json<BasicJson>::value
+void from_value(const value& v, BasicJson& out) {
+  out = v.template to_json<BasicJson>();
+}
+
+// ---- the generic entry points ----
+
+template <class T>
+  requires(!std::same_as<std::remove_cvref_t<T>, value> &&
+           !detail::v8::native_value<std::remove_cvref_t<T>> &&
+           detail::v8::convertible_to_value<std::remove_cvref_t<T>>)
+value::value(const T& x) {
+  if constexpr (detail::v8::has_to_value<T>) {
+    to_value(*this, x);
+  } else {
+    *this = value::from_json(nlohmann::json(x));
+  }
+}
+
+template <class T>
+T value::get() const {
+  if constexpr (std::same_as<T, value>) {
+    return *this;
+  } else if constexpr (detail::v8::has_from_value<T>) {
+    T out{};
+    from_value(*this, out);
+    return out;
+  } else if constexpr (detail::v8::has_json_from_only<T>) {
+    try {
+      return to_json().template get<T>();
+    } catch (const nlohmann::json::exception& e) {
+      throw value_error(std::string("cocluster::value: through JSON: ") + e.what());
+    }
+  } else {
+    static_assert(detail::v8::has_from_value<T>,
+                  "no from_value(const cocluster::value&, T&) nor nlohmann from_json for T");
+    return T{};
+  }
+}
+
+} // namespace cocluster
+
+#endif // COCLUSTER_DETAIL_V8_VALUE_CONVERT_HPP
