@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "support/net.hpp"
 #include "support/node.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
@@ -30,6 +31,23 @@ cocluster::settings node_worker(const std::string& node, const std::string& beha
   s.args = std::vector<std::string>{test::test_file("node/interop_worker.js")};
   s.env = std::map<std::string, std::string>{{"BEHAVIOUR", behaviour}};
   return s;
+}
+
+// One HTTP request with Connection: close; returns the body.
+asio::awaitable<std::string> http_get(int port) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::tcp::socket socket(executor);
+  co_await socket.async_connect({asio::ip::make_address("127.0.0.1"),
+                                 static_cast<unsigned short>(port)},
+                                asio::use_awaitable);
+  const std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  co_await asio::async_write(socket, asio::buffer(request), asio::use_awaitable);
+  std::string response;
+  // Read to the end (the server closes: Connection: close).
+  co_await asio::async_read(socket, asio::dynamic_buffer(response),
+                            asio::experimental::as_tuple(asio::use_awaitable));
+  const auto body = response.find("\r\n\r\n");
+  co_return body == std::string::npos ? std::string() : response.substr(body + 4);
 }
 
 } // namespace
@@ -146,6 +164,62 @@ TEST_CASE_TEMPLATE("Node workers that leave in each way get the exited_after_dis
     CHECK(status.signal_name() == "SIGTERM");
     CHECK(worker.exited_after_disconnect() == false);
   });
+}
+
+TEST_CASE_TEMPLATE("two unmodified Node HTTP workers share a port under a cocluster primary: they "
+                   "alternate under round-robin, and both serve under a shared socket",
+                   Policy, cocluster::round_robin, cocluster::shared_socket) {
+  const auto node = test::node_path();
+  if (!node) {
+    MESSAGE("node not found: skipped");
+    return;
+  }
+  asio::io_context io;
+  cocluster::cluster<Policy> cluster(io);
+  cocluster::settings s;
+  s.exec = *node;
+  s.args = test::strings(test::test_file("node/interop_http_worker.js"));
+  cluster.setup_primary(s);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto listening = cluster.subscribe(cocluster::event::listening);
+    auto one = cluster.fork();
+    auto two = cluster.fork();
+    auto first = co_await listening.async_receive();
+    auto second = co_await listening.async_receive();
+    CHECK(first.address.port == second.address.port);
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 6; ++i)
+      bodies.push_back(co_await http_get(first.address.port));
+    for (const auto& body : bodies)
+      CHECK((body == "hello from node worker 1\n" || body == "hello from node worker 2\n"));
+    if constexpr (std::is_same_v<Policy, cocluster::round_robin>)
+      for (std::size_t i = 1; i < bodies.size(); ++i)
+        CHECK(bodies[i] != bodies[i - 1]); // strict alternation
+    co_await cluster.disconnect();
+    CHECK(one.status()->code == 0);
+    CHECK(two.status()->code == 0);
+    CHECK(one.exited_after_disconnect() == true);
+  });
+}
+
+TEST_CASE("cocluster workers serve a shared port under a real Node primary, in RR and SCHED_NONE") {
+  const auto node = test::node_path();
+  if (!node) {
+    MESSAGE("node not found: skipped");
+    return;
+  }
+  for (const std::string policy : {"rr", "none"}) {
+    CAPTURE(policy);
+    const auto result =
+        test::run_program({*node, test::test_file("node/interop_net_primary.js"), test::self_binary()},
+                          {"NODE_CLUSTER_SCHED_POLICY=" + policy});
+    INFO("node primary said: " << result.output);
+    CHECK(result.exit_code == 0);
+    const auto report = nlohmann::json::parse(result.output, nullptr, false);
+    REQUIRE(!report.is_discarded());
+    CHECK(report.value("ok", false));
+    CHECK(report["policy"] == (policy == "rr" ? 2 : 1)); // Node's SCHED_RR / SCHED_NONE
+  }
 }
 
 TEST_SUITE_END();

@@ -81,6 +81,8 @@ cocluster::tcp_listen_options tcp_options(const std::map<std::string, std::strin
     options.with_exclusive();
   if (o.count("ipv6only"))
     options.with_ipv6_only();
+  if (o.count("fd"))
+    options.with_fd(std::stoi(o.at("fd")));
   return options;
 }
 

@@ -290,10 +290,10 @@ TEST_CASE("a worker that closes its server while connections are handed to it re
     auto closer_messages = closer.subscribe(cocluster::event::message);
     const auto before = test::open_fds(std::to_string(closer.pid())).size();
     // Connections pour in while the first worker closes its server.
-    auto clients = asio::co_spawn(io, load(port, 200, 8), asio::use_awaitable);
+    auto clients = test::start(io.get_executor(), load(port, 200, 8));
     co_await test::sleep(5ms);
     closer.send(std::string("close"));
-    auto answers = co_await std::move(clients);
+    auto answers = co_await clients.result();
     CHECK(answers[0] == 0);
     CHECK(total(answers) == 200);
     co_await closer_messages.async_receive(); // "closed"
@@ -536,12 +536,74 @@ TEST_CASE("large messages interleaved with handed-over connections keep every de
     auto servers = co_await fork_servers(cluster, 1, test::strings("host=127.0.0.1"));
     auto worker = servers[0].first;
     const std::string payload(800 * 1024, 'p');
-    auto clients = asio::co_spawn(io, load(servers[0].second[0], 100, 4), asio::use_awaitable);
-    for (int i = 0; i < 5; ++i)
+    auto clients = test::start(io.get_executor(), load(servers[0].second[0], 100, 4));
+    for (int i = 0; i < 5; ++i) {
       worker.send(payload); // the worker ignores them; they share the channel with newconns
-    auto answers = co_await std::move(clients);
+      co_await test::sleep(2ms);
+    }
+    auto answers = co_await clients.result();
     CHECK(answers[worker.id()] == 100);
     co_await cluster.disconnect();
+  });
+}
+
+TEST_CASE("workers can share a listening descriptor the primary already has [listen-fd-cluster]") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::ip::tcp::acceptor inherited(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int fd = inherited.native_handle();
+  const int port = inherited.local_endpoint().port();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto servers = co_await fork_servers(cluster, 2, test::strings("fd=" + std::to_string(fd)));
+    CHECK(servers[0].second[0] == port);
+    std::set<int> answered;
+    for (int i = 0; i < 4; ++i)
+      answered.insert(test::answered_by(co_await test::ask(port, "via fd")));
+    CHECK(answered.size() == 2);
+    co_await cluster.disconnect();
+  });
+}
+
+TEST_CASE("an IPv6-only server takes IPv6 clients and refuses IPv4 ones") {
+  if (!test::has_ipv6()) {
+    MESSAGE("no IPv6 on this machine: skipped");
+    return;
+  }
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto servers = co_await fork_servers(cluster, 2, test::strings("host=::", "ipv6only"));
+    const int port = servers[0].second[0];
+    const auto over_v6 = co_await test::ask(port, "v6", "::1");
+    CHECK(test::answered_by(over_v6) != 0);
+    asio::ip::tcp::socket v4(io);
+    auto [ec] = co_await v4.async_connect({asio::ip::make_address("127.0.0.1"),
+                                           static_cast<unsigned short>(port)},
+                                          asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(ec == asio::error::connection_refused);
+    co_await cluster.disconnect();
+  });
+}
+
+TEST_CASE("in the primary, listen simply binds a server of its own") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto server = co_await cluster.listen(cocluster::tcp_listen_options(0, "127.0.0.1"));
+    CHECK(server.port() > 0);
+    CHECK(server.local_endpoint().port() == server.port());
+    auto client = test::start(io.get_executor(), test::ask(server.port(), "to the primary"));
+    auto socket = co_await server.async_accept();
+    std::string line;
+    co_await asio::async_read_until(socket, asio::dynamic_buffer(line), '\n', asio::use_awaitable);
+    co_await asio::async_write(socket, asio::buffer("0 " + line), asio::use_awaitable);
+    socket.close();
+    const auto reply = co_await client.result();
+    CHECK(reply == "0 to the primary");
+    CHECK(server.open_connections() == 0);
+    server.close();
+    auto [ec, none] = co_await server.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    CHECK(ec == asio::error::operation_aborted);
   });
 }
 
@@ -637,10 +699,10 @@ TEST_CASE("connections handed to a worker that is SIGKILLed before accepting the
     auto hoarder = co_await fork_servers(cluster, 1, test::strings("host=127.0.0.1", "hoard"));
     auto server = co_await fork_servers(cluster, 1, test::strings("host=127.0.0.1"));
     const int port = hoarder[0].second[0];
-    auto clients = asio::co_spawn(io, load(port, 500, 50), asio::use_awaitable);
+    auto clients = test::start(io.get_executor(), load(port, 500, 50));
     co_await test::sleep(200ms);
     hoarder[0].first.kill(SIGKILL);
-    auto answers = co_await std::move(clients);
+    auto answers = co_await clients.result();
     CHECK(answers[0] == 0);
     CHECK(answers[server[0].first.id()] == 500);
     co_await cluster.disconnect();

@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <cocluster.hpp>
+#include <cocluster/detail/async/oneshot_event.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 
@@ -53,6 +54,45 @@ void run(asio::io_context& io, Body&& body, std::chrono::seconds limit = 60s) {
       FAIL("the test threw: " << std::string(e.what()));
     }
   }
+}
+
+/// A coroutine started at once (unlike `co_spawn(..., use_awaitable)`, which starts only when
+/// awaited); `result()` waits for it.
+template <class T>
+class started {
+public:
+  struct state {
+    explicit state(const asio::any_io_executor& executor) : done(executor) {}
+    std::optional<T> value;
+    std::exception_ptr error;
+    cocluster::detail::oneshot_event<> done;
+  };
+
+  explicit started(std::shared_ptr<state> s) : state_(std::move(s)) {}
+
+  asio::awaitable<T> result() {
+    co_await state_->done.async_wait(asio::use_awaitable);
+    if (state_->error)
+      std::rethrow_exception(state_->error);
+    co_return std::move(*state_->value);
+  }
+
+private:
+  std::shared_ptr<state> state_;
+};
+
+/// Starts `work` now on `executor`.
+template <class T>
+started<T> start(const asio::any_io_executor& executor, asio::awaitable<T> work) {
+  auto s = std::make_shared<typename started<T>::state>(executor);
+  asio::co_spawn(executor, std::move(work), [s](std::exception_ptr e, T value) {
+    if (e)
+      s->error = e;
+    else
+      s->value = std::move(value);
+    s->done.set({});
+  });
+  return started<T>(s);
 }
 
 /// Waits `duration` on the current executor.
