@@ -27,6 +27,15 @@ struct scenario_registrar {
   }
 };
 
+/// A list of strings made without a braced list (g++ 12 miscompiles initializer lists inside
+/// coroutines).
+template <class... Strings>
+std::vector<std::string> strings(Strings&&... values) {
+  std::vector<std::string> result;
+  (result.emplace_back(std::forward<Strings>(values)), ...);
+  return result;
+}
+
 /// Settings that make forked workers run scenario `name` with `args`.
 inline cocluster::settings scenario(const std::string& name, std::vector<std::string> args = {}) {
   cocluster::settings s;

@@ -36,9 +36,13 @@ struct worker_load {
   int id = 0;
   /// Connections handed to it and not yet acknowledged.
   std::size_t in_flight = 0;
+  /// Connections assigned to it that wait for room in its window.
+  std::size_t queued = 0;
+  /// How many connections may be in flight to it at once.
+  std::size_t window = 1;
   /// Connections it accepted and has not reported closed.
   std::size_t open_connections = 0;
-  /// When it last became idle (a counter: lower means idle for longer).
+  /// When it was last given a connection (a counter: lower means longer ago).
   std::uint64_t idle_since = 0;
   /// True when it can take a connection now (room in its in-flight window). A policy may pick a
   /// worker that is not available: the connection then waits for that worker.

@@ -10,17 +10,22 @@
 
 namespace cocluster {
 
-/// Node's round-robin: not a blind rotation but a pull model. A worker is available again once
-/// it acknowledged its last connection; the one that has been idle longest goes first. A busy
-/// or slow worker is skipped, and with equal workers the split is even.
+/// Round-robin: each connection goes to the worker that was given one least recently, so with
+/// equal workers the split is even to within one connection. A worker that is momentarily busy
+/// keeps its turn (the connection waits briefly for it); one that has fallen behind by more than
+/// twice its window is skipped until it catches up, so a stuck worker does not stall the others
+/// (Node's "built-in smarts to avoid overloading a worker").
 struct round_robin : stateless_policy {
   static constexpr distribution mode = distribution::primary_accepts;
 
   std::optional<int> pick(const connection_request&, std::span<const worker_load> workers) const {
     const worker_load* best = nullptr;
-    for (const auto& worker : workers)
-      if (worker.available && (best == nullptr || worker.idle_since < best->idle_since))
+    for (const auto& worker : workers) {
+      if (worker.in_flight + worker.queued >= 2 * worker.window)
+        continue;
+      if (best == nullptr || worker.idle_since < best->idle_since)
         best = &worker;
+    }
     if (best == nullptr)
       return std::nullopt;
     return best->id;

@@ -282,8 +282,15 @@ private:
           continue;
         const bool refused_this = refused(next, id);
         anyone_left = anyone_left || !refused_this;
-        loads_.push_back({id, s.in_flight, s.open, s.last_used,
-                          s.in_flight < s.window && !refused_this});
+        worker_load load;
+        load.id = id;
+        load.in_flight = s.in_flight;
+        load.queued = s.waiting.size();
+        load.window = s.window;
+        load.open_connections = s.open;
+        load.idle_since = s.last_used;
+        load.available = s.in_flight < s.window && !refused_this;
+        loads_.push_back(load);
       }
       if (loads_.empty())
         break;
@@ -313,6 +320,7 @@ private:
       auto c = std::move(queue_.front());
       queue_.pop_front();
       slot& s = target->second;
+      s.last_used = ++clock_; // assigned now, whether handed over now or after its queue
       if (s.in_flight < s.window)
         hand_over(s, std::move(c));
       else
@@ -333,7 +341,6 @@ private:
     const std::uint64_t id = ++last_connection_;
     const int fd = c.fd.get();
     ++s.in_flight;
-    s.last_used = ++clock_;
     in_flight_.emplace(id, handed{s.id, std::move(c)});
     const bool sent = worker->send_request_with_fd(
         worker_key(), protocol::newconn(key_), fd,

@@ -1,0 +1,325 @@
+// Worker scenarios for the shared-port tests.
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/run.hpp"
+#include "support/scenario.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::map<std::string, std::string> options_of(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> options;
+  for (const auto& arg : args) {
+    const auto eq = arg.find('=');
+    options[arg.substr(0, eq)] = eq == std::string::npos ? "1" : arg.substr(eq + 1);
+  }
+  return options;
+}
+
+nlohmann::json ports_report(const std::vector<int>& ports) { return {{"ports", ports}}; }
+nlohmann::json listen_report(const std::string& result, int port, int code) {
+  return {{"listen", result}, {"port", port}, {"code", code}};
+}
+nlohmann::json served_report(std::size_t served) { return {{"served", served}}; }
+
+struct serve_state {
+  std::map<std::string, std::string> options;
+  std::size_t served = 0;
+};
+
+// Answers one line with "<worker id> <line>"; with hold, keeps the connection until the client
+// closes it.
+template <class Socket>
+asio::awaitable<void> answer(Socket socket, int id, std::shared_ptr<serve_state> state, bool hold) {
+  std::string in;
+  auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
+                                                 asio::experimental::as_tuple(asio::use_awaitable));
+  if (ec)
+    co_return;
+  const std::string reply = std::to_string(id) + " " + in.substr(0, n);
+  ++state->served;
+  auto [write_error, written] = co_await asio::async_write(
+      socket, asio::buffer(reply), asio::experimental::as_tuple(asio::use_awaitable));
+  if (write_error || !hold)
+    co_return;
+  char sink[256];
+  for (;;) {
+    auto [read_error, got] = co_await socket.async_read_some(
+        asio::buffer(sink), asio::experimental::as_tuple(asio::use_awaitable));
+    if (read_error)
+      co_return;
+  }
+}
+
+template <class Server>
+asio::awaitable<void> accept_loop(Server server, int id, std::shared_ptr<serve_state> state,
+                                  bool hold) {
+  auto executor = co_await asio::this_coro::executor;
+  for (;;) {
+    auto [ec, socket] =
+        co_await server.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec)
+      co_return;
+    asio::co_spawn(executor, answer(std::move(socket), id, state, hold), asio::detached);
+  }
+}
+
+cocluster::tcp_listen_options tcp_options(const std::map<std::string, std::string>& o) {
+  cocluster::tcp_listen_options options(o.count("port") ? std::stoi(o.at("port")) : 0);
+  if (o.count("host"))
+    options.with_host(o.at("host"));
+  if (o.count("max"))
+    options.with_max_connections(std::stoul(o.at("max")));
+  if (o.count("exclusive"))
+    options.with_exclusive();
+  if (o.count("ipv6only"))
+    options.with_ipv6_only();
+  return options;
+}
+
+} // namespace
+
+// A configurable server. Options (key=value): kind=tcp|unix, port, host, path, servers (how
+// many), max (max_connections), exclusive, ipv6only, hold (keep connections until the client
+// closes), hoard (listen but never accept). It reports {"ports": [...]} once listening, and
+// obeys: "close" (close all servers), "relisten" (close the first and listen again, report
+// ports), "count" (report {"served": n}).
+WORKER_SCENARIO("serve") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  auto state = std::make_shared<serve_state>();
+  state->options = options_of(args);
+  const auto& o = state->options;
+  const int id = cluster.worker().id();
+  const bool hold = o.count("hold") != 0;
+  const bool hoard = o.count("hoard") != 0;
+  const int count = o.count("servers") ? std::stoi(o.at("servers")) : 1;
+  int result = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto self = cluster.worker();
+        auto messages = self.subscribe(cocluster::event::message);
+        std::vector<cocluster::tcp_server> tcp;
+        std::vector<cocluster::unix_server> local;
+        auto listen_all = [&]() -> asio::awaitable<std::vector<int>> {
+          std::vector<int> ports;
+          for (int i = static_cast<int>(tcp.size() + local.size()); i < count; ++i) {
+            if (o.count("kind") && o.at("kind") == "unix") {
+              auto options = cocluster::unix_listen_options(o.at("path"));
+              if (o.count("max"))
+                options.with_max_connections(std::stoul(o.at("max")));
+              local.push_back(co_await cluster.listen(options));
+            } else {
+              tcp.push_back(co_await cluster.listen(tcp_options(o)));
+            }
+          }
+          for (auto& server : tcp)
+            ports.push_back(server.port());
+          for (std::size_t i = 0; i < local.size(); ++i)
+            ports.push_back(0);
+          if (!hoard) {
+            for (auto& server : tcp)
+              asio::co_spawn(io, accept_loop(server, id, state, hold), asio::detached);
+            for (auto& server : local)
+              asio::co_spawn(io, accept_loop(server, id, state, hold), asio::detached);
+          }
+          co_return ports;
+        };
+        auto ports = co_await listen_all();
+        self.send(ports_report(ports));
+        for (;;) {
+          auto [ec, message] =
+              co_await messages.async_receive(asio::experimental::as_tuple(asio::use_awaitable));
+          if (ec)
+            break;
+          if (message == "close") {
+            for (auto& server : tcp)
+              server.close();
+            for (auto& server : local)
+              server.close();
+            self.send(std::string("closed"));
+          } else if (message == "relisten") {
+            tcp.front().close();
+            tcp.erase(tcp.begin());
+            tcp.push_back(co_await cluster.listen(tcp_options(o)));
+            asio::co_spawn(io, accept_loop(tcp.back(), id, state, hold), asio::detached);
+            std::vector<int> now;
+            for (auto& server : tcp)
+              now.push_back(server.port());
+            self.send(ports_report(now));
+          } else if (message == "count") {
+            self.send(served_report(state->served));
+          }
+        }
+      },
+      [&](std::exception_ptr e) {
+        if (e)
+          result = 92;
+      });
+  io.run();
+  return result;
+}
+
+// Listens on request: {"listen": port} answers {"listen": "ok"|"error", "port", "code"};
+// "close-first" closes its oldest server.
+WORKER_SCENARIO("listen-on-demand") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto self = cluster.worker();
+        auto messages = self.subscribe(cocluster::event::message);
+        std::vector<cocluster::tcp_server> servers;
+        for (;;) {
+          auto [ec, message] =
+              co_await messages.async_receive(asio::experimental::as_tuple(asio::use_awaitable));
+          if (ec)
+            co_return;
+          if (message.is_object() && message.contains("listen")) {
+            const int port = message["listen"].get<int>();
+            auto [failure, server] = co_await cluster.async_listen(
+                cocluster::tcp_listen_options(port, "127.0.0.1"),
+                asio::experimental::as_tuple(asio::use_awaitable));
+            if (failure) {
+              int code = 0;
+              try {
+                std::rethrow_exception(failure);
+              } catch (const std::system_error& e) {
+                code = e.code().value();
+              }
+              self.send(listen_report("error", port, code));
+            } else {
+              servers.push_back(server);
+              self.send(listen_report("ok", server.port(), 0));
+            }
+          } else if (message == "close-first" && !servers.empty()) {
+            servers.front().close();
+            servers.erase(servers.begin());
+            self.send(std::string("closed"));
+          }
+        }
+      },
+      asio::detached);
+  io.run();
+  return 0;
+}
+
+// Listens where told and reports the failure text: {"error": what, "code": errno}.
+WORKER_SCENARIO("listen-fails") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  const auto o = options_of(args);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto self = cluster.worker();
+        auto [failure, server] = co_await cluster.async_listen(
+            tcp_options(o), asio::experimental::as_tuple(asio::use_awaitable));
+        if (!failure) {
+          self.send(std::string("listening"));
+          co_return;
+        }
+        nlohmann::json report;
+        try {
+          std::rethrow_exception(failure);
+        } catch (const std::system_error& e) {
+          report["error"] = e.what();
+          report["code"] = e.code().value();
+        }
+        co_await self.async_send(std::move(report));
+      },
+      asio::detached);
+  io.run();
+  return 0;
+}
+
+// Connects to 127.0.0.1:<port> and reads until the peer closes [worker-no-exit].
+WORKER_SCENARIO("client-of") {
+  const int port = std::stoi(args.at(0));
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::socket socket(io);
+        co_await socket.async_connect(
+            {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
+            asio::use_awaitable);
+        cluster.worker().send(std::string("connected"));
+        char sink[64];
+        for (;;) {
+          auto [ec, n] = co_await socket.async_read_some(
+              asio::buffer(sink), asio::experimental::as_tuple(asio::use_awaitable));
+          if (ec)
+            co_return;
+        }
+      },
+      asio::detached);
+  io.run();
+  return 0;
+}
+
+// Binds UDP port 0 through the primary, reports the port, and answers every datagram with its
+// worker id [dgram-1].
+WORKER_SCENARIO("udp-echo") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto self = cluster.worker();
+        auto socket = co_await cluster.bind(cocluster::udp_bind_options(0, "127.0.0.1"));
+        self.send(ports_report({socket.local_endpoint().port()}));
+        const std::string id = std::to_string(self.id());
+        auto messages = self.subscribe(cocluster::event::message);
+        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+        using namespace asio::experimental::awaitable_operators;
+        for (;;) {
+          char buffer[512];
+          asio::ip::udp::endpoint from;
+          // Any message (or the end of the channel) stops the worker.
+          auto got = co_await (socket.async_receive_from(asio::buffer(buffer), from, as_tuple) ||
+                               messages.async_receive(as_tuple));
+          if (got.index() == 1 || std::get<0>(std::get<0>(got)))
+            co_return;
+          co_await socket.async_send_to(asio::buffer(id), from, as_tuple);
+        }
+      },
+      asio::detached);
+  io.run();
+  return 0;
+}
+
+// A primary of its own whose single worker listens on <port> (explicit) and prints "ready"
+// when it does [bind-twice].
+WORKER_SCENARIO("primary-with-server") {
+  const std::string port = args.at(0);
+  ::close(std::stoi(std::getenv("NODE_CHANNEL_FD")));
+  ::unsetenv("NODE_UNIQUE_ID");
+  ::unsetenv("NODE_CHANNEL_FD");
+  ::unsetenv("NODE_CHANNEL_SERIALIZATION_MODE");
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  cluster.setup_primary(test::scenario("serve", {"port=" + port, "host=127.0.0.1"}));
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto worker = cluster.fork();
+        co_await worker.listening();
+        std::printf("ready\n");
+        std::fflush(stdout);
+        co_await test::sleep(3600s);
+      },
+      asio::detached);
+  io.run();
+  return 0;
+}
