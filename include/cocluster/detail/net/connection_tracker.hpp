@@ -17,8 +17,10 @@ namespace cocluster::detail {
 /// socket object that later closes) ends it; a recycled descriptor number names another inode.
 class connection_tracker {
 public:
-  /// Remembers the socket `fd` refers to now.
+  /// Remembers the socket `fd` refers to now, and re-checks two older entries, so that the
+  /// list stays bounded by the connections really open however long the server runs.
   void add(int fd) {
+    count(2);
     struct stat info {};
     if (::fstat(fd, &info) == 0)
       open_.push_back({fd, info.st_dev, info.st_ino});

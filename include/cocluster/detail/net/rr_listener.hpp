@@ -187,8 +187,17 @@ private:
   // ---- accepting ----
 
   void accept_some() {
-    if (closed_ || accepting_ || active_count() == 0)
+    // `dispatch()` below ends by calling accept_some() again: that nested call must not start a
+    // second loop (and a second pending async_wait) while this one runs.
+    if (closed_ || accepting_ || in_accept_some_ || retry_pending_ || active_count() == 0)
       return;
+    in_accept_some_ = true;
+    accept_loop();
+    in_accept_some_ = false;
+    dispatch();
+  }
+
+  void accept_loop() {
     while (queue_.size() < max_queue) {
       sockaddr_storage peer{};
       socklen_t length = sizeof(peer);
@@ -222,7 +231,6 @@ private:
       if (queue_.size() >= 16)
         dispatch();
     }
-    dispatch();
   }
 
   static std::optional<asio::ip::address> peer_address(const sockaddr_storage& peer) {
@@ -398,7 +406,8 @@ private:
   std::uint64_t clock_ = 0;
   std::uint64_t last_connection_ = 0;
   bool closed_ = false;
-  bool accepting_ = false;
+  bool accepting_ = false;      // an async_wait on the listening socket is pending
+  bool in_accept_some_ = false; // accept_some() is on the stack
   bool dispatching_ = false;
   bool retry_pending_ = false;
 };

@@ -42,7 +42,7 @@ public:
   /// What the server tells its owner (the worker's server table); all optional.
   struct hooks {
     /// Answer the `newconn` whose seq this is.
-    std::function<void(std::int64_t seq, bool accepted, std::size_t open)> reply;
+    std::function<void(std::int64_t seq, bool accepted)> reply;
     /// The server closed (send `close`, free its listen index).
     std::function<void()> closed;
   };
@@ -135,18 +135,29 @@ public:
   }
 
 private:
+  // Descriptors re-checked per limit test: enough to prune faster than connections arrive (one
+  // is added per accept), few enough to keep the accept path cheap.
+  static constexpr std::size_t limit_checks = 2;
+
+  // Open connections, for the limit: a cheap estimate, made exact when it says "at the limit"
+  // (the estimate may still count connections that closed since the last checks).
+  std::size_t open_connections() {
+    const auto estimate = tracker_->count(limit_checks);
+    return max_connections_ && estimate >= *max_connections_ ? tracker_->exact_count() : estimate;
+  }
+
   struct held_connection {
     unique_fd fd;
     std::int64_t seq;
   };
 
   bool at_limit() {
-    return max_connections_ && tracker_->count() + held_.size() >= *max_connections_;
+    return max_connections_ && open_connections() + held_.size() >= *max_connections_;
   }
 
   void answer(std::int64_t seq, bool accepted) {
     if (hooks_.reply)
-      hooks_.reply(seq, accepted, tracker_->count());
+      hooks_.reply(seq, accepted);
   }
 
   void hand_out(unique_fd fd) {
@@ -166,7 +177,7 @@ private:
       return;
     }
     while (open_ && !waiters_.empty()) {
-      if (max_connections_ && tracker_->count() >= *max_connections_) {
+      if (max_connections_ && open_connections() >= *max_connections_) {
         // Leave connections in the kernel (other workers may take them) and look again soon.
         schedule_retry(std::chrono::milliseconds(10));
         return;

@@ -141,7 +141,7 @@ public:
     if (!server || !server->is_open()) {
       // Closed already (Node's worker-handle-close): the primary gives it to another worker;
       // our copy of the descriptor closes here (nodejs/node#43650).
-      reply_newconn(seq, false, 0);
+      reply_newconn(seq, false, std::nullopt);
       return;
     }
     server->offer(std::move(fd), seq);
@@ -264,9 +264,16 @@ private:
     trackers_.push_back(connections);
 
     server->set_hooks({
-        [weak = this->weak_from_this()](std::int64_t seq, bool accepted, std::size_t open) {
-          if (auto servers = weak.lock())
-            servers->reply_newconn(seq, accepted, open);
+        [weak = this->weak_from_this(), track = entry.track,
+         tracker = std::weak_ptr<connection_tracker>(connections)](std::int64_t seq, bool accepted) {
+          auto servers = weak.lock();
+          if (!servers)
+            return;
+          // The open count is for policies that track connections (least_connections) only.
+          std::optional<std::size_t> open;
+          if (auto counted = tracker.lock(); counted && track)
+            open = counted->count(2);
+          servers->reply_newconn(seq, accepted, open);
         },
         [weak = this->weak_from_this(), key]() {
           if (auto servers = weak.lock())
@@ -286,7 +293,7 @@ private:
     return server;
   }
 
-  void reply_newconn(std::int64_t seq, bool accepted, std::size_t open) {
+  void reply_newconn(std::int64_t seq, bool accepted, std::optional<std::size_t> open) {
     self_->send_internal(worker_key(), protocol::newconn_reply(seq, accepted, open));
   }
 

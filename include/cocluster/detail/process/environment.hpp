@@ -78,7 +78,10 @@ inline std::optional<std::string> find_executable(const std::string& name,
     std::string dir(path_variable.substr(start, end - start));
     if (dir.empty())
       dir = ".";
-    std::string candidate = dir + "/" + name;
+    // (append, not `dir + "/" + name`: g++ 12 at -O3 warns -Wrestrict on that, GCC PR105651)
+    std::string candidate;
+    candidate.reserve(dir.size() + 1 + name.size());
+    candidate.append(dir).append("/").append(name);
     struct stat info {};
     if (::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
         ::access(candidate.c_str(), X_OK) == 0)
