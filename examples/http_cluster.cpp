@@ -258,7 +258,7 @@ asio::awaitable<void> run_primary(cocluster::cluster<Policy>& cluster, command_l
   for (int i = 0; i < options.workers; ++i)
     workers.push_back(cluster.fork());
   for (auto& worker : workers)
-    co_await worker.listening();
+    options.port = (co_await worker.listening()).port; // the bound port, also for --port 0
   std::printf("primary %d: %d workers share port %d (policy %s)\n", ::getpid(), options.workers,
               options.port, options.policy.c_str());
   std::fflush(stdout);

@@ -131,6 +131,26 @@ TEST_CASE("listen(0) gives every worker the same non-zero port, reported by list
   });
 }
 
+TEST_CASE("a worker waiting on a round-robin server stays alive until a connection comes "
+          "[rr-handle-keep-loop-alive]") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto servers = co_await fork_servers(cluster, 1, test::strings("host=127.0.0.1"));
+    auto worker = servers.front().first;
+    const int port = servers.front().second.at(0);
+    // Nothing but the handed-over accept keeps the worker busy for a while.
+    asio::steady_timer idle(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
+    co_await idle.async_wait(asio::use_awaitable);
+    CHECK_FALSE(worker.is_dead());
+    CHECK(worker.state() == cocluster::worker_state::listening);
+    const auto reply = co_await test::ask(port, "late");
+    CHECK(test::answered_by(reply) == worker.id());
+    co_await cluster.disconnect();
+    CHECK(worker.status()->code == 0);
+  });
+}
+
 TEST_CASE_TEMPLATE("each worker's i-th concurrent listen(0) shares one port, and a closed index is "
                    "reused [child-index-net, server-restart-rr, server-restart-none]",
                    Policy, cocluster::round_robin, cocluster::shared_socket) {

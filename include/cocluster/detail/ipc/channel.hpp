@@ -329,6 +329,13 @@ private:
         return fail(make_error_code(errc::malformed_message),
                     "the peer sent more than " + std::to_string(max_unclaimed_fds) +
                         " descriptors without NODE_HANDLE messages to claim them");
+      if (r.bytes < size) {
+        // A short read emptied the socket: wait rather than make a recvmsg that returns
+        // EAGAIN. Asio's async_wait re-arms the descriptor (EPOLL_CTL_MOD), which reports
+        // bytes that arrived since, so nothing is missed.
+        reader_.shrink_if_idle();
+        return wait_readable();
+      }
     }
     asio::post(executor_, [self = this->shared_from_this()] {
       if (self->open_)
