@@ -257,8 +257,10 @@ asio::awaitable<void> run_primary(cocluster::cluster<Policy>& cluster, command_l
   std::vector<typename cocluster::cluster<Policy>::worker_type> workers;
   for (int i = 0; i < options.workers; ++i)
     workers.push_back(cluster.fork());
-  for (auto& worker : workers)
-    options.port = (co_await worker.listening()).port; // the bound port, also for --port 0
+  for (auto& worker : workers) {
+    const cocluster::listen_address address = co_await worker.listening();
+    options.port = address.port; // the bound port, also for --port 0
+  }
   std::printf("primary %d: %d workers share port %d (policy %s)\n", ::getpid(), options.workers,
               options.port, options.policy.c_str());
   std::fflush(stdout);
