@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cocluster/detail/json_text.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/serialization/policy.hpp"
 
@@ -45,9 +46,8 @@ struct json {
 
   /// Parses one frame body.
   static value_type decode(std::string_view body) {
-    check_depth(body);
     try {
-      return value_type::parse(body.begin(), body.end());
+      return detail::parse_json_text<value_type>(body, max_depth);
     } catch (const nlohmann::json::exception& e) {
       throw std::system_error(make_error_code(errc::malformed_message),
                               std::string("json: ") + e.what());
@@ -84,36 +84,10 @@ private:
   template <class Json>
   static void dump_to(const Json& value, std::string& out) {
     try {
-      nlohmann::detail::serializer<Json> writer(
-          nlohmann::detail::output_adapter<char, std::string>(out), ' ',
-          nlohmann::json::error_handler_t::strict);
-      writer.dump(value, false, false, 0);
+      detail::dump_json_text(value, out);
     } catch (const nlohmann::json::exception& e) {
       throw std::system_error(make_error_code(errc::unencodable_value),
                               std::string("json: ") + e.what());
-    }
-  }
-
-  // Rejects nesting deeper than max_depth without building anything.
-  static void check_depth(std::string_view body) {
-    std::size_t depth = 0;
-    bool in_string = false;
-    for (std::size_t i = 0; i < body.size(); ++i) {
-      const char c = body[i];
-      if (in_string) {
-        if (c == '\\')
-          ++i;
-        else if (c == '"')
-          in_string = false;
-      } else if (c == '"') {
-        in_string = true;
-      } else if (c == '[' || c == '{') {
-        if (++depth > max_depth)
-          throw std::system_error(make_error_code(errc::malformed_message),
-                                  "json: nesting deeper than " + std::to_string(max_depth));
-      } else if ((c == ']' || c == '}') && depth > 0) {
-        --depth;
-      }
     }
   }
 };

@@ -4,17 +4,78 @@
 #ifndef COCLUSTER_DETAIL_IPC_WRITE_QUEUE_HPP
 #define COCLUSTER_DETAIL_IPC_WRITE_QUEUE_HPP
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "cocluster/detail/unique_fd.hpp"
 
 namespace cocluster::detail {
 
-/// Frames waiting to be written, kept in one contiguous buffer so that many frames go out in
-/// one `sendmsg`.
+/// A per-thread cache of emptied write-queue blocks, so that a channel streaming large
+/// messages keeps reusing the same few buffers instead of allocating, page-faulting and
+/// freeing them (blocks are large enough for glibc to map them separately). Bounded per thread,
+/// not per channel, so that a primary with many idle channels holds no more than `max_bytes`.
+class block_cache {
+public:
+  /// Blocks kept per thread, at most.
+  static constexpr std::size_t slots = 8;
+  /// Capacity kept per thread, at most.
+  static constexpr std::size_t max_bytes = 4 * 1024 * 1024;
+
+  /// An empty string, with cached capacity when there is some.
+  static std::string take() noexcept {
+    block_cache* cache = local();
+    if (cache == nullptr || cache->count_ == 0)
+      return {};
+    std::string block = std::move(cache->blocks_[--cache->count_]);
+    cache->bytes_ -= block.capacity();
+    return block;
+  }
+
+  /// Keeps the storage of `block` if there is room (leaving `block` empty).
+  static void give(std::string& block) noexcept {
+    block.clear();
+    const std::size_t capacity = block.capacity();
+    block_cache* cache = local();
+    if (cache == nullptr || cache->count_ == slots || cache->bytes_ + capacity > max_bytes)
+      return;
+    cache->blocks_[cache->count_++] = std::move(block);
+    cache->bytes_ += capacity;
+    block = std::string();
+  }
+
+private:
+  block_cache() noexcept { alive() = true; }
+  ~block_cache() { alive() = false; }
+
+  // Queues may be destroyed after this thread's cache (a static channel destroyed at exit).
+  static bool& alive() noexcept {
+    thread_local bool flag = false;
+    return flag;
+  }
+
+  static block_cache* local() noexcept {
+    thread_local block_cache cache;
+    return alive() ? &cache : nullptr;
+  }
+
+  std::array<std::string, slots> blocks_;
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+/// Frames waiting to be written, kept in a few large contiguous blocks so that many frames go
+/// out in one `sendmsg`.
+///
+/// Frames are appended to the last block until it reaches `block_size`; then a new block (from
+/// `block_cache` when possible) is started. A frame never spans two blocks. Written blocks are
+/// dropped whole, so bytes are never moved to compact the queue, and a block's capacity is
+/// reused rather than regrown.
 ///
 /// A frame may carry a descriptor, sent with its first byte. At most `fd_window` such frames may
 /// be unacknowledged at once (Node's receiver assumes one: it matches descriptors to
@@ -36,28 +97,48 @@ public:
     explicit operator bool() const noexcept { return size > 0; }
   };
 
-  explicit write_queue(std::size_t fd_window = 1) : fd_window_(fd_window) {}
+  explicit write_queue(std::size_t fd_window = 1) : fd_window_(fd_window) {
+    blocks_.emplace_back();
+  }
+
+  write_queue(const write_queue&) = delete;
+  write_queue& operator=(const write_queue&) = delete;
+
+  ~write_queue() {
+    for (auto& b : blocks_)
+      block_cache::give(b.bytes);
+  }
 
   /// The buffer that frames are encoded into: append to it, then `commit_frame`, or
-  /// `rollback` to the size it had before.
-  std::string& buffer() noexcept { return buffer_; }
+  /// `rollback` to the size it had before. Offsets are relative to this buffer, which stays the
+  /// same until `commit_frame` or `rollback`.
+  std::string& buffer() {
+    block& back = blocks_.back();
+    if (back.bytes.size() >= block_size) {
+      block next{block_cache::take(), end()};
+      blocks_.push_back(std::move(next));
+    } else if (back.bytes.empty() && back.bytes.capacity() <= std::string().capacity()) {
+      back.bytes = block_cache::take(); // the last block gave its storage back when it ran empty
+    }
+    return blocks_.back().bytes;
+  }
 
   /// Drops bytes appended after `size` (a frame whose encoding failed).
-  void rollback(std::size_t size) { buffer_.resize(size); }
+  void rollback(std::size_t size) { blocks_.back().bytes.resize(size); }
 
-  /// Registers the frame that starts at buffer offset `start` and ends at the buffer's end.
+  /// Registers the frame that starts at offset `start` of `buffer()` and ends at its end.
   /// `fd` (borrowed, or `owned`) is sent with its first byte. Returns the stream offset of the
   /// frame's end, for `written()` comparisons.
   std::uint64_t commit_frame(std::size_t start, int fd = -1, unique_fd owned = {}) {
     if (fd >= 0)
-      fd_frames_.push_back({base_ + start, fd, std::move(owned)});
-    return base_ + buffer_.size();
+      fd_frames_.push_back({blocks_.back().base + start, fd, std::move(owned)});
+    return end();
   }
 
   /// Queues an urgent frame (it must carry no descriptor).
   void push_urgent(std::string_view frame) {
     if (fd_frames_.empty()) {
-      buffer_.append(frame);
+      buffer().append(frame);
       return;
     }
     urgent_.append(frame);
@@ -66,23 +147,24 @@ public:
   /// The next bytes to write, or an empty chunk when there is nothing to write now (the queue
   /// is empty, or stopped at the descriptor gate).
   chunk next() const {
-    const bool main_empty = head_ == buffer_.size();
+    const bool main_empty = written() == end();
     const bool at_gate = !main_empty && gate_closed();
     if (urgent_head_ < urgent_.size() && (main_empty || at_gate))
       return {urgent_.data() + urgent_head_, urgent_.size() - urgent_head_, -1, true};
     if (main_empty || at_gate)
       return {};
-    const std::uint64_t position = base_ + head_;
-    std::size_t end = buffer_.size();
+    const block& front = blocks_.front();
+    const std::uint64_t position = front.base + head_;
+    std::size_t stop = front.bytes.size();
     int fd = -1;
     auto frame = fd_frames_.begin();
     if (frame != fd_frames_.end() && frame->offset == position) {
       fd = frame->fd;
       ++frame;
     }
-    if (frame != fd_frames_.end())
-      end = static_cast<std::size_t>(frame->offset - base_);
-    return {buffer_.data() + head_, end - head_, fd, false};
+    if (frame != fd_frames_.end() && frame->offset < front.base + front.bytes.size())
+      stop = static_cast<std::size_t>(frame->offset - front.base);
+    return {front.bytes.data() + head_, stop - head_, fd, false};
   }
 
   /// Records that `n` bytes of `written_chunk` went out.
@@ -100,7 +182,7 @@ public:
       ++fds_in_flight_;
     }
     head_ += n;
-    compact();
+    release_written();
   }
 
   /// The peer acknowledged (or refused) one descriptor frame.
@@ -116,25 +198,34 @@ public:
   void set_fd_window(std::size_t window) noexcept { fd_window_ = window == 0 ? 1 : window; }
 
   /// Bytes queued and not yet written.
-  std::size_t size() const noexcept { return buffer_.size() - head_ + urgent_.size() - urgent_head_; }
+  std::size_t size() const noexcept {
+    return static_cast<std::size_t>(end() - written()) + urgent_.size() - urgent_head_;
+  }
 
   /// True when nothing is queued.
   bool empty() const noexcept { return size() == 0; }
 
   /// Stream offset of the next byte to write: every frame ending at or before it was written.
-  std::uint64_t written() const noexcept { return base_ + head_; }
+  std::uint64_t written() const noexcept { return blocks_.front().base + head_; }
 
   /// Stream offset of the end of the last committed frame.
-  std::uint64_t end() const noexcept { return base_ + buffer_.size(); }
+  std::uint64_t end() const noexcept {
+    return blocks_.back().base + blocks_.back().bytes.size();
+  }
 
   /// Frames that carry a descriptor and were not sent yet.
   std::size_t pending_fd_frames() const noexcept { return fd_frames_.size(); }
 
   /// Drops everything queued (the channel closed). Owned descriptors are closed.
   void clear() {
-    base_ += buffer_.size();
-    buffer_.clear();
-    buffer_.shrink_to_fit();
+    const std::uint64_t at = end();
+    while (blocks_.size() > 1) {
+      block_cache::give(blocks_.front().bytes);
+      blocks_.pop_front();
+    }
+    blocks_.front().base = at;
+    blocks_.front().bytes.clear();
+    blocks_.front().bytes.shrink_to_fit();
     head_ = 0;
     urgent_.clear();
     urgent_head_ = 0;
@@ -142,6 +233,11 @@ public:
   }
 
 private:
+  struct block {
+    std::string bytes;
+    std::uint64_t base = 0; // stream offset of bytes[0]
+  };
+
   struct fd_frame {
     std::uint64_t offset;
     int fd;
@@ -149,30 +245,36 @@ private:
   };
 
   bool gate_closed() const noexcept {
-    return !fd_frames_.empty() && fd_frames_.front().offset == base_ + head_ &&
+    return !fd_frames_.empty() && fd_frames_.front().offset == written() &&
            fds_in_flight_ >= fd_window_;
   }
 
-  void compact() {
-    if (head_ == buffer_.size()) {
-      base_ += head_;
+  // Drops the blocks that were written whole. The last block stays (frames are appended to
+  // it); once written it is emptied in place, keeping a modest capacity for the next frames.
+  void release_written() {
+    while (head_ == blocks_.front().bytes.size()) {
+      block& front = blocks_.front();
+      if (blocks_.size() == 1) {
+        front.base += front.bytes.size();
+        head_ = 0;
+        front.bytes.clear();
+        if (front.bytes.capacity() > max_idle_capacity)
+          block_cache::give(front.bytes);
+        return;
+      }
       head_ = 0;
-      buffer_.clear();
-      if (buffer_.capacity() > max_idle_capacity)
-        buffer_.shrink_to_fit();
-    } else if (head_ > compact_threshold && head_ > buffer_.size() / 2) {
-      buffer_.erase(0, head_);
-      base_ += head_;
-      head_ = 0;
+      block_cache::give(front.bytes);
+      blocks_.pop_front();
     }
   }
 
-  static constexpr std::size_t compact_threshold = 256 * 1024;
-  static constexpr std::size_t max_idle_capacity = 1024 * 1024;
+  // A block takes frames until it holds this many bytes (a frame may take it beyond).
+  static constexpr std::size_t block_size = 256 * 1024;
+  // The last block's capacity kept when the queue runs empty; more goes back to the cache.
+  static constexpr std::size_t max_idle_capacity = 64 * 1024;
 
-  std::string buffer_;
-  std::size_t head_ = 0;    // next byte of buffer_ to write
-  std::uint64_t base_ = 0;  // stream offset of buffer_[0]
+  std::deque<block> blocks_; // never empty; frames are appended to the back
+  std::size_t head_ = 0;     // next byte of blocks_.front() to write
   std::string urgent_;
   std::size_t urgent_head_ = 0;
   std::deque<fd_frame> fd_frames_;

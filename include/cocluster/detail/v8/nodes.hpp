@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "cocluster/detail/v8/byte_pool.hpp"
 #include "cocluster/detail/v8/iso_date.hpp"
 #include "cocluster/detail/v8/number_text.hpp"
 #include "cocluster/detail/v8/teardown.hpp"
@@ -432,6 +433,8 @@ public:
   /// An ArrayBuffer holding `contents`.
   explicit array_buffer(std::vector<std::uint8_t> contents = {}) noexcept
       : node_base(value_kind::array_buffer), bytes(std::move(contents)) {}
+  // Gives large contents back to the decoder's cache (see detail::v8::byte_pool).
+  ~array_buffer() { detail::v8::byte_pool::recycle(bytes); }
   /// The contents.
   std::vector<std::uint8_t> bytes;
   /// Set for a resizable ArrayBuffer (`new ArrayBuffer(n, {maxByteLength})`).
@@ -445,6 +448,8 @@ public:
   /// A view of `kind` over `contents`.
   typed_array(typed_array_kind view_kind, std::vector<std::uint8_t> contents) noexcept
       : node_base(value_kind::typed_array), kind(view_kind), bytes(std::move(contents)) {}
+  // Gives large contents back to the decoder's cache (see detail::v8::byte_pool).
+  ~typed_array() { detail::v8::byte_pool::recycle(bytes); }
   /// The element type.
   typed_array_kind kind;
   /// The viewed bytes (host byte order), a multiple of `element_size()` to be encodable.

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "cocluster/detail/v8/byte_pool.hpp"
 #include "cocluster/detail/v8/cursor.hpp"
 #include "cocluster/detail/v8/iso_date.hpp"
 #include "cocluster/detail/v8/number_text.hpp"
@@ -477,7 +478,7 @@ private:
         in_.fail("resizable ArrayBuffer longer than its maximum");
     }
     const std::uint8_t* p = in_.read_bytes(length);
-    auto node = std::make_shared<js::array_buffer>(std::vector<std::uint8_t>(p, p + length));
+    auto node = std::make_shared<js::array_buffer>(byte_pool::copy(p, length));
     if (resizable)
       node->max_byte_length = max_length;
     value v = node_access::strong(std::move(node));
@@ -524,7 +525,7 @@ private:
       cursor::fail_at(at, "view flags do not match its ArrayBuffer");
     const std::uint8_t* p = buffer.bytes.data() + offset;
     value v = node_access::strong(
-        std::make_shared<js::typed_array>(kind, std::vector<std::uint8_t>(p, p + length)));
+        std::make_shared<js::typed_array>(kind, byte_pool::copy(p, length)));
     set_id(id, v, id_state::done);
     return v;
   }
@@ -576,7 +577,7 @@ private:
       // trailing element is dropped.
       const std::size_t kept = length - length % js::element_size(kind);
       value v = node_access::strong(
-          std::make_shared<js::typed_array>(kind, std::vector<std::uint8_t>(p, p + kept)));
+          std::make_shared<js::typed_array>(kind, byte_pool::copy(p, kept)));
       set_id(id, v, id_state::done);
       return v;
     }
