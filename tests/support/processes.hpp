@@ -2,6 +2,7 @@
 #ifndef COCLUSTER_TESTS_SUPPORT_PROCESSES_HPP
 #define COCLUSTER_TESTS_SUPPORT_PROCESSES_HPP
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,27 @@
 #include <string>
 
 namespace test {
+
+/// This test program's path.
+inline std::string self_executable() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : std::string();
+}
+
+/// True when a user who is neither owner nor in the group (e.g. nobody) may execute `path`:
+/// every directory on the way is searchable by others and the file executable by them.
+inline bool others_can_execute(const std::string& path) {
+  struct stat info {};
+  if (path.empty() || ::stat(path.c_str(), &info) != 0 || !(info.st_mode & S_IXOTH))
+    return false;
+  for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0;
+       slash = path.rfind('/', slash - 1)) {
+    if (::stat(path.substr(0, slash).c_str(), &info) != 0 || !(info.st_mode & S_IXOTH))
+      return false;
+  }
+  return true;
+}
 
 /// True when `pid` no longer runs: no /proc entry, or a zombie nobody reaped yet.
 inline bool process_gone(pid_t pid) {
