@@ -88,6 +88,22 @@ WORKER_SCENARIO("send-many") {
   });
 }
 
+// Sends `n` numbered messages, awaits the last one's write, and exits at once (Node #36268:
+// there, process.send() followed by process.exit() loses the message).
+WORKER_SCENARIO("send-then-exit") {
+  const int n = std::stoi(args.at(0));
+  return test::with_serialization([n]<class S>() {
+    return test::run_worker<S>([n](auto& cluster) -> asio::awaitable<void> {
+      auto self = cluster.worker();
+      for (int i = 0; i + 1 < n; ++i)
+        if (!self.send(test::message<S>(numbered(i))))
+          co_await self.async_drain();
+      co_await self.async_send(test::message<S>(numbered(n - 1)));
+      std::exit(7);
+    });
+  });
+}
+
 // Echoes like "echo" (defined in lifecycle_tests.cpp), repeated here by name for this file.
 WORKER_SCENARIO("bounce") {
   return test::with_serialization([]<class S>() {
@@ -359,6 +375,31 @@ TEST_CASE("a primary that fails with an uncaught error, or just returns, takes i
       CHECK(all_gone);
     });
   }
+}
+
+TEST_CASE_TEMPLATE("a worker that awaits its send and exits at once loses no message", S,
+                   COCLUSTER_TEST_SERIALIZATIONS) {
+  constexpr int count = 2000;
+  asio::io_context io;
+  cocluster::cluster<cocluster::round_robin, S> cluster(io);
+  cluster.setup_primary(test::scenario("send-then-exit", test::strings(std::to_string(count))));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    auto messages = worker.subscribe(cocluster::event::message);
+    auto status = co_await worker.exited();
+    CHECK(status.code == 7);
+    int received = 0;
+    bool in_order = true;
+    for (;;) {
+      auto [ec, message] = co_await messages.async_receive(test::as_tuple);
+      if (ec)
+        break; // the stream ends after the worker's last message
+      in_order = in_order && test::as_json<S>(message) == numbered(received);
+      ++received;
+    }
+    CHECK(received == count);
+    CHECK(in_order);
+  });
 }
 
 TEST_CASE_TEMPLATE("100,000 small messages from a worker arrive in order with none lost", S,
