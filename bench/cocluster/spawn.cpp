@@ -1,6 +1,6 @@
 // cocluster_spawn: the spawn and memory workloads.
 //
-//   cocluster_spawn spawn [--counts 1,2,8,32] [--reps 5,5,3,1]
+//   cocluster_spawn spawn [--counts 1,2,8,32] [--reps 5,5,3,1] [--ballast MiB]
 //       For each count N, `reps` times: fork N workers and wait until every one is online
 //       (online_ms), then cluster.disconnect() until every one has exited (exit_ms). Prints
 //       {"results":[{"workers":N,"online_ms":median,"exit_ms":median,...},...]}.
@@ -100,6 +100,10 @@ int main(int argc, char** argv) {
     io.run();
     return 0;
   }
+  // --ballast MiB: the primary first makes that much memory resident, to show that spawning
+  // does not slow down as the primary grows (fork() copies page tables; cocluster spawns with
+  // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does).
+  const std::vector<char> ballast(static_cast<std::size_t>(args.get_int("ballast", 0)) << 20, 1);
   if (args.mode == "spawn")
     asio::co_spawn(io,
                    run_spawn(cluster, bench::parse_list(args.get("counts", "1,2,8,32")),
