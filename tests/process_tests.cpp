@@ -104,7 +104,8 @@ WORKER_SCENARIO("send-then-exit") {
   });
 }
 
-// Echoes like "echo" (defined in lifecycle_tests.cpp), repeated here by name for this file.
+// Sends every message back unchanged, awaiting each write (for the large round trips); "echo"
+// in lifecycle_tests.cpp wraps messages as {"echo": message} instead.
 WORKER_SCENARIO("bounce") {
   return test::with_serialization([]<class S>() {
     return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
