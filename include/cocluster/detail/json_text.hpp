@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cocluster/detail/json_fast_reader.hpp"
+#include "cocluster/detail/json_fast_writer.hpp"
 #include "cocluster/error.hpp"
 
 namespace cocluster::detail {
@@ -67,10 +69,14 @@ private:
 
 /// Parses `text` as one JSON value (what `Json::parse` accepts), refusing nesting deeper than
 /// `max_depth`. Throws nlohmann's exceptions for malformed text and `std::system_error` for
-/// nesting.
+/// nesting. The common cases take `json_fast_reader`; the rest, errors included, nlohmann's
+/// parser.
 template <class Json>
 Json parse_json_text(std::string_view text, std::size_t max_depth) {
   Json result;
+  if (json_fast_reader<Json>(text, max_depth).read(result))
+    return result;
+  result = Json();
   depth_limited_dom_parser<Json> builder(result, max_depth);
   Json::sax_parse(text.begin(), text.end(), &builder);
   return result;
@@ -90,7 +96,8 @@ public:
 };
 
 /// Appends the compact JSON text of `value` to `out` (as `dump()` writes it, refusing invalid
-/// UTF-8). A serializer built per call costs a `shared_ptr` adapter, a 512-byte indentation
+/// UTF-8). `write_json_fast` writes it unless the value holds what only nlohmann's serializer
+/// handles (invalid UTF-8, which it refuses, binary values). A serializer built per call costs a `shared_ptr` adapter, a 512-byte indentation
 /// string and a `localeconv()`; this one is built once per thread and per JSON type. The locale
 /// only matters to nlohmann for non-IEEE floating-point types, which these are not.
 template <class Json>
@@ -110,6 +117,10 @@ void dump_json_text(const Json& value, std::string& out) {
         std::make_shared<retargetable_string_output>();
     nlohmann::detail::serializer<Json> writer{output, ' ', nlohmann::json::error_handler_t::strict};
   };
+  const std::size_t start = out.size();
+  if (write_json_fast(value, out))
+    return;
+  out.resize(start);
   thread_local cached_serializer cached;
   if (!cached_serializer::alive()) {
     nlohmann::detail::serializer<Json> writer(

@@ -64,7 +64,7 @@ public:
     for (auto& [id, worker] : workers_)
       worker.impl(worker_key()).detach(worker_key());
     for (auto& pending : pending_disconnects_)
-      pending.handler.post(make_error_code(errc::stream_closed));
+      pending.handler.complete(make_error_code(errc::stream_closed));
   }
 
   void set_net(primary_net_hooks<impl_type>* net) noexcept { net_ = net; }
@@ -155,7 +155,7 @@ public:
             worker.disconnect();
           erased_handler<> waiter(std::move(handler), executor_);
           if (ids.empty())
-            waiter.post({});
+            waiter.complete({});
           else
             pending_disconnects_.push_back({std::move(ids), std::move(waiter)});
         },
@@ -268,7 +268,7 @@ private:
     for (auto pending = pending_disconnects_.begin(); pending != pending_disconnects_.end();) {
       pending->ids.erase(worker.id());
       if (pending->ids.empty()) {
-        pending->handler.post({});
+        pending->handler.complete({});
         pending = pending_disconnects_.erase(pending);
       } else {
         ++pending;

@@ -177,7 +177,7 @@ public:
           try {
             self->channel_->send(m);
           } catch (const std::system_error& e) {
-            detail::erased_handler<>(std::move(handler), self->executor_).post(e.code());
+            detail::erased_handler<>(std::move(handler), self->executor_).complete(e.code());
             return;
           }
           self->channel_->async_flush(std::move(handler));

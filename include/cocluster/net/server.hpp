@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <system_error>
 #include <utility>
 
@@ -34,6 +35,19 @@ inline asio::ip::tcp protocol_of<asio::ip::tcp>(int fd) {
 template <>
 inline asio::local::stream_protocol protocol_of<asio::local::stream_protocol>(int) {
   return asio::local::stream_protocol();
+}
+
+/// The protocol of a connection `server` accepted: every connection of one server has its
+/// listening socket's family, so it is looked up once.
+template <class Protocol>
+Protocol connection_protocol(int fd, server_impl& server) {
+  if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
+    if (server.connection_family == AF_UNSPEC)
+      server.connection_family = protocol_of<Protocol>(fd).family();
+    return server.connection_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+  } else {
+    return protocol_of<Protocol>(fd);
+  }
 }
 
 } // namespace detail
@@ -77,7 +91,7 @@ public:
     return asio::async_initiate<Token, void(std::error_code, socket_type)>(
         [impl = impl_](auto handler) {
           impl->async_accept(detail::transform_handler<decltype(handler), to_socket>{
-              std::move(handler), to_socket{impl->executor()}});
+              std::move(handler), to_socket{impl}});
         },
         token);
   }
@@ -111,12 +125,12 @@ public:
 
 private:
   struct to_socket {
-    asio::any_io_executor executor;
+    std::shared_ptr<detail::server_impl> server;
     socket_type operator()(std::error_code& ec, detail::unique_fd fd) const {
-      socket_type socket(executor);
+      socket_type socket(server->executor());
       if (!ec && fd) {
         const int native = fd.get();
-        socket.assign(detail::protocol_of<Protocol>(native), fd.release(), ec);
+        socket.assign(detail::connection_protocol<Protocol>(native, *server), fd.release(), ec);
       }
       return socket;
     }

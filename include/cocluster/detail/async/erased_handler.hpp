@@ -4,17 +4,21 @@
 #define COCLUSTER_DETAIL_ASYNC_ERASED_HANDLER_HPP
 
 #include <memory>
+#include <optional>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "cocluster/config.hpp"
+#include "cocluster/detail/async/handler_turn.hpp"
 
 namespace cocluster::detail {
 
-/// Holds one completion handler until its operation completes. Completing posts the handler to
-/// its associated executor (never runs it inline), so an initiating function never calls the
-/// handler itself. An optional keep-alive reference is released only after the handler has run.
+/// Holds one completion handler until its operation completes. Completing never runs the
+/// handler inside the caller: it runs at the end of the library handler that is running (see
+/// `handler_turn`), through the handler's associated executor, or is posted there when no such
+/// handler runs. An optional keep-alive reference is released only after the handler has run.
 template <class... Values>
 class erased_handler {
 public:
@@ -34,16 +38,16 @@ public:
     return impl_ ? impl_->cancellation_slot() : asio::cancellation_slot();
   }
 
-  /// Posts the handler with these arguments; afterwards `*this` is empty.
-  void post(std::error_code ec, Values... values) {
-    std::unique_ptr<base> held = std::move(impl_);
-    held->post(ec, std::move(values)...);
+  /// Completes the handler with these arguments, at the end of the current turn or posted;
+  /// afterwards `*this` is empty.
+  void complete(std::error_code ec, Values... values) {
+    impl_->set_result(ec, std::move(values)...);
+    handler_turn::defer(std::move(impl_));
   }
 
 private:
-  struct base {
-    virtual ~base() = default;
-    virtual void post(std::error_code ec, Values&&... values) = 0;
+  struct base : deferred_work {
+    virtual void set_result(std::error_code ec, Values&&... values) = 0;
     virtual asio::cancellation_slot cancellation_slot() const = 0;
   };
 
@@ -54,10 +58,28 @@ private:
     impl(const Handler& h, const asio::any_io_executor& ex, std::shared_ptr<void> ka)
         : handler(h), io_executor(ex), keep_alive(std::move(ka)) {}
 
-    void post(std::error_code ec, Values&&... values) override {
+    void set_result(std::error_code ec, Values&&... values) override {
+      result.emplace(ec, std::move(values)...);
+    }
+
+    // At the end of a turn the handler's executor is normally the one running: dispatch then
+    // calls it in place (a strand or another context still gets it posted).
+    void run() override {
       auto executor = asio::get_associated_executor(handler, io_executor);
-      asio::post(executor, [h = std::move(handler), ka = std::move(keep_alive), ec,
-                            ... v = std::move(values)]() mutable { std::move(h)(ec, std::move(v)...); });
+      asio::dispatch(executor, bound());
+    }
+
+    void post() override {
+      auto executor = asio::get_associated_executor(handler, io_executor);
+      asio::post(executor, bound());
+    }
+
+    auto bound() {
+      return [h = std::move(handler), ka = std::move(keep_alive),
+              r = std::move(*result)]() mutable {
+        std::apply([&](std::error_code ec, Values&... v) { std::move(h)(ec, std::move(v)...); },
+                   r);
+      };
     }
 
     asio::cancellation_slot cancellation_slot() const override {
@@ -67,6 +89,7 @@ private:
     Handler handler;
     asio::any_io_executor io_executor;
     std::shared_ptr<void> keep_alive;
+    std::optional<std::tuple<std::error_code, Values...>> result;
   };
 
   std::unique_ptr<base> impl_;

@@ -43,7 +43,7 @@ public:
         [this](auto handler, std::shared_ptr<void> ka) {
           if (result_) {
             erased_handler<Values...> ready(std::move(handler), executor_, std::move(ka));
-            std::apply([&](const auto&... r) { ready.post(r...); }, *result_);
+            std::apply([&](const auto&... r) { ready.complete(r...); }, *result_);
           } else {
             waiters_.add(std::move(handler), std::move(ka));
           }

@@ -65,9 +65,9 @@ public:
             erased_handler<T> ready(std::move(handler), executor_);
             T value = std::move(items_.front());
             items_.pop_front();
-            ready.post({}, std::move(value));
+            ready.complete({}, std::move(value));
           } else if (closed_) {
-            erased_handler<T>(std::move(handler), executor_).post(closed_, T{});
+            erased_handler<T>(std::move(handler), executor_).complete(closed_, T{});
           } else {
             waiters_.add(std::move(handler));
           }

@@ -101,7 +101,7 @@ private:
         auto handler = std::move(it->handler);
         s->entries.erase(it);
         // The slot is not cleared here: this object is the slot's handler and still running.
-        handler.post(asio::error::operation_aborted, Values{}...);
+        handler.complete(asio::error::operation_aborted, Values{}...);
         return;
       }
     }
@@ -114,7 +114,7 @@ private:
     auto slot = handler.cancellation_slot();
     if (slot.is_connected())
       slot.clear();
-    handler.post(ec, std::move(values)...);
+    handler.complete(ec, std::move(values)...);
   }
 
   std::shared_ptr<state> state_;

@@ -16,6 +16,7 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/erased_handler.hpp"
+#include "cocluster/detail/async/handler_turn.hpp"
 #include "cocluster/detail/async/waiter_list.hpp"
 #include "cocluster/detail/ipc/fd_io.hpp"
 #include "cocluster/detail/ipc/frame_reader.hpp"
@@ -35,8 +36,9 @@ namespace cocluster::detail {
 /// `NODE_HANDLE_NACK` and reported, never dropped silently. A bad frame is reported through
 /// `callbacks::error` and closes the channel.
 ///
-/// Writing: frames are queued in one buffer and written after the current handler returns, so
-/// that messages sent together leave in one `sendmsg`.
+/// Writing: frames are queued in one buffer and written at the end of the current turn (see
+/// `handler_turn`; posted when none is open), so that messages sent together leave in one
+/// `sendmsg` and a write error is never handled inside `send()`.
 template <serialization_policy S>
 class channel : public std::enable_shared_from_this<channel<S>> {
 public:
@@ -114,9 +116,9 @@ public:
         [self = this->shared_from_this()](auto handler) {
           erased_handler<> waiter(std::move(handler), self->executor_);
           if (!self->open_)
-            waiter.post(make_error_code(errc::channel_closed));
+            waiter.complete(make_error_code(errc::channel_closed));
           else if (self->queue_.written() >= self->queue_.end())
-            waiter.post({});
+            waiter.complete({});
           else
             self->flush_waiters_.push_back({self->queue_.end(), std::move(waiter)});
         },
@@ -131,9 +133,9 @@ public:
         [self = this->shared_from_this()](auto handler) {
           if (!self->open_)
             erased_handler<>(std::move(handler), self->executor_)
-                .post(make_error_code(errc::channel_closed));
+                .complete(make_error_code(errc::channel_closed));
           else if (self->queue_.size() <= self->options_.high_water_mark)
-            erased_handler<>(std::move(handler), self->executor_).post({});
+            erased_handler<>(std::move(handler), self->executor_).complete({});
           else
             self->drain_waiters_.add(std::move(handler), self);
         },
@@ -226,7 +228,7 @@ private:
     if (write_scheduled_ || waiting_writable_ || !open_ || write_broken_)
       return;
     write_scheduled_ = true;
-    asio::post(executor_, [self = this->shared_from_this()] {
+    defer_to_turn_end(executor_, [self = this->shared_from_this()] {
       self->write_scheduled_ = false;
       self->write_now();
     });
@@ -243,12 +245,14 @@ private:
         waiting_writable_ = true;
         socket_.async_wait(asio::socket_base::wait_write,
                            [self = this->shared_from_this()](std::error_code wait_ec) {
+                             handler_turn turn;
                              self->waiting_writable_ = false;
                              if (!self->open_)
                                return;
                              if (wait_ec)
                                return self->fail(wait_ec, "waiting to write to the IPC channel");
                              self->write_now();
+                             turn.finish();
                            });
         break;
       }
@@ -263,7 +267,7 @@ private:
   void report_progress() {
     const std::uint64_t written = queue_.written();
     while (!flush_waiters_.empty() && flush_waiters_.front().first <= written) {
-      flush_waiters_.front().second.post({});
+      flush_waiters_.front().second.complete({});
       flush_waiters_.pop_front();
     }
     if (queue_.size() <= options_.high_water_mark)
@@ -283,7 +287,7 @@ private:
     auto flushes = std::move(flush_waiters_);
     flush_waiters_.clear();
     for (auto& waiter : flushes)
-      waiter.second.post(ec);
+      waiter.second.complete(ec);
     drain_waiters_.complete_all(ec);
     asio::post(executor_, [self = this->shared_from_this()] {
       if (self->open_)
@@ -298,11 +302,13 @@ private:
       return;
     socket_.async_wait(asio::socket_base::wait_read,
                        [self = this->shared_from_this()](std::error_code ec) {
+                         handler_turn turn;
                          if (!self->open_)
                            return;
                          if (ec)
                            return self->fail(ec, "waiting to read from the IPC channel");
                          self->read_now();
+                         turn.finish();
                        });
   }
 
@@ -338,8 +344,10 @@ private:
       }
     }
     asio::post(executor_, [self = this->shared_from_this()] {
+      handler_turn turn;
       if (self->open_)
         self->read_now();
+      turn.finish();
     });
   }
 
@@ -456,7 +464,7 @@ private:
     auto flushes = std::move(flush_waiters_);
     flush_waiters_.clear();
     for (auto& waiter : flushes)
-      waiter.second.post(make_error_code(errc::channel_closed));
+      waiter.second.complete(make_error_code(errc::channel_closed));
     drain_waiters_.complete_all(make_error_code(errc::channel_closed));
     if (callbacks_.closed) {
       auto closed = std::move(callbacks_.closed);

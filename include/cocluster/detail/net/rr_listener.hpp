@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cocluster/config.hpp"
+#include "cocluster/detail/async/handler_turn.hpp"
 #include "cocluster/detail/net/listener.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/protocol.hpp"
@@ -212,9 +213,12 @@ private:
                                   auto self = weak.lock();
                                   if (!self)
                                     return;
+                                  // The hand-overs of this turn leave in one write per worker.
+                                  handler_turn turn;
                                   self->accepting_ = false;
                                   if (!ec)
                                     self->accept_some();
+                                  turn.finish();
                                 });
           break;
         }

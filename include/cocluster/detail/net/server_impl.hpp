@@ -78,6 +78,10 @@ public:
 
   const asio::any_io_executor& executor() const noexcept { return executor_; }
 
+  /// The address family of this server's connections (all share the listening socket's),
+  /// `AF_UNSPEC` until the first one is looked at.
+  int connection_family = AF_UNSPEC;
+
   mode kind() const noexcept { return mode_; }
 
   connection_tracker& connections() noexcept { return *tracker_; }
@@ -91,7 +95,7 @@ public:
         [self = shared_from_this()](auto handler) {
           if (!self->open_) {
             erased_handler<unique_fd>(std::move(handler), self->executor_)
-                .post(asio::error::operation_aborted, unique_fd());
+                .complete(asio::error::operation_aborted, unique_fd());
             return;
           }
           self->waiters_.add(std::move(handler));

@@ -76,6 +76,23 @@ inline int sequence_length(unsigned char b, unsigned char& lower, unsigned char&
   return 0;
 }
 
+/// The length of the well-formed UTF-8 sequence of two to four bytes that starts at `p`, or 0
+/// (no overlong forms, no surrogates, nothing above U+10FFFF: RFC 3629).
+inline std::size_t utf8_sequence_length(const char* p, const char* end) noexcept {
+  unsigned char lower = 0;
+  unsigned char upper = 0;
+  const int length = sequence_length(static_cast<unsigned char>(*p), lower, upper, false);
+  if (length < 2 || end - p < length)
+    return 0;
+  const auto first = static_cast<unsigned char>(p[1]);
+  if (first < lower || first > upper)
+    return 0;
+  for (int i = 2; i < length; ++i)
+    if ((static_cast<unsigned char>(p[i]) & 0xC0) != 0x80)
+      return 0;
+  return static_cast<std::size_t>(length);
+}
+
 /// Examines a WTF-8 string that is not all ASCII (see `examine_wtf8`).
 inline string_shape examine_non_ascii_wtf8(std::string_view text) noexcept {
   string_shape shape;

@@ -1,0 +1,133 @@
+/// @file
+/// Work deferred to the end of the handler that is running: cheaper than a post, and still
+/// never inside the caller.
+#ifndef COCLUSTER_DETAIL_ASYNC_HANDLER_TURN_HPP
+#define COCLUSTER_DETAIL_ASYNC_HANDLER_TURN_HPP
+
+#include <cstddef>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "cocluster/config.hpp"
+
+namespace cocluster::detail {
+
+/// A piece of deferred work: run it at the end of the turn, or post it instead.
+class deferred_work {
+public:
+  virtual ~deferred_work() = default;
+  /// Runs the work now (at the end of a turn, in the thread that runs the turn).
+  virtual void run() = 0;
+  /// Posts the work to its executor instead of running it.
+  virtual void post() = 0;
+};
+
+/// A handler's turn: from the moment the I/O that woke a handler is done until the handler
+/// returns. The library's own I/O handlers (the IPC channel's reads and writes, the round-robin
+/// accept loop) open one; completions and writes that arise while it is open are kept and run,
+/// in order, when it finishes, instead of being posted one by one. Where no turn is open
+/// (a timer, the user's own code), `defer` posts as before.
+///
+/// A completion deferred this way still never runs inside the function that initiated it or
+/// inside `send()`: it runs after the library's handler has left every internal state
+/// consistent. A turn runs at most `max_inline` pieces of work; the rest are posted in order,
+/// so that a coroutine whose operations all complete at once cannot starve the reactor.
+class handler_turn {
+public:
+  /// The most pieces of work one turn runs before posting the rest.
+  static constexpr std::size_t max_inline = 256;
+
+  /// Opens a turn on this thread unless one is already open (then this object does nothing).
+  handler_turn() noexcept : owner_(current() == nullptr) {
+    if (owner_)
+      current() = &pending();
+  }
+
+  handler_turn(const handler_turn&) = delete;
+  handler_turn& operator=(const handler_turn&) = delete;
+
+  /// Posts whatever is left (after an exception, or when `finish` was not called).
+  ~handler_turn() {
+    if (owner_)
+      post_rest(0);
+  }
+
+  /// Runs the deferred work in order, including work deferred while running it. Call it last
+  /// in the handler. If a piece of work throws, the rest is posted and the exception goes on.
+  void finish() {
+    if (!owner_)
+      return;
+    auto& work = pending();
+    std::size_t i = 0;
+    for (; i < work.size() && i < max_inline; ++i) {
+      auto piece = std::move(work[i]);
+      try {
+        piece->run();
+      } catch (...) {
+        post_rest(i + 1);
+        owner_ = false;
+        throw;
+      }
+    }
+    post_rest(i);
+    owner_ = false;
+  }
+
+  /// Takes `work` for the end of the current turn; without one, posts it.
+  static void defer(std::unique_ptr<deferred_work> work) {
+    if (auto* open = current())
+      open->push_back(std::move(work));
+    else
+      work->post();
+  }
+
+  /// True while a turn is open on this thread.
+  static bool is_open() noexcept { return current() != nullptr; }
+
+private:
+  using work_list = std::vector<std::unique_ptr<deferred_work>>;
+
+  static work_list*& current() noexcept {
+    static thread_local work_list* open = nullptr;
+    return open;
+  }
+
+  static work_list& pending() {
+    static thread_local work_list list;
+    return list;
+  }
+
+  // Closes the turn and posts the work from `first` on (new deferrals post directly).
+  void post_rest(std::size_t first) {
+    current() = nullptr;
+    auto& work = pending();
+    for (std::size_t i = first; i < work.size(); ++i)
+      if (work[i])
+        work[i]->post();
+    work.clear();
+  }
+
+  bool owner_;
+};
+
+/// Runs `function` (a `void()` callable) at the end of the current turn, or posts it to
+/// `executor` when no turn is open.
+template <class Function>
+void defer_to_turn_end(const asio::any_io_executor& executor, Function&& function) {
+  struct work final : deferred_work {
+    work(const asio::any_io_executor& ex, Function&& f)
+        : executor(ex), function(std::forward<Function>(f)) {}
+    void run() override { function(); }
+    void post() override { asio::post(executor, std::move(function)); }
+    asio::any_io_executor executor;
+    std::decay_t<Function> function;
+  };
+  if (!handler_turn::is_open())
+    return asio::post(executor, std::forward<Function>(function));
+  handler_turn::defer(std::make_unique<work>(executor, std::forward<Function>(function)));
+}
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_ASYNC_HANDLER_TURN_HPP

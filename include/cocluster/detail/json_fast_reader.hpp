@@ -1,0 +1,339 @@
+/// @file
+/// A fast path for parsing JSON text into nlohmann::json: one pass over the bytes, strings
+/// copied in one piece, numbers with `std::from_chars`. It accepts a subset of what nlohmann's
+/// parser accepts and builds the same value; for anything else it answers "not mine" and the
+/// caller lets nlohmann's parser decide (and word the error).
+#ifndef COCLUSTER_DETAIL_JSON_FAST_READER_HPP
+#define COCLUSTER_DETAIL_JSON_FAST_READER_HPP
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <nlohmann/json.hpp>
+
+#include "cocluster/detail/v8/wtf8.hpp"
+
+namespace cocluster::detail {
+
+/// Reads one JSON value the way `Json::parse` would, for the common cases only.
+///
+/// `read` returns false (and leaves the result unspecified) for text that is not valid JSON and
+/// for valid text it leaves to nlohmann: nesting deeper than `max_depth`, integers that do not
+/// fit 64 bits, floating-point numbers that overflow or underflow, and `\u` escapes of lone
+/// surrogates. When it returns true, nlohmann's parser would have built an equal value of the
+/// same types (non-negative integers unsigned, negative ones signed, the rest double; the last
+/// of duplicate keys wins).
+template <class Json>
+class json_fast_reader {
+public:
+  /// The deepest nesting this reader builds itself (it recurses); deeper text goes to
+  /// nlohmann's iterative parser.
+  static constexpr std::size_t max_own_depth = 128;
+
+  /// Reads `text`, allowing `max_depth` nested arrays and objects.
+  json_fast_reader(std::string_view text, std::size_t max_depth)
+      : p_(text.data()), end_(text.data() + text.size()),
+        max_depth_(max_depth < max_own_depth ? max_depth : max_own_depth) {}
+
+  /// Builds the value into `out`. False: invalid or left to nlohmann.
+  bool read(Json& out) {
+    skip_space();
+    if (!value(out))
+      return false;
+    skip_space();
+    return p_ == end_;
+  }
+
+private:
+  using string_t = typename Json::string_t;
+  using object_t = typename Json::object_t;
+  using array_t = typename Json::array_t;
+
+  void skip_space() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t'))
+      ++p_;
+  }
+
+  bool value(Json& out) {
+    if (p_ == end_)
+      return false;
+    switch (*p_) {
+    case '{':
+      return object(out);
+    case '[':
+      return array(out);
+    case '"': {
+      out = string_t();
+      return string(*out.template get_ptr<string_t*>());
+    }
+    case 't':
+      out = true;
+      return literal("true", 4);
+    case 'f':
+      out = false;
+      return literal("false", 5);
+    case 'n':
+      out = nullptr;
+      return literal("null", 4);
+    default:
+      return number(out);
+    }
+  }
+
+  bool literal(const char* word, std::size_t length) {
+    if (static_cast<std::size_t>(end_ - p_) < length || std::string_view(p_, length) != word)
+      return false;
+    p_ += length;
+    return true;
+  }
+
+  bool object(Json& out) {
+    if (++depth_ > max_depth_)
+      return false;
+    ++p_; // '{'
+    out = Json::value_t::object;
+    auto& members = *out.template get_ptr<object_t*>();
+    skip_space();
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      --depth_;
+      return true;
+    }
+    string_t key;
+    for (;;) {
+      if (p_ == end_ || *p_ != '"')
+        return false;
+      key.clear();
+      if (!string(key))
+        return false;
+      skip_space();
+      if (p_ == end_ || *p_ != ':')
+        return false;
+      ++p_;
+      skip_space();
+      Json& member = members[std::move(key)];
+      member = nullptr;
+      if (!value(member))
+        return false;
+      skip_space();
+      if (p_ == end_)
+        return false;
+      if (*p_ == ',') {
+        ++p_;
+        skip_space();
+        continue;
+      }
+      if (*p_ != '}')
+        return false;
+      ++p_;
+      --depth_;
+      return true;
+    }
+  }
+
+  bool array(Json& out) {
+    if (++depth_ > max_depth_)
+      return false;
+    ++p_; // '['
+    out = Json::value_t::array;
+    auto& elements = *out.template get_ptr<array_t*>();
+    skip_space();
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      --depth_;
+      return true;
+    }
+    for (;;) {
+      elements.emplace_back();
+      if (!value(elements.back()))
+        return false;
+      skip_space();
+      if (p_ == end_)
+        return false;
+      if (*p_ == ',') {
+        ++p_;
+        skip_space();
+        continue;
+      }
+      if (*p_ != ']')
+        return false;
+      ++p_;
+      --depth_;
+      return true;
+    }
+  }
+
+  // At the opening quote; appends the decoded string to `out`.
+  bool string(string_t& out) {
+    ++p_;
+    for (;;) {
+      const char* run = p_;
+      while (p_ != end_) {
+        const auto c = static_cast<unsigned char>(*p_);
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+          break;
+        ++p_;
+      }
+      out.append(run, static_cast<std::size_t>(p_ - run));
+      if (p_ == end_)
+        return false;
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c < 0x20)
+        return false; // control characters must be escaped
+      if (c >= 0x80) {
+        // Well-formed UTF-8 only, the ranges nlohmann's lexer checks.
+        const std::size_t length = v8::utf8_sequence_length(p_, end_);
+        if (length == 0)
+          return false;
+        out.append(p_, length);
+        p_ += length;
+        continue;
+      }
+      if (!escape(out))
+        return false;
+    }
+  }
+
+  // At a backslash.
+  bool escape(string_t& out) {
+    ++p_;
+    if (p_ == end_)
+      return false;
+    const char c = *p_++;
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+      out.push_back(c);
+      return true;
+    case 'b':
+      out.push_back('\b');
+      return true;
+    case 'f':
+      out.push_back('\f');
+      return true;
+    case 'n':
+      out.push_back('\n');
+      return true;
+    case 'r':
+      out.push_back('\r');
+      return true;
+    case 't':
+      out.push_back('\t');
+      return true;
+    case 'u':
+      break;
+    default:
+      return false;
+    }
+    std::uint32_t code = 0;
+    if (!hex4(code))
+      return false;
+    if (code >= 0xdc00 && code <= 0xdfff)
+      return false; // a lone low surrogate: nlohmann's to refuse
+    if (code >= 0xd800 && code <= 0xdbff) {
+      std::uint32_t low = 0;
+      if (end_ - p_ < 6 || p_[0] != '\\' || p_[1] != 'u')
+        return false;
+      p_ += 2;
+      if (!hex4(low) || low < 0xdc00 || low > 0xdfff)
+        return false;
+      code = 0x10000 + ((code - 0xd800) << 10) + (low - 0xdc00);
+    }
+    v8::append_code_point(out, code);
+    return true;
+  }
+
+  bool hex4(std::uint32_t& code) {
+    if (end_ - p_ < 4)
+      return false;
+    for (int i = 0; i < 4; ++i) {
+      const char c = *p_++;
+      code <<= 4;
+      if (c >= '0' && c <= '9')
+        code |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        code |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        code |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else
+        return false;
+    }
+    return true;
+  }
+
+  // JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool number(Json& out) {
+    const char* start = p_;
+    const auto digit = [&] { return p_ != end_ && *p_ >= '0' && *p_ <= '9'; };
+    const bool negative = p_ != end_ && *p_ == '-';
+    if (negative)
+      ++p_;
+    if (!digit())
+      return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else {
+      while (digit())
+        ++p_;
+    }
+    bool integral = true;
+    if (p_ != end_ && *p_ == '.') {
+      integral = false;
+      ++p_;
+      if (!digit())
+        return false;
+      while (digit())
+        ++p_;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      integral = false;
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-'))
+        ++p_;
+      if (!digit())
+        return false;
+      while (digit())
+        ++p_;
+    }
+    if (integral && negative) {
+      std::int64_t n = 0;
+      const auto [end, ec] = std::from_chars(start, p_, n);
+      if (ec != std::errc() || end != p_)
+        return false; // out of range: nlohmann makes it a double
+      out = static_cast<typename Json::number_integer_t>(n);
+      return true;
+    }
+    if (integral) {
+      std::uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(start, p_, n);
+      if (ec != std::errc() || end != p_)
+        return false;
+      out = static_cast<typename Json::number_unsigned_t>(n);
+      return true;
+    }
+    double d = 0;
+    const auto [end, ec] = std::from_chars(start, p_, d);
+    if (ec != std::errc() || end != p_)
+      return false; // overflow or underflow: left to nlohmann's strtod
+    out = static_cast<typename Json::number_float_t>(d);
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_JSON_FAST_READER_HPP
