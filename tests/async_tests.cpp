@@ -2,12 +2,16 @@
 #include <doctest/doctest.h>
 
 #include <cocluster/detail/async/event_hub.hpp>
+#include <cocluster/detail/async/handler_turn.hpp>
 #include <cocluster/detail/async/oneshot_event.hpp>
+
+#include <vector>
 
 #include "support/run.hpp"
 
 using namespace asio::experimental::awaitable_operators;
 using cocluster::detail::event_hub;
+using cocluster::detail::handler_turn;
 using cocluster::detail::oneshot_event;
 using namespace std::chrono_literals;
 
@@ -124,3 +128,57 @@ TEST_CASE("a cancelled receive consumes no event") {
 }
 
 TEST_SUITE_END();
+
+TEST_CASE("completions that arise in a library handler run in order when it finishes, never inside the call") {
+  asio::io_context io;
+  oneshot_event<int> first(io.get_executor());
+  oneshot_event<int> second(io.get_executor());
+  std::vector<int> order;
+  first.async_wait([&](std::error_code, int value) { order.push_back(value); });
+  second.async_wait([&](std::error_code, int value) { order.push_back(value); });
+  bool other_handler_ran = false;
+  asio::post(io, [&] {
+    handler_turn turn; // what the channel's and the accept loop's handlers open
+    first.set({}, 1);
+    second.set({}, 2);
+    CHECK(order.empty());
+    asio::post(io, [&] { other_handler_ran = true; });
+    turn.finish();
+    CHECK(order == std::vector<int>{1, 2});
+    CHECK_FALSE(other_handler_ran); // no trip through the scheduler
+  });
+  io.run();
+  CHECK(other_handler_ran);
+}
+
+TEST_CASE("a coroutine whose waits all complete at once inside a library handler does not starve the others") {
+  asio::io_context io;
+  oneshot_event<> start(io.get_executor());
+  oneshot_event<> ready(io.get_executor());
+  ready.set({});
+  bool timer_fired = false;
+  long spins = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await start.async_wait(asio::use_awaitable);
+        // Each wait completes at once; without the turn's bound this loop would run inside the
+        // handler below forever and the timer could never fire.
+        while (!timer_fired && spins < 20'000'000) {
+          co_await ready.async_wait(asio::use_awaitable);
+          ++spins;
+        }
+      },
+      asio::detached);
+  asio::steady_timer timer(io, 5ms);
+  timer.async_wait([&](std::error_code) { timer_fired = true; });
+  asio::post(io, [&] {
+    handler_turn turn;
+    start.set({});
+    turn.finish();
+    CHECK(spins <= static_cast<long>(handler_turn::max_inline));
+  });
+  io.run();
+  CHECK(timer_fired);
+  CHECK(spins < 20'000'000);
+}

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -41,8 +42,11 @@ public:
 
   /// Builds the value into `out`. False: invalid or left to nlohmann.
   bool read(Json& out) {
+    stack_.clear();
     skip_space();
-    if (!value(out))
+    const bool complete = value(out);
+    stack_.clear(); // what a failed read left
+    if (!complete)
       return false;
     skip_space();
     return p_ == end_;
@@ -135,22 +139,25 @@ private:
     }
   }
 
+  // Elements are read onto a stack shared by every level of nesting and moved into an array
+  // of the exact size at the end: one allocation per array instead of one per doubling.
   bool array(Json& out) {
     if (++depth_ > max_depth_)
       return false;
     ++p_; // '['
     out = Json::value_t::array;
-    auto& elements = *out.template get_ptr<array_t*>();
     skip_space();
     if (p_ != end_ && *p_ == ']') {
       ++p_;
       --depth_;
       return true;
     }
+    const std::size_t base = stack_.size();
     for (;;) {
-      elements.emplace_back();
-      if (!value(elements.back()))
+      Json element; // not built in place: nested arrays push onto the same stack
+      if (!value(element))
         return false;
+      stack_.push_back(std::move(element));
       skip_space();
       if (p_ == end_)
         return false;
@@ -163,6 +170,11 @@ private:
         return false;
       ++p_;
       --depth_;
+      auto& elements = *out.template get_ptr<array_t*>();
+      elements.reserve(stack_.size() - base);
+      for (std::size_t i = base; i < stack_.size(); ++i)
+        elements.push_back(std::move(stack_[i]));
+      stack_.resize(base);
       return true;
     }
   }
@@ -332,6 +344,13 @@ private:
   const char* end_;
   std::size_t max_depth_;
   std::size_t depth_ = 0;
+  // Per thread, so that its capacity outlives one message; emptied by every `read`.
+  array_t& stack_ = scratch();
+
+  static array_t& scratch() {
+    static thread_local array_t stack;
+    return stack;
+  }
 };
 
 } // namespace cocluster::detail

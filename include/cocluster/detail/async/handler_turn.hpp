@@ -40,8 +40,10 @@ public:
 
   /// Opens a turn on this thread unless one is already open (then this object does nothing).
   handler_turn() noexcept : owner_(current() == nullptr) {
-    if (owner_)
+    if (owner_) {
       current() = &pending();
+      ran() = 0;
+    }
   }
 
   handler_turn(const handler_turn&) = delete;
@@ -53,25 +55,36 @@ public:
       post_rest(0);
   }
 
-  /// Runs the deferred work in order, including work deferred while running it. Call it last
-  /// in the handler. If a piece of work throws, the rest is posted and the exception goes on.
+  /// Runs the deferred work in order, including work deferred while running it, and closes the
+  /// turn. Call it last in the handler. If a piece of work throws, the rest is posted and the
+  /// exception goes on.
   void finish() {
     if (!owner_)
       return;
-    auto& work = pending();
+    run_pending();
+    post_rest(0);
+    owner_ = false;
+  }
+
+  /// Runs the work deferred so far, at a point of the handler where its state is consistent;
+  /// the turn stays open. (A reader that delivers a batch lets its consumers run before it reads
+  /// the next one.)
+  static void run_pending() {
+    auto* open = current();
+    if (open == nullptr)
+      return;
+    auto& work = *open;
     std::size_t i = 0;
-    for (; i < work.size() && i < max_inline; ++i) {
+    for (; i < work.size() && ran() < max_inline; ++i, ++ran()) {
       auto piece = std::move(work[i]);
       try {
         piece->run();
       } catch (...) {
-        post_rest(i + 1);
-        owner_ = false;
+        work.erase(work.begin(), work.begin() + static_cast<std::ptrdiff_t>(i + 1));
         throw;
       }
     }
-    post_rest(i);
-    owner_ = false;
+    work.erase(work.begin(), work.begin() + static_cast<std::ptrdiff_t>(i));
   }
 
   /// Takes `work` for the end of the current turn; without one, posts it.
@@ -96,6 +109,12 @@ private:
   static work_list& pending() {
     static thread_local work_list list;
     return list;
+  }
+
+  // Pieces this turn has run.
+  static std::size_t& ran() noexcept {
+    static thread_local std::size_t count = 0;
+    return count;
   }
 
   // Closes the turn and posts the work from `first` on (new deferrals post directly).

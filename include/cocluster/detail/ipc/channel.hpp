@@ -331,6 +331,11 @@ private:
       reader_.commit(r.bytes);
       if (!deliver_frames())
         return;
+      // Let the receivers of this read run before the next one: a consumer keeps up with each
+      // read, as it would with a fast producer, instead of finding 32 reads' worth at once.
+      handler_turn::run_pending();
+      if (!open_)
+        return;
       if (fds_.size() > max_unclaimed_fds)
         return fail(make_error_code(errc::malformed_message),
                     "the peer sent more than " + std::to_string(max_unclaimed_fds) +
