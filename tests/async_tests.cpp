@@ -127,7 +127,6 @@ TEST_CASE("a cancelled receive consumes no event") {
   });
 }
 
-TEST_SUITE_END();
 
 TEST_CASE("completions that arise in a library handler run in order when it finishes, never inside the call") {
   asio::io_context io;
@@ -182,3 +181,5 @@ TEST_CASE("a coroutine whose waits all complete at once inside a library handler
   CHECK(timer_fired);
   CHECK(spins < 20'000'000);
 }
+
+TEST_SUITE_END();
