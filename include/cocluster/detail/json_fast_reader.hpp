@@ -95,18 +95,47 @@ private:
     return true;
   }
 
-  bool object(Json& out) {
+  // At '{' or '[': enters one level of nesting. `empty` says the container closed at once.
+  bool enter(char close, bool& empty) {
     if (++depth_ > max_depth_)
       return false;
-    ++p_; // '{'
-    out = Json::value_t::object;
-    auto& members = *out.template get_ptr<object_t*>();
+    ++p_;
     skip_space();
-    if (p_ != end_ && *p_ == '}') {
+    empty = p_ != end_ && *p_ == close;
+    if (empty) {
       ++p_;
       --depth_;
-      return true;
     }
+    return true;
+  }
+
+  // What follows an element: ',' and more, the closing character, or an error.
+  enum class after { more, closed, bad };
+
+  after separator(char close) {
+    skip_space();
+    if (p_ == end_)
+      return after::bad;
+    if (*p_ == ',') {
+      ++p_;
+      skip_space();
+      return after::more;
+    }
+    if (*p_ != close)
+      return after::bad;
+    ++p_;
+    --depth_;
+    return after::closed;
+  }
+
+  bool object(Json& out) {
+    bool empty = false;
+    if (!enter('}', empty))
+      return false;
+    out = Json::value_t::object;
+    if (empty)
+      return true;
+    auto& members = *out.template get_ptr<object_t*>();
     string_t key;
     for (;;) {
       if (p_ == end_ || *p_ != '"')
@@ -123,53 +152,32 @@ private:
       member = nullptr;
       if (!value(member))
         return false;
-      skip_space();
-      if (p_ == end_)
-        return false;
-      if (*p_ == ',') {
-        ++p_;
-        skip_space();
-        continue;
-      }
-      if (*p_ != '}')
-        return false;
-      ++p_;
-      --depth_;
-      return true;
+      const after next = separator('}');
+      if (next != after::more)
+        return next == after::closed;
     }
   }
 
   // Elements are read onto a stack shared by every level of nesting and moved into an array
   // of the exact size at the end: one allocation per array instead of one per doubling.
   bool array(Json& out) {
-    if (++depth_ > max_depth_)
+    bool empty = false;
+    if (!enter(']', empty))
       return false;
-    ++p_; // '['
     out = Json::value_t::array;
-    skip_space();
-    if (p_ != end_ && *p_ == ']') {
-      ++p_;
-      --depth_;
+    if (empty)
       return true;
-    }
     const std::size_t base = stack_.size();
     for (;;) {
       Json element; // not built in place: nested arrays push onto the same stack
       if (!value(element))
         return false;
       stack_.push_back(std::move(element));
-      skip_space();
-      if (p_ == end_)
-        return false;
-      if (*p_ == ',') {
-        ++p_;
-        skip_space();
+      const after next = separator(']');
+      if (next == after::more)
         continue;
-      }
-      if (*p_ != ']')
+      if (next == after::bad)
         return false;
-      ++p_;
-      --depth_;
       auto& elements = *out.template get_ptr<array_t*>();
       elements.reserve(stack_.size() - base);
       for (std::size_t i = base; i < stack_.size(); ++i)
