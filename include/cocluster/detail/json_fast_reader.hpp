@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cocluster/detail/json_escapes.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {
@@ -228,30 +229,16 @@ private:
     if (p_ == end_)
       return false;
     const char c = *p_++;
-    switch (c) {
-    case '"':
-    case '\\':
-    case '/':
-      out.push_back(c);
+    if (c == '/') {
+      out.push_back('/');
       return true;
-    case 'b':
-      out.push_back('\b');
-      return true;
-    case 'f':
-      out.push_back('\f');
-      return true;
-    case 'n':
-      out.push_back('\n');
-      return true;
-    case 'r':
-      out.push_back('\r');
-      return true;
-    case 't':
-      out.push_back('\t');
-      return true;
-    case 'u':
-      break;
-    default:
+    }
+    if (c != 'u') {
+      for (const auto& entry : json_short_escapes)
+        if (entry.letter == c) {
+          out.push_back(entry.character);
+          return true;
+        }
       return false;
     }
     std::uint32_t code = 0;

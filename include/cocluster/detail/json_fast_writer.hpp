@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cocluster/detail/json_escapes.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {
@@ -44,33 +45,18 @@ inline bool write_json_string(const std::string& text, std::string& out) {
       continue;
     }
     ++p;
-    switch (c) {
-    case '"':
-      out.append("\\\"", 2);
-      break;
-    case '\\':
-      out.append("\\\\", 2);
-      break;
-    case '\b':
-      out.append("\\b", 2);
-      break;
-    case '\f':
-      out.append("\\f", 2);
-      break;
-    case '\n':
-      out.append("\\n", 2);
-      break;
-    case '\r':
-      out.append("\\r", 2);
-      break;
-    case '\t':
-      out.append("\\t", 2);
-      break;
-    default: {
+    bool short_form = false;
+    for (const auto& entry : json_short_escapes)
+      if (entry.character == static_cast<char>(c)) {
+        const char pair[2] = {'\\', entry.letter};
+        out.append(pair, 2);
+        short_form = true;
+        break;
+      }
+    if (!short_form) {
       static constexpr char hex[] = "0123456789abcdef";
       const char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
       out.append(escaped, 6);
-    }
     }
   }
   out.push_back('"');
