@@ -18,11 +18,11 @@
 
 namespace cocluster::detail::v8 {
 
-/// Writes JSON documents as V8 values to a `string_sink`.
+/// Writes JSON documents as V8 values to a `buffer_sink`.
 class json_writer {
 public:
   /// A writer appending to `sink`, refusing nesting deeper than `max_depth`.
-  json_writer(string_sink& sink, std::size_t max_depth) noexcept
+  json_writer(buffer_sink& sink, std::size_t max_depth) noexcept
       : sink_(sink), max_depth_(max_depth) {}
 
   /// The header and `document`.
@@ -109,7 +109,7 @@ private:
     }
   }
 
-  string_sink& sink_;
+  buffer_sink& sink_;
   std::size_t max_depth_;
 };
 
@@ -117,9 +117,10 @@ private:
 template <class BasicJson>
 void encode_json(const BasicJson& document, std::string& out, std::size_t max_depth) {
   const std::size_t start = out.size();
-  string_sink sink{out, start};
   try {
+    buffer_sink sink(out);
     json_writer(sink, max_depth).message(document);
+    sink.finish();
   } catch (...) {
     out.resize(start);
     throw;

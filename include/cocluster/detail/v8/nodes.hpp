@@ -497,6 +497,38 @@ struct node_access {
     v.data_ = value::weak_t{node, node.get()};
     return v;
   }
+  /// Makes `v` null.
+  static void set_null(value& v) noexcept { v.data_.emplace<value::null_t>(); }
+  /// Makes `v` an array hole.
+  static void set_hole(value& v) noexcept { v.data_.emplace<value::hole_t>(); }
+  /// Makes `v` the boolean `b`.
+  static void set_bool(value& v, bool b) noexcept { v.data_.emplace<bool>(b); }
+  /// Makes `v` the number `n`.
+  static void set_number(value& v, std::int32_t n) noexcept { v.data_.emplace<std::int32_t>(n); }
+  /// Makes `v` the number `n` (an int32 when it fits, as `value(n)` does).
+  static void set_number(value& v, std::uint32_t n) noexcept {
+    if (n <= 0x7FFFFFFFu)
+      v.data_.emplace<std::int32_t>(static_cast<std::int32_t>(n));
+    else
+      v.data_.emplace<double>(static_cast<double>(n));
+  }
+  /// Makes `v` the number `x`.
+  static void set_number(value& v, double x) noexcept { v.data_.emplace<double>(x); }
+  /// Makes `v` the string `text`.
+  static void set_string(value& v, std::string_view text) {
+    // Constructed first: variant::emplace would otherwise build a temporary variant (the
+    // constructor may throw) and move-assign it.
+    std::string s(text);
+    v.data_.emplace<std::string>(std::move(s));
+  }
+  /// Makes `v` the string `text`.
+  static void set_string(value& v, std::string&& text) noexcept {
+    v.data_.emplace<std::string>(std::move(text));
+  }
+  /// Makes `v` hold `node` strongly.
+  static void set_node(value& v, node_ptr&& node) noexcept {
+    v.data_.emplace<node_ptr>(std::move(node));
+  }
   /// The node `v` refers to (strongly, or weakly and alive), or null.
   static js::node_base* node(const value& v) noexcept { return v.node(); }
   /// The strong pointer held by `v`, or null for other values.

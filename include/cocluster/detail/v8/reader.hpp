@@ -32,7 +32,17 @@ class reader {
 public:
   /// A reader of `body`, refusing nesting deeper than `max_depth`.
   reader(std::string_view body, std::size_t max_depth) noexcept
-      : in_(body), max_depth_(max_depth) {}
+      : in_(body), max_depth_(max_depth), ids_(std::move(spare_ids())) {}
+
+  ~reader() {
+    // The id table's storage serves the thread's next message (unless it grew large).
+    ids_.clear();
+    if (ids_.capacity() <= max_spare_ids)
+      spare_ids() = std::move(ids_);
+  }
+
+  reader(const reader&) = delete;
+  reader& operator=(const reader&) = delete;
 
   /// The header, one value, and nothing after it but padding.
   value read_message() {
@@ -42,7 +52,8 @@ public:
     version_ = in_.read_varint<std::uint32_t>();
     if (version_ < oldest_format_version || version_ > format_version)
       cursor::fail_at(1, "unsupported format version " + std::to_string(version_));
-    value result = read_value();
+    value result;
+    read_value(result);
     in_.skip_padding();
     if (!in_.at_end())
       in_.fail("trailing bytes after the value");
@@ -86,8 +97,18 @@ private:
     id_state state = id_state::pending;
   };
 
+  // Values are built in place: each `read_*` below fills a `value& out` that is `undefined` on
+  // entry and lives in its parent's storage, which does not move while its children are read.
+
+  static constexpr std::size_t max_spare_ids = 1024;
+
+  static std::vector<object_id>& spare_ids() noexcept {
+    thread_local std::vector<object_id> spare;
+    return spare;
+  }
+
   std::uint32_t new_id() {
-    if (ids_.empty())
+    if (ids_.capacity() == 0)
       ids_.reserve(8);
     ids_.emplace_back();
     return static_cast<std::uint32_t>(ids_.size() - 1);
@@ -96,15 +117,17 @@ private:
     ids_[id].object = v;
     ids_[id].state = state;
   }
+  void close_id(std::uint32_t id) noexcept { ids_[id].state = id_state::done; }
 
-  value read_reference() {
+  void read_reference(value& out) {
     const std::size_t at = in_.offset();
     const auto id = in_.read_varint<std::uint32_t>();
     if (id >= ids_.size() || ids_[id].state == id_state::pending)
       cursor::fail_at(at, "reference to unknown object id " + std::to_string(id));
     if (ids_[id].state == id_state::open) // a back-edge: keep it weak
-      return node_access::weak(node_access::share(ids_[id].object));
-    return ids_[id].object;
+      out = node_access::weak(node_access::share(ids_[id].object));
+    else
+      out = ids_[id].object;
   }
 
   // ---- values ----
@@ -118,57 +141,73 @@ private:
     return t;
   }
 
-  value read_value() {
-    value v = read_item();
-    if (v.is_array_buffer()) {
-      // V8's quirk: a view tag right after an ArrayBuffer consumes it.
+  void read_value(value& out) {
+    const std::uint8_t t = read_item(out);
+    // V8's quirk: a view tag right after an ArrayBuffer consumes it. Only these tags can give
+    // an ArrayBuffer.
+    const bool may_be_buffer = t == tag::array_buffer || t == tag::resizable_array_buffer ||
+                               t == tag::object_reference || t == tag::host_object;
+    if (may_be_buffer && out.is_array_buffer()) {
       const auto next = in_.try_peek_tag();
       if (next && *next == tag::array_buffer_view) {
         in_.read_tag();
-        return read_view(v);
+        value buffer = std::move(out);
+        out = read_view(buffer);
       }
     }
+  }
+
+  value read_value() {
+    value v;
+    read_value(v);
     return v;
   }
 
-  value read_item() {
+  // Reads one item into `out`; returns its tag.
+  std::uint8_t read_item(value& out) {
     const std::size_t at = in_.offset();
     const std::uint8_t t = read_tag_skipping_counts();
     switch (t) {
-    case tag::undefined: return value();
-    case tag::null: return nullptr;
-    case tag::true_value: return true;
-    case tag::false_value: return false;
-    case tag::int32: return value(in_.read_zigzag());
-    case tag::uint32: return value(in_.read_varint<std::uint32_t>());
-    case tag::number: return value(in_.read_double());
-    case tag::bigint: return value(read_bigint());
+    case tag::undefined: break;
+    case tag::null: node_access::set_null(out); break;
+    case tag::true_value: node_access::set_bool(out, true); break;
+    case tag::false_value: node_access::set_bool(out, false); break;
+    case tag::int32: node_access::set_number(out, in_.read_zigzag()); break;
+    case tag::uint32: node_access::set_number(out, in_.read_varint<std::uint32_t>()); break;
+    case tag::number: node_access::set_number(out, in_.read_double()); break;
+    case tag::bigint: out = read_bigint(); break;
     case tag::one_byte_string:
     case tag::two_byte_string:
-    case tag::utf8_string: return value(read_string_body(t));
-    case tag::object_reference: return read_reference();
-    case tag::begin_object: return read_object();
-    case tag::begin_sparse_array: return read_sparse_array();
-    case tag::begin_dense_array: return read_dense_array();
+    case tag::utf8_string:
+      read_string_body(t, [&out](auto&& text) {
+        node_access::set_string(out, std::forward<decltype(text)>(text));
+      });
+      break;
+    case tag::object_reference: read_reference(out); break;
+    case tag::begin_object: read_object(out); break;
+    case tag::begin_sparse_array: out = read_sparse_array(); break;
+    case tag::begin_dense_array: read_dense_array(out); break;
     case tag::date: {
       const double time = in_.read_double();
       const std::uint32_t id = new_id();
-      value v = node_access::strong(std::make_shared<js::date>(time_clip(time)));
-      set_id(id, v, id_state::done);
-      return v;
+      node_access::set_node(out, std::make_shared<js::date>(time_clip(time)));
+      set_id(id, out, id_state::done);
+      break;
     }
     case tag::true_object:
     case tag::false_object:
     case tag::number_object:
     case tag::bigint_object:
-    case tag::string_object: return read_primitive_wrapper(t);
-    case tag::regexp: return read_regexp();
-    case tag::begin_map: return read_map();
-    case tag::begin_set: return read_set();
+    case tag::string_object: out = read_primitive_wrapper(t); break;
+    case tag::regexp: out = read_regexp(); break;
+    case tag::begin_map: out = read_map(); break;
+    case tag::begin_set: out = read_set(); break;
     case tag::array_buffer:
-    case tag::resizable_array_buffer: return read_array_buffer(t == tag::resizable_array_buffer);
-    case tag::error: return read_error();
-    case tag::host_object: return read_host_object();
+    case tag::resizable_array_buffer:
+      out = read_array_buffer(t == tag::resizable_array_buffer);
+      break;
+    case tag::error: out = read_error(); break;
+    case tag::host_object: out = read_host_object(); break;
     case tag::array_buffer_transfer:
     case tag::shared_array_buffer:
     case tag::shared_object:
@@ -181,18 +220,33 @@ private:
       cursor::fail_at(at, std::string("unknown tag 0x") + hex[t >> 4] + hex[t & 15]);
     }
     }
+    return t;
   }
 
-  std::string read_string_body(std::uint8_t t) {
+  // Reads the body of a string whose tag `t` was read and hands it to `store`: as a view of
+  // the input when it is ASCII (most strings: the caller constructs its string from it), else
+  // as converted text.
+  template <class Store>
+  void read_string_body(std::uint8_t t, Store&& store) {
     const auto length = in_.read_varint<std::uint32_t>();
     if (t == tag::two_byte_string && length % 2 != 0)
       in_.fail("two-byte string of odd length " + std::to_string(length));
     const std::uint8_t* p = in_.read_bytes(length);
-    if (t == tag::one_byte_string)
-      return wtf8_from_latin1(p, length);
-    if (t == tag::two_byte_string)
-      return wtf8_from_utf16(p, length / 2);
-    return utf8_with_replacement(p, length);
+    if (t == tag::one_byte_string) {
+      const std::string_view bytes(reinterpret_cast<const char*>(p), length);
+      if (all_ascii(bytes.data(), bytes.size()))
+        store(bytes);
+      else
+        store(wtf8_from_latin1(p, length));
+    } else if (t == tag::two_byte_string) {
+      store(wtf8_from_utf16(p, length / 2));
+    } else {
+      store(utf8_with_replacement(p, length));
+    }
+  }
+
+  void read_string_body(std::uint8_t t, std::string& out) {
+    read_string_body(t, [&out](auto&& text) { out = std::forward<decltype(text)>(text); });
   }
 
   std::string read_string() {
@@ -200,7 +254,9 @@ private:
     const std::uint8_t t = read_tag_skipping_counts();
     if (t != tag::one_byte_string && t != tag::two_byte_string && t != tag::utf8_string)
       cursor::fail_at(at, "expected a string");
-    return read_string_body(t);
+    std::string text;
+    read_string_body(t, text);
+    return text;
   }
 
   js::bigint read_bigint() {
@@ -228,7 +284,7 @@ private:
     case tag::one_byte_string:
     case tag::two_byte_string:
     case tag::utf8_string:
-      k.name = read_string_body(t);
+      read_string_body(t, k.name);
       k.is_index = parse_array_index(k.name, k.index);
       break;
     case tag::int32: {
@@ -285,24 +341,52 @@ private:
                " entries but its end tag says " + std::to_string(expected));
   }
 
-  value read_object() {
+  // Reads a property key of a plain object and adds a property of that name (an index key is
+  // named by its decimal digits, as JavaScript names it) holding `undefined`; returns its value.
+  value& add_property(std::vector<js::property_map::entry>& entries) {
+    const auto add = [&entries](auto&& name) -> value& {
+      return entries
+          .emplace_back(std::piecewise_construct,
+                        std::forward_as_tuple(std::forward<decltype(name)>(name)),
+                        std::forward_as_tuple())
+          .second;
+    };
+    const std::size_t at = in_.offset();
+    const std::uint8_t t = read_tag_skipping_counts();
+    switch (t) {
+    case tag::one_byte_string:
+    case tag::two_byte_string:
+    case tag::utf8_string: {
+      value* added = nullptr;
+      read_string_body(t, [&](auto&& name) { added = &add(std::forward<decltype(name)>(name)); });
+      return *added;
+    }
+    case tag::int32: return add(std::to_string(in_.read_zigzag()));
+    case tag::uint32: return add(std::to_string(in_.read_varint<std::uint32_t>()));
+    case tag::number: {
+      const double d = in_.read_double();
+      const bool is_index = d >= 0 && d <= max_array_index &&
+                            static_cast<double>(static_cast<std::uint32_t>(d)) == d;
+      return add(is_index ? std::to_string(static_cast<std::uint32_t>(d)) : js_number_to_string(d));
+    }
+    default: cursor::fail_at(at, "invalid property key (not a string or a number)");
+    }
+  }
+
+  void read_object(value& out) {
     depth_guard guard(*this);
     const std::uint32_t id = new_id();
     auto node = std::make_shared<js::object>();
     auto& entries = node_access::entries(*node);
     entries.reserve(std::min<std::size_t>(8, in_.remaining() / 3)); // >= 3 bytes a property
-    value result = node_access::strong(node);
-    set_id(id, result, id_state::open);
-    while (in_.peek_tag() != tag::end_object) {
-      key k = read_key();
-      value item = read_value();
-      entries.emplace_back(k.take_text(), std::move(item));
-    }
+    node_access::set_node(out, std::move(node));
+    set_id(id, out, id_state::open);
+    while (in_.peek_tag() != tag::end_object)
+      read_value(add_property(entries));
     in_.read_tag();
     check_count(entries.size(), in_.read_varint<std::uint32_t>(), "object");
     check_unique(entries);
-    set_id(id, result, id_state::done);
-    return result;
+    close_id(id);
   }
 
   // Named properties after the elements of an array, up to `end`.
@@ -322,32 +406,33 @@ private:
     check_unique(entries);
   }
 
-  value read_dense_array() {
+  void read_dense_array(value& out) {
     const auto length = in_.read_varint<std::uint32_t>();
     if (length > in_.remaining())
       in_.fail("dense array length " + std::to_string(length) + " exceeds the bytes left");
     depth_guard guard(*this);
     const std::uint32_t id = new_id();
     auto node = std::make_shared<js::array>();
-    value result = node_access::strong(node);
-    set_id(id, result, id_state::open);
-    auto& items = node_access::items(*node);
+    js::array& array = *node;
+    node_access::set_node(out, std::move(node));
+    set_id(id, out, id_state::open);
+    auto& items = node_access::items(array);
     items.reserve(length);
     for (std::uint32_t i = 0; i < length; ++i) {
+      value& item = items.emplace_back();
       if (in_.peek_tag() == tag::the_hole) {
         in_.read_tag();
-        items.push_back(value::hole());
+        node_access::set_hole(item);
       } else {
-        items.push_back(read_value());
+        read_value(item);
       }
     }
-    node_access::set_length(*node, length);
-    read_array_properties(*node, tag::end_dense_array);
-    check_count(node->properties().size(), in_.read_varint<std::uint32_t>(), "dense array");
+    node_access::set_length(array, length);
+    read_array_properties(array, tag::end_dense_array);
+    check_count(array.properties().size(), in_.read_varint<std::uint32_t>(), "dense array");
     if (in_.read_varint<std::uint32_t>() != length)
       in_.fail("dense array length differs from its end tag");
-    set_id(id, result, id_state::done);
-    return result;
+    close_id(id);
   }
 
   value read_sparse_array() {

@@ -1,10 +1,10 @@
 /// @file
-/// Where the encoder's bytes go: a counting sink (the sizing pass) and a string sink (the
-/// writing pass), plus V8's primitive encodings written through either (varints, zigzag
-/// integers, doubles, strings with their padding rule, property keys).
+/// Where the encoder's bytes go (`buffer_sink`), and V8's primitive encodings written through
+/// it (varints, zigzag integers, doubles, strings with their padding rule, property keys).
 #ifndef COCLUSTER_DETAIL_V8_SINKS_HPP
 #define COCLUSTER_DETAIL_V8_SINKS_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -20,75 +20,89 @@
 
 namespace cocluster::detail::v8 {
 
-/// Counts the bytes an encoding takes, writing nothing.
-struct size_sink {
-  /// Bytes counted so far.
-  std::size_t size = 0;
-  /// One byte.
-  void byte(std::uint8_t) noexcept { ++size; }
-  /// `n` bytes.
-  void bytes(const void*, std::size_t n) noexcept { size += n; }
-  /// The offset of the next byte in the frame body.
-  std::size_t position() const noexcept { return size; }
-  /// A one-byte string's characters.
-  void latin1(std::string_view, const string_shape& shape) noexcept { size += shape.units; }
-  /// A two-byte string's code units.
-  void utf16(std::string_view, const string_shape& shape) noexcept { size += 2 * shape.units; }
-};
+/// Appends an encoding to a string in one pass, writing through a pointer into room made
+/// ahead of it: `out` is grown a little at a time (`min_room` bytes, or as many as were written
+/// so far if that is more, taken from its spare capacity first; zero-filled, which for that
+/// little is cheaper than appending byte by byte), and a block of bytes larger than the room
+/// left is appended directly, so that a big payload is copied once. Until `finish`, `out`
+/// holds the unused room after the bytes written.
+class buffer_sink {
+public:
+  /// The least room made at a time.
+  static constexpr std::size_t min_room = 256;
 
-/// Appends the encoding to a string whose capacity was reserved beforehand.
-struct string_sink {
-  /// The output.
-  std::string& out;
-  /// `out.size()` where this frame body starts.
-  std::size_t base;
+  /// A sink appending to `out`, whose frame body starts at its current end.
+  explicit buffer_sink(std::string& out) : out_(out), base_(out.size()) {
+    make_room(base_, min_room);
+  }
+
   /// One byte.
-  void byte(std::uint8_t b) { out.push_back(static_cast<char>(b)); }
+  [[gnu::always_inline]] void byte(std::uint8_t b) {
+    if (next_ == end_)
+      make_room(written(), std::max(min_room, position()));
+    *next_++ = static_cast<char>(b);
+  }
   /// `n` bytes.
-  void bytes(const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); }
+  [[gnu::always_inline]] void bytes(const void* p, std::size_t n) {
+    if (n > static_cast<std::size_t>(end_ - next_)) {
+      append_directly(p, n);
+      return;
+    }
+    if (n > 0)
+      std::memcpy(next_, p, n);
+    next_ += n;
+  }
   /// The offset of the next byte in the frame body.
-  std::size_t position() const noexcept { return out.size() - base; }
+  std::size_t position() const noexcept { return written() - base_; }
   /// A one-byte string's characters (Latin-1).
   void latin1(std::string_view text, const string_shape& shape) {
-    if (shape.ascii)
-      out.append(text);
-    else
-      latin1_from_wtf8(text, [this](const char* p, std::size_t n) { out.append(p, n); });
-  }
-  /// A two-byte string's code units (host byte order).
-  void utf16(std::string_view text, const string_shape&) {
-    utf16_from_wtf8(text, [this](const char* p, std::size_t n) { out.append(p, n); });
-  }
-};
-
-/// Writes the encoding through a pointer into storage of the exact size (small frames, where
-/// sizing the output string first costs less than appending byte by byte).
-struct pointer_sink {
-  /// Where the frame body starts.
-  char* base;
-  /// The next byte to write.
-  char* next;
-  /// One byte.
-  void byte(std::uint8_t b) noexcept { *next++ = static_cast<char>(b); }
-  /// `n` bytes.
-  void bytes(const void* p, std::size_t n) noexcept {
-    if (n > 0)
-      std::memcpy(next, p, n);
-    next += n;
-  }
-  /// The offset of the next byte in the frame body.
-  std::size_t position() const noexcept { return static_cast<std::size_t>(next - base); }
-  /// A one-byte string's characters (Latin-1).
-  void latin1(std::string_view text, const string_shape& shape) noexcept {
     if (shape.ascii)
       bytes(text.data(), text.size());
     else
       latin1_from_wtf8(text, [this](const char* p, std::size_t n) { bytes(p, n); });
   }
   /// A two-byte string's code units (host byte order).
-  void utf16(std::string_view text, const string_shape&) noexcept {
+  void utf16(std::string_view text, const string_shape&) {
     utf16_from_wtf8(text, [this](const char* p, std::size_t n) { bytes(p, n); });
   }
+  /// Drops the unused room: `out` ends with the last byte written.
+  void finish() { out_.resize(written()); }
+
+private:
+  std::size_t written() const noexcept { return static_cast<std::size_t>(next_ - out_.data()); }
+
+  // The slow paths stay out of line, so that `byte` and `bytes` inline into the writers.
+
+  // Makes room after the first `used` bytes of `out` (`wanted` bytes, or what its capacity
+  // still holds if that is less but not tiny, so that a frame that fits is not reallocated)
+  // and writes from there.
+  [[gnu::noinline]] void make_room(std::size_t used, std::size_t wanted) {
+    const std::size_t spare = out_.capacity() - used;
+    out_.resize(used + (spare >= min_spare ? std::min(wanted, spare) : wanted));
+    point_at(used);
+  }
+
+  // Appends `n` bytes at the end of the written ones, then keeps only the room that needs no
+  // reallocation (maybe none: the next byte then makes room).
+  [[gnu::noinline]] void append_directly(const void* p, std::size_t n) {
+    const std::size_t used = written();
+    out_.resize(used);
+    out_.append(static_cast<const char*>(p), n);
+    out_.resize(std::min(out_.capacity(), used + n + min_room));
+    point_at(used + n);
+  }
+
+  void point_at(std::size_t used) noexcept {
+    next_ = out_.data() + used;
+    end_ = out_.data() + out_.size();
+  }
+
+  static constexpr std::size_t min_spare = 16;
+
+  std::string& out_;
+  std::size_t base_;
+  char* next_ = nullptr;
+  char* end_ = nullptr;
 };
 
 /// Throws `unencodable_value` with "advanced: <what>".
@@ -109,6 +123,10 @@ inline std::size_t varint_size(std::uint64_t n) noexcept {
 /// A base-128 varint.
 template <class Sink>
 void put_varint(Sink& sink, std::uint64_t n) {
+  if (n < 0x80) { // most varints: lengths, counts, small integers
+    sink.byte(static_cast<std::uint8_t>(n));
+    return;
+  }
   std::uint8_t buffer[10];
   std::size_t used = 0;
   while (n >= 0x80) {

@@ -1,8 +1,7 @@
 /// @file
 /// The encoder: a `cocluster::value` to the bytes Node 20's `ChildProcessSerializer` writes for
-/// the same JavaScript value. It runs twice over the value with the same code: once counting
-/// bytes (and checking that everything is encodable, so that nothing is written on failure),
-/// once appending to the reserved output, so that large payloads are copied exactly once.
+/// the same JavaScript value, in one pass over the value (see `buffer_sink`). On failure the
+/// output is cut back to where it was.
 #ifndef COCLUSTER_DETAIL_V8_WRITER_HPP
 #define COCLUSTER_DETAIL_V8_WRITER_HPP
 
@@ -49,13 +48,12 @@ inline std::uint32_t regexp_flag_bits(std::string_view flags) {
   return bits;
 }
 
-/// Writes one value graph through `Sink`.
-template <class Sink>
+/// Writes one value graph to a `buffer_sink`.
 class value_writer {
 public:
-  /// A writer to `sink`, numbering objects in `ids` (shared by both passes).
-  value_writer(Sink& sink, identity_table& ids, std::size_t max_depth) noexcept
-      : sink_(sink), ids_(ids), max_depth_(max_depth) {}
+  /// A writer to `sink`, refusing nesting deeper than `max_depth`.
+  value_writer(buffer_sink& sink, std::size_t max_depth) noexcept
+      : sink_(sink), max_depth_(max_depth) {}
 
   /// The header and `v`.
   void message(const value& v) {
@@ -112,20 +110,16 @@ private:
 
   void write_node(const value& v) {
     const js::node_base* n = node_access::node(v);
-    // The sizing pass records nodes that may be met again; the writing pass only looks them up,
-    // so both passes take the same decisions.
-    if (!ids_.empty() || node_access::maybe_shared(v)) {
+    // Only nodes that may be met again are recorded (and looked up).
+    if (node_access::maybe_shared(v)) {
       if (const auto id = ids_.find(n)) {
-        if (*id < next_id_) {
-          if (std::find(open_errors_.begin(), open_errors_.end(), n) != open_errors_.end())
-            unencodable("an Error whose cause refers back to the Error (Node 20 cannot read it)");
-          sink_.byte(tag::object_reference);
-          put_varint(sink_, *id);
-          return;
-        }
-      } else if (node_access::maybe_shared(v)) {
-        ids_.insert(n, next_id_);
+        if (std::find(open_errors_.begin(), open_errors_.end(), n) != open_errors_.end())
+          unencodable("an Error whose cause refers back to the Error (Node 20 cannot read it)");
+        sink_.byte(tag::object_reference);
+        put_varint(sink_, *id);
+        return;
       }
+      ids_.insert(n, next_id_);
     }
     ++next_id_;
     switch (n->kind()) {
@@ -297,46 +291,24 @@ private:
     put_varint(sink_, error_tag::end);
   }
 
-  Sink& sink_;
-  identity_table& ids_;
+  buffer_sink& sink_;
+  identity_table ids_;
   std::size_t max_depth_;
   std::size_t depth_ = 0;
   std::uint32_t next_id_ = 0;
   std::vector<const js::node_base*> open_errors_; // Errors whose cause is being written
 };
 
-/// Frame bodies up to this size are written through a pointer into the resized output; larger
-/// ones are appended to the reserved output, so that their payloads are not zero-filled first.
-inline constexpr std::size_t pointer_sink_limit = 16 * 1024;
-
 /// Appends the frame body of `v` to `out`; on failure `out` is unchanged.
 inline void encode_value(const value& v, std::string& out, std::size_t max_depth) {
-  identity_table ids;
-  size_sink counter;
-  value_writer<size_sink>(counter, ids, max_depth).message(v);
   const std::size_t start = out.size();
-  const std::size_t needed = start + counter.size;
-  if (out.capacity() < needed)
-    out.reserve(std::max(needed, out.capacity() * 2));
-  bool exact = false;
   try {
-    if (counter.size <= pointer_sink_limit) {
-      out.resize(needed);
-      pointer_sink sink{out.data() + start, out.data() + start};
-      value_writer<pointer_sink>(sink, ids, max_depth).message(v);
-      exact = sink.position() == counter.size;
-    } else {
-      string_sink sink{out, start};
-      value_writer<string_sink>(sink, ids, max_depth).message(v);
-      exact = out.size() == needed;
-    }
+    buffer_sink sink(out);
+    value_writer(sink, max_depth).message(v);
+    sink.finish();
   } catch (...) {
     out.resize(start);
     throw;
-  }
-  if (!exact) {
-    out.resize(start);
-    throw std::logic_error("advanced: encoder size mismatch");
   }
 }
 

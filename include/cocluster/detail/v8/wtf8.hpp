@@ -234,15 +234,13 @@ void utf16_from_wtf8(std::string_view text, Append&& append) {
 
 /// Latin-1 bytes to WTF-8 (one allocation; a plain copy when they are ASCII).
 inline std::string wtf8_from_latin1(const unsigned char* p, std::size_t n) {
+  const char* text = reinterpret_cast<const char*>(p);
+  if (all_ascii(text, n))
+    return std::string(text, n);
   std::size_t high = 0;
   for (std::size_t i = 0; i < n; ++i)
     high += p[i] >> 7;
-  std::string out;
-  if (high == 0) {
-    out.assign(reinterpret_cast<const char*>(p), n);
-    return out;
-  }
-  out.resize(n + high);
+  std::string out(n + high, '\0');
   std::size_t o = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const unsigned char c = p[i];
