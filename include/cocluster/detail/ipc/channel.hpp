@@ -241,7 +241,7 @@ private:
         break;
       std::error_code ec;
       const std::size_t n = send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
-      if (ec == std::errc::resource_unavailable_try_again || ec == std::errc::operation_would_block) {
+      if (would_block(ec)) {
         waiting_writable_ = true;
         socket_.async_wait(asio::socket_base::wait_write,
                            [self = this->shared_from_this()](std::error_code wait_ec) {
@@ -318,7 +318,7 @@ private:
       auto [space, size] = reader_.prepare();
       std::error_code ec;
       const received r = receive_with_fds(socket_.native_handle(), space, size, fds_, ec);
-      if (ec == std::errc::resource_unavailable_try_again || ec == std::errc::operation_would_block) {
+      if (would_block(ec)) {
         reader_.shrink_if_idle();
         return wait_readable();
       }

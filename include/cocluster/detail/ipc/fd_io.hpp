@@ -18,6 +18,13 @@
 
 namespace cocluster::detail {
 
+/// True when `ec`, set by the functions below, says the socket would block (EAGAIN). Compares
+/// values, without the virtual calls of a comparison with `std::errc`.
+inline bool would_block(const std::error_code& ec) noexcept {
+  return ec && ec.category() == std::system_category() &&
+         (ec.value() == EAGAIN || ec.value() == EWOULDBLOCK);
+}
+
 /// What one `recvmsg` brought.
 struct received {
   std::size_t bytes = 0;
