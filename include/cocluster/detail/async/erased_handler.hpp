@@ -63,10 +63,28 @@ private:
     }
 
     // At the end of a turn the handler's executor is normally the one running: dispatch then
-    // calls it in place (a strand or another context still gets it posted).
+    // calls it in place (a strand or another context still gets it posted). The usual case, an
+    // io_context's executor running on this thread, is recognised here and the handler called
+    // directly, as dispatch would, without its type-erased execution.
     void run() override {
       auto executor = asio::get_associated_executor(handler, io_executor);
+      if (running_here(executor)) {
+        bound()();
+        return;
+      }
       asio::dispatch(executor, bound());
+    }
+    template <class Executor>
+    static bool running_here(const Executor& executor) noexcept {
+      using io_executor_type = asio::io_context::executor_type;
+      if constexpr (std::is_same_v<Executor, io_executor_type>) {
+        return executor.running_in_this_thread();
+      } else if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+        const auto* target = executor.template target<io_executor_type>();
+        return target != nullptr && target->running_in_this_thread();
+      } else {
+        return false;
+      }
     }
 
     void post() override {
