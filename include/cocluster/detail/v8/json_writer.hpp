@@ -116,15 +116,8 @@ private:
 /// Appends the frame body of `document` to `out`; on failure `out` is unchanged.
 template <class BasicJson>
 void encode_json(const BasicJson& document, std::string& out, std::size_t max_depth) {
-  const std::size_t start = out.size();
-  try {
-    buffer_sink sink(out);
-    json_writer(sink, max_depth).message(document);
-    sink.finish();
-  } catch (...) {
-    out.resize(start);
-    throw;
-  }
+  append_encoding(out,
+                  [&](buffer_sink& sink) { json_writer(sink, max_depth).message(document); });
 }
 
 } // namespace cocluster::detail::v8

@@ -63,17 +63,11 @@ public:
 private:
   enum class id_state : std::uint8_t { pending, open, done };
 
-  // A property key: an array index, or a name.
+  // A property key of an array: an element index, or a name.
   struct key {
     bool is_index = false;
     std::uint32_t index = 0;
     std::string name;
-    // The key as an object property name (moves the name out).
-    std::string take_text() {
-      if (!is_index)
-        return std::move(name);
-      return name.empty() ? std::to_string(index) : std::move(name);
-    }
   };
 
   class depth_guard {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "cocluster/detail/v8/number_text.hpp"
 #include "cocluster/detail/v8/tags.hpp"
@@ -104,6 +105,21 @@ private:
   char* next_ = nullptr;
   char* end_ = nullptr;
 };
+
+/// Appends what `write(buffer_sink&)` writes to `out`; if it throws, `out` is cut back to where
+/// it was and the exception goes on.
+template <class Write>
+void append_encoding(std::string& out, Write&& write) {
+  const std::size_t start = out.size();
+  try {
+    buffer_sink sink(out);
+    std::forward<Write>(write)(sink);
+    sink.finish();
+  } catch (...) {
+    out.resize(start);
+    throw;
+  }
+}
 
 /// Throws `unencodable_value` with "advanced: <what>".
 [[noreturn]] inline void unencodable(const std::string& what) {

@@ -301,15 +301,7 @@ private:
 
 /// Appends the frame body of `v` to `out`; on failure `out` is unchanged.
 inline void encode_value(const value& v, std::string& out, std::size_t max_depth) {
-  const std::size_t start = out.size();
-  try {
-    buffer_sink sink(out);
-    value_writer(sink, max_depth).message(v);
-    sink.finish();
-  } catch (...) {
-    out.resize(start);
-    throw;
-  }
+  append_encoding(out, [&](buffer_sink& sink) { value_writer(sink, max_depth).message(v); });
 }
 
 } // namespace cocluster::detail::v8
