@@ -407,6 +407,30 @@ TEST_CASE("Numbers convert to C++ integers only when integral and in range") {
   CHECK_THROWS_AS(value(1).get<bool>(), value_error);
 }
 
+TEST_CASE("A frame is appended after what the output holds, the same bytes wherever its room runs out") {
+  // Many small writes around one large string and one large Buffer: the encoder makes room a
+  // little at a time and appends large blocks directly, from any starting size and capacity.
+  value v = value::array();
+  for (int i = 0; i < 60; ++i)
+    v.push_back(value{{"i", i}, {"s", std::string(static_cast<std::size_t>(i % 7), 'x')}});
+  v.push_back(std::string(700, 'y'));
+  v.push_back(value::buffer(std::vector<std::uint8_t>(300, 7)));
+  v.push_back(value{{"after", true}});
+  std::string alone;
+  advanced::encode(v, alone);
+  for (std::size_t prefix = 0; prefix < 600; prefix += 37) {
+    for (const std::size_t spare : {std::size_t{0}, std::size_t{10}, std::size_t{300}, alone.size()}) {
+      std::string out(prefix, 'p');
+      out.reserve(prefix + spare);
+      advanced::encode(v, out);
+      CHECK(out.size() == prefix + alone.size());
+      CHECK(out.compare(0, prefix, std::string(prefix, 'p')) == 0);
+      CHECK(out.compare(prefix, std::string::npos, alone) == 0);
+    }
+  }
+  CHECK(advanced::decode(alone) == v);
+}
+
 TEST_CASE("A large Buffer is copied once into the decoded value and once into the output") {
   const std::size_t size = std::size_t{8} << 20;
   const value buffer = value::buffer(std::vector<std::uint8_t>(size, 0x5a));
