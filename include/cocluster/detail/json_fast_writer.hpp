@@ -63,6 +63,14 @@ inline bool write_json_string(const std::string& text, std::string& out) {
   return true;
 }
 
+/// Appends the decimal digits of integer `n` (as `dump()` writes a JSON integer).
+template <class Integer>
+void append_json_integer(Integer n, std::string& out) {
+  std::array<char, 24> digits;
+  const auto r = std::to_chars(digits.data(), digits.data() + digits.size(), n);
+  out.append(digits.data(), r.ptr);
+}
+
 /// Appends the compact text of `value` to `out`, byte for byte what `value.dump()` writes
 /// (numbers as nlohmann formats them, `\u00XX` in lower case, UTF-8 passed through). Returns
 /// false, with `out` partly written, for what it leaves to nlohmann: invalid UTF-8 (which
@@ -80,20 +88,12 @@ bool write_json_fast(const Json& value, std::string& out) {
     else
       out.append("false", 5);
     return true;
-  case value_t::number_integer: {
-    std::array<char, 24> digits;
-    const auto r = std::to_chars(digits.data(), digits.data() + digits.size(),
-                                 value.template get<typename Json::number_integer_t>());
-    out.append(digits.data(), r.ptr);
+  case value_t::number_integer:
+    append_json_integer(value.template get<typename Json::number_integer_t>(), out);
     return true;
-  }
-  case value_t::number_unsigned: {
-    std::array<char, 24> digits;
-    const auto r = std::to_chars(digits.data(), digits.data() + digits.size(),
-                                 value.template get<typename Json::number_unsigned_t>());
-    out.append(digits.data(), r.ptr);
+  case value_t::number_unsigned:
+    append_json_integer(value.template get<typename Json::number_unsigned_t>(), out);
     return true;
-  }
   case value_t::number_float: {
     const auto x = value.template get<typename Json::number_float_t>();
     if (!std::isfinite(x)) {
