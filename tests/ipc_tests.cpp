@@ -370,4 +370,39 @@ TEST_CASE("descriptors that arrive without a message to claim them are closed wi
   CHECK(test::open_fds() == before);
 }
 
+TEST_CASE("a reply sent while handling a message is written at once, and what follows it in one batch") {
+  asio::io_context io;
+  int ends[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+  unique_fd peer(ends[1]);
+  auto ipc = std::make_shared<channel>(io.get_executor(), unique_fd(ends[0]),
+                                       cocluster::ipc_options{});
+  std::vector<std::size_t> queued_after_send;
+  ipc->start({[&](nlohmann::json&& m) {
+                for (int i = 1; i <= 3; ++i) {
+                  ipc->send({{"reply", i}, {"to", m["ping"]}});
+                  queued_after_send.push_back(ipc->queued_bytes());
+                }
+              },
+              {}, {}, {}});
+  // Outside a handler, send() only queues: the write waits for the event loop.
+  ipc->send({{"hello", true}});
+  CHECK(ipc->queued_bytes() == std::string_view("{\"hello\":true}\n").size());
+  io.poll();
+  CHECK(ipc->queued_bytes() == 0);
+  REQUIRE(::write(peer.get(), "{\"ping\":7}\n", 11) == 11);
+  io.run_for(300ms);
+  // The first reply left inside send(); the next two were queued and written together after.
+  REQUIRE(queued_after_send.size() == 3);
+  CHECK(queued_after_send[0] == 0);
+  CHECK(queued_after_send[1] > 0);
+  CHECK(queued_after_send[2] > queued_after_send[1]);
+  CHECK(ipc->queued_bytes() == 0);
+  std::string got(4096, '\0');
+  const ssize_t n = ::recv(peer.get(), got.data(), got.size(), MSG_DONTWAIT);
+  got.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  CHECK(got == "{\"hello\":true}\n"
+               "{\"reply\":1,\"to\":7}\n{\"reply\":2,\"to\":7}\n{\"reply\":3,\"to\":7}\n");
+}
+
 TEST_SUITE_END();

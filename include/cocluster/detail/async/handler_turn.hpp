@@ -5,6 +5,7 @@
 #define COCLUSTER_DETAIL_ASYNC_HANDLER_TURN_HPP
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -43,6 +44,7 @@ public:
     if (owner_) {
       current() = &pending();
       ran() = 0;
+      ++serial();
     }
   }
 
@@ -98,6 +100,10 @@ public:
   /// True while a turn is open on this thread.
   static bool is_open() noexcept { return current() != nullptr; }
 
+  /// A number that differs for every turn opened on this thread (0 before the first): lets an
+  /// object do something once per turn.
+  static std::uint64_t current_serial() noexcept { return serial(); }
+
 private:
   using work_list = std::vector<std::unique_ptr<deferred_work>>;
 
@@ -109,6 +115,11 @@ private:
   static work_list& pending() {
     static thread_local work_list list;
     return list;
+  }
+
+  static std::uint64_t& serial() noexcept {
+    static thread_local std::uint64_t count = 0;
+    return count;
   }
 
   // Pieces this turn has run.

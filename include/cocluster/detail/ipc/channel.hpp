@@ -38,7 +38,11 @@ namespace cocluster::detail {
 ///
 /// Writing: frames are queued in one buffer and written at the end of the current turn (see
 /// `handler_turn`; posted when none is open), so that messages sent together leave in one
-/// `sendmsg` and a write error is never handled inside `send()`.
+/// `sendmsg` and a write error is never handled inside `send()`. One exception keeps replies
+/// prompt: the first frame queued in a turn onto an empty queue is written at once, inside
+/// `send()`, so that it does not wait for whatever the handler does next (frames queued after
+/// it in the same turn are batched as before). If that write fails or would block, the frame
+/// stays queued and the end-of-turn write deals with it.
 template <serialization_policy S>
 class channel : public std::enable_shared_from_this<channel<S>> {
 public:
@@ -180,6 +184,7 @@ private:
       throw std::system_error(make_error_code(errc::write_queue_full),
                               "cocluster: send: " + std::to_string(queue_.size()) +
                                   " bytes queued (write_queue_limit)");
+    const bool was_empty = queue_.empty();
     std::string& out = queue_.buffer();
     const std::size_t start = out.size();
     try {
@@ -202,8 +207,28 @@ private:
       throw;
     }
     queue_.commit_frame(start, fd, std::move(owned));
-    schedule_write();
+    if (!(was_empty && write_through()))
+      schedule_write();
     return queue_.size() <= options_.high_water_mark;
+  }
+
+  // Writes the queue now, from inside send(), when this is the first write-through of the turn
+  // (see the class comment). Returns true when everything was written and nothing else is left
+  // to do; false leaves the rest (and any error) to write_now at the end of the turn.
+  bool write_through() {
+    if (waiting_writable_ || write_broken_ || !handler_turn::is_open() ||
+        write_through_turn_ == handler_turn::current_serial())
+      return false;
+    write_through_turn_ = handler_turn::current_serial();
+    while (const auto chunk = queue_.next()) {
+      std::error_code ec;
+      const std::size_t n =
+          send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
+      if (ec)
+        return false;
+      queue_.consume(chunk, n);
+    }
+    return queue_.empty() && flush_waiters_.empty();
   }
 
   void push_urgent(const protocol::message& message) {
@@ -492,6 +517,7 @@ private:
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
   bool write_broken_ = false;
+  std::uint64_t write_through_turn_ = 0; // the turn of the last write_through()
 };
 
 } // namespace cocluster::detail
