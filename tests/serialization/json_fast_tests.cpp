@@ -127,7 +127,8 @@ TEST_CASE("The fast JSON reader builds what nlohmann builds, or leaves the text 
       "1e5", "1E+5", "2.5e-3", "5e-324", "1.7976931348623157e308", "0.1", "true", "false",
       "null", R"("")", R"("\"\\\/\b\f\n\r\t")", R"("\u00e9\u20AC\ud83d\ude00\u0000")",
       "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", " \t\r\n[ 1 , { \"a\" : [ ] } ] \r",
-      R"({"a":1,"a":2})", R"({"b":{},"a":[[],{}]})", R"([1,2,3,[4,[5,[6]]]])",
+      R"({"a":1,"a":2})", R"({"b":1,"a":2,"b":3,"c":4,"a":5})", R"({"a":1,"\u0061":2})",
+      R"({"\u0062":1,"a":2,"b":3})", R"({"b":{},"a":[[],{}]})", R"([1,2,3,[4,[5,[6]]]])",
   };
   for (const auto& text : answered) {
     CAPTURE(text);
@@ -192,12 +193,16 @@ TEST_CASE("The fast JSON writer writes the bytes nlohmann's dump writes") {
 }
 
 TEST_CASE("The fast JSON writer leaves invalid UTF-8 and binary values to nlohmann") {
-  std::string out;
+  // What the output held before is left as it was.
+  std::string out = "kept";
   CHECK_FALSE(cocluster::detail::write_json_fast(json("\xc3"), out));
-  out.clear();
+  CHECK(out == "kept");
   CHECK_FALSE(cocluster::detail::write_json_fast(json{{"\xff", 1}}, out));
-  out.clear();
+  CHECK(out == "kept");
+  CHECK_FALSE(cocluster::detail::write_json_fast(json{{"a", json::array({1, json::binary({1, 2})})}}, out));
+  CHECK(out == "kept");
   CHECK_FALSE(cocluster::detail::write_json_fast(json::binary({1, 2}), out));
+  CHECK(out == "kept");
   // Through the policy, the same values are refused with nlohmann's reason or written its way.
   std::string refused;
   CHECK_THROWS_WITH_AS(cocluster::json::encode(json("\xc3"), refused),

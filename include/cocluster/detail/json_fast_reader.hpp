@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -72,6 +73,11 @@ private:
     case '[':
       return array(out);
     case '"': {
+      if (std::string_view text; plain_string(text)) {
+        // Builds the string from the input in place of `out`'s value, without a temporary.
+        Json::template json_serializer<std::string_view, void>::to_json(out, text);
+        return true;
+      }
       out = string_t();
       return string(*out.template get_ptr<string_t*>());
     }
@@ -141,15 +147,25 @@ private:
     for (;;) {
       if (p_ == end_ || *p_ != '"')
         return false;
-      key.clear();
-      if (!string(key))
-        return false;
+      // Inserted at the end when the keys come in order (as nlohmann, and so cocluster, writes
+      // them): one comparison instead of a search. A duplicate key finds the existing member,
+      // which is overwritten: the last one wins, as with nlohmann.
+      typename object_t::iterator slot;
+      if (std::string_view plain; plain_string(plain)) {
+        slot = members.emplace_hint(members.end(), std::piecewise_construct,
+                                    std::forward_as_tuple(plain), std::forward_as_tuple());
+      } else {
+        key.clear();
+        if (!string(key))
+          return false;
+        slot = members.emplace_hint(members.end(), std::move(key), Json());
+      }
       skip_space();
       if (p_ == end_ || *p_ != ':')
         return false;
       ++p_;
       skip_space();
-      Json& member = members[std::move(key)];
+      Json& member = slot->second;
       member = nullptr;
       if (!value(member))
         return false;
@@ -186,6 +202,23 @@ private:
       stack_.resize(base);
       return true;
     }
+  }
+
+  // At the opening quote of a string of printable ASCII without escapes (the usual case):
+  // sets `text` to its characters and moves past the closing quote. Otherwise false, and the
+  // reader stays where it was.
+  bool plain_string(std::string_view& text) {
+    for (const char* q = p_ + 1; q != end_; ++q) {
+      const auto c = static_cast<unsigned char>(*q);
+      if (c == '"') {
+        text = std::string_view(p_ + 1, static_cast<std::size_t>(q - p_ - 1));
+        p_ = q + 1;
+        return true;
+      }
+      if (c == '\\' || c < 0x20 || c >= 0x80)
+        return false;
+    }
+    return false;
   }
 
   // At the opening quote; appends the decoded string to `out`.

@@ -117,10 +117,8 @@ void dump_json_text(const Json& value, std::string& out) {
         std::make_shared<retargetable_string_output>();
     nlohmann::detail::serializer<Json> writer{output, ' ', nlohmann::json::error_handler_t::strict};
   };
-  const std::size_t start = out.size();
   if (write_json_fast(value, out))
     return;
-  out.resize(start);
   thread_local cached_serializer cached;
   if (!cached_serializer::alive()) {
     nlohmann::detail::serializer<Json> writer(
