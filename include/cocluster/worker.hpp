@@ -102,6 +102,10 @@ public:
 
   /// Queues a message to the worker (or, in a worker process, to the primary). Returns false
   /// when more than the high-water mark is queued: wait with `async_drain` before sending more.
+  /// Messages sent together (in one handler or one stretch of a coroutine) leave in one
+  /// `sendmsg` when the handler returns or the coroutine suspends; the first one sent while
+  /// handling a message or another library event is written at once, so that a reply does not
+  /// wait for what follows it. A write error is never reported from inside `send`.
   /// @throws std::system_error `errc::channel_closed` when not connected,
   /// `errc::write_queue_full`, `errc::unencodable_value`.
   bool send(const value_type& message) const { return impl_->send(message); }
