@@ -69,7 +69,11 @@ private:
     void run() override {
       auto executor = asio::get_associated_executor(handler, io_executor);
       if (running_here(executor)) {
-        bound()();
+        // In place, from this object (which the turn keeps until run returns): the result is
+        // moved once, into the handler, and the keep-alive is released after it.
+        std::apply(
+            [this](std::error_code ec, Values&... v) { std::move(handler)(ec, std::move(v)...); },
+            *result);
         return;
       }
       asio::dispatch(executor, bound());

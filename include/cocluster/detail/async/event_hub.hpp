@@ -52,16 +52,18 @@ public:
   }
 
   /// Delivers `value` to every subscription (moved into the last one).
-  void publish(T value) {
+  void publish(T&& value) {
     prune();
     if (subscribers_.empty())
       return;
     for (std::size_t i = 0; i + 1 < subscribers_.size(); ++i)
       if (auto queue = subscribers_[i].lock())
-        queue->push(value);
+        queue->push(std::as_const(value));
     if (auto last = subscribers_.back().lock())
       last->push(std::move(value));
   }
+  /// Delivers a copy of `value` to every subscription.
+  void publish(const T& value) { publish(T(value)); }
 
   /// Ends every subscription; later subscriptions start closed.
   void close(std::error_code reason) {

@@ -24,7 +24,7 @@ public:
       : executor_(executor), waiters_(std::move(executor)) {}
 
   /// Delivers one event.
-  void push(T value) {
+  void push(T&& value) {
     if (closed_)
       return;
     if (waiters_.empty())
@@ -32,6 +32,8 @@ public:
     else
       waiters_.complete_one({}, std::move(value));
   }
+  /// Delivers a copy of one event.
+  void push(const T& value) { push(T(value)); }
 
   /// Ends the stream: waiting and later receivers complete with `reason` once the queue is empty.
   void close(std::error_code reason) {

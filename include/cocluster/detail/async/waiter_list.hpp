@@ -4,7 +4,7 @@
 #define COCLUSTER_DETAIL_ASYNC_WAITER_LIST_HPP
 
 #include <cstdint>
-#include <list>
+#include <deque>
 #include <memory>
 #include <system_error>
 #include <utility>
@@ -45,7 +45,7 @@ public:
   }
 
   /// Completes the oldest waiter. Returns false when there was none.
-  bool complete_one(std::error_code ec, Values... values) {
+  bool complete_one(std::error_code ec, Values&&... values) {
     if (state_->entries.empty())
       return false;
     auto handler = std::move(state_->entries.front().handler);
@@ -80,7 +80,7 @@ private:
   struct state {
     explicit state(asio::any_io_executor ex) : executor(std::move(ex)) {}
     asio::any_io_executor executor;
-    std::list<entry> entries;
+    std::deque<entry> entries; // no allocation per waiter
     std::uint64_t last_id = 0;
   };
 
