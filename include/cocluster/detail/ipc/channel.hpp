@@ -220,15 +220,9 @@ private:
         write_through_turn_ == handler_turn::current_serial())
       return false;
     write_through_turn_ = handler_turn::current_serial();
-    while (const auto chunk = queue_.next()) {
-      std::error_code ec;
-      const std::size_t n =
-          send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
-      if (ec)
-        return false;
-      queue_.consume(chunk, n);
-    }
-    return queue_.empty() && flush_waiters_.empty();
+    std::error_code ec;
+    write_queued(ec);
+    return !ec && queue_.empty() && flush_waiters_.empty();
   }
 
   void push_urgent(const protocol::message& message) {
@@ -259,34 +253,40 @@ private:
     });
   }
 
-  void write_now() {
-    while (open_) {
-      const auto chunk = queue_.next();
-      if (!chunk)
-        break;
-      std::error_code ec;
-      const std::size_t n = send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
-      if (would_block(ec)) {
-        waiting_writable_ = true;
-        socket_.async_wait(asio::socket_base::wait_write,
-                           [self = this->shared_from_this()](std::error_code wait_ec) {
-                             handler_turn turn;
-                             self->waiting_writable_ = false;
-                             if (!self->open_)
-                               return;
-                             if (wait_ec)
-                               return self->fail(wait_ec, "waiting to write to the IPC channel");
-                             self->write_now();
-                             turn.finish();
-                           });
-        break;
-      }
+  // Writes what the queue offers until it is empty or stopped at the descriptor gate, or until
+  // a write fails (`ec`, EAGAIN included).
+  void write_queued(std::error_code& ec) {
+    while (const auto chunk = queue_.next()) {
+      const std::size_t n =
+          send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
       if (ec)
-        return write_failed(ec);
+        return;
       queue_.consume(chunk, n);
     }
-    if (open_)
-      report_progress();
+  }
+
+  void write_now() {
+    if (!open_)
+      return;
+    std::error_code ec;
+    write_queued(ec);
+    if (would_block(ec)) {
+      waiting_writable_ = true;
+      socket_.async_wait(asio::socket_base::wait_write,
+                         [self = this->shared_from_this()](std::error_code wait_ec) {
+                           handler_turn turn;
+                           self->waiting_writable_ = false;
+                           if (!self->open_)
+                             return;
+                           if (wait_ec)
+                             return self->fail(wait_ec, "waiting to write to the IPC channel");
+                           self->write_now();
+                           turn.finish();
+                         });
+    } else if (ec) {
+      return write_failed(ec);
+    }
+    report_progress();
   }
 
   void report_progress() {
