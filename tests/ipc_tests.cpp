@@ -405,4 +405,119 @@ TEST_CASE("a reply sent while handling a message is written at once, and what fo
                "{\"reply\":1,\"to\":7}\n{\"reply\":2,\"to\":7}\n{\"reply\":3,\"to\":7}\n");
 }
 
+TEST_CASE("without busy_poll, an idle channel leaves its socket to the reactor and runs nothing") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  c.write_raw("{\"a\":1}\n");
+  io.run_for(100ms);
+  REQUIRE(c.messages.size() == 1);
+  CHECK(io.run_for(50ms) == 0);
+  // The reactor still reads what comes next.
+  c.write_raw("{\"a\":2}\n");
+  io.run_for(100ms);
+  CHECK(c.messages.size() == 2);
+}
+
+TEST_CASE("with busy_poll, a channel keeps reading after a message until that long passes "
+          "without another") {
+  asio::io_context io;
+  cocluster::ipc_options options;
+  options.busy_poll = 150ms;
+  channel_with_raw_peer c(io, options);
+  c.write_raw("{\"a\":1}\n");
+  const std::size_t handlers_while_polling = io.run_for(30ms);
+  REQUIRE(c.messages.size() == 1);
+  // Each turn of the loop checks the socket once: thousands in 30 ms, not the one or two
+  // handlers that reading a message takes.
+  CHECK(handlers_while_polling > 50);
+  // A message that arrives while polling is read, and polling goes on from it.
+  c.write_raw("{\"a\":2}\n");
+  io.run_for(30ms);
+  CHECK(c.messages.size() == 2);
+  CHECK(c.messages[1]["a"] == 2);
+  // 150 ms without a message: polling stops and the loop runs nothing while idle.
+  io.run_for(400ms);
+  CHECK(io.run_for(50ms) == 0);
+  // The reactor reads the next message, and polling starts again.
+  c.write_raw("{\"a\":3}\n");
+  CHECK(io.run_for(30ms) > 50);
+  CHECK(c.messages.size() == 3);
+  // Closing stops it at once.
+  c.ipc->close();
+  io.run_for(10ms);
+  CHECK(io.run_for(50ms) == 0);
+  CHECK(c.closed);
+}
+
+TEST_CASE("with busy_poll, sending starts polling for the reply") {
+  asio::io_context io;
+  cocluster::ipc_options options;
+  options.busy_poll = 100ms;
+  channel_with_raw_peer c(io, options);
+  c.ipc->send({{"request", 1}});
+  CHECK(io.run_for(30ms) > 50);
+  CHECK(c.read_raw() == "{\"request\":1}\n");
+  c.write_raw("{\"reply\":1}\n");
+  io.run_for(30ms);
+  REQUIRE(c.messages.size() == 1);
+  CHECK(c.messages[0]["reply"] == 1);
+}
+
+TEST_CASE("with busy_poll, messages and descriptors that arrive while polling come in order, "
+          "none lost or leaked") {
+  const auto before = test::open_fds();
+  {
+    asio::io_context io;
+    cocluster::ipc_options options;
+    options.busy_poll = 1s;
+    channel_with_raw_peer c(io, options);
+    constexpr int count = 3000;
+    std::vector<unique_fd> write_ends;
+    for (int i = 0; i < count; ++i) {
+      if (i % 300 == 0) {
+        int pipe_ends[2];
+        REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+        unique_fd read_end(pipe_ends[0]);
+        write_ends.emplace_back(pipe_ends[1]);
+        c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":)" +
+                        std::to_string(i) + "}}\n",
+                    read_end.get());
+      } else {
+        c.write_raw("{\"i\":" + std::to_string(i) + "}\n");
+      }
+      if (i % 7 == 0)
+        io.run_for(std::chrono::microseconds(200)); // the channel polls between writes
+    }
+    io.run_for(300ms);
+    REQUIRE(c.messages.size() == count - count / 300);
+    REQUIRE(c.internal.size() == count / 300);
+    bool in_order = true;
+    int expected = 0;
+    for (const auto& m : c.messages) {
+      if (expected % 300 == 0)
+        ++expected;
+      in_order = in_order && m["i"] == expected;
+      ++expected;
+    }
+    CHECK(in_order);
+    for (std::size_t k = 0; k < c.internal.size(); ++k) {
+      CHECK(c.internal[k]["seq"] == static_cast<int>(k) * 300);
+      // Each descriptor is the read end of its own pipe.
+      REQUIRE(c.internal_fds[k].get() >= 0);
+      REQUIRE(::write(write_ends[k].get(), "x", 1) == 1);
+      char byte = 0;
+      CHECK(::read(c.internal_fds[k].get(), &byte, 1) == 1);
+    }
+    std::string acks;
+    for (std::string got; !(got = c.read_raw()).empty();)
+      acks += got;
+    std::size_t ack_count = 0;
+    for (std::size_t at = 0; (at = acks.find("NODE_HANDLE_ACK", at)) != std::string::npos; ++at)
+      ++ack_count;
+    CHECK(ack_count == count / 300);
+    CHECK(c.errors.empty());
+  }
+  CHECK(test::open_fds() == before);
+}
+
 TEST_SUITE_END();

@@ -120,6 +120,25 @@ WORKER_SCENARIO("bounce") {
   });
 }
 
+// "bounce" with ipc_options::busy_poll of args[0] microseconds, sending without awaiting.
+WORKER_SCENARIO("bounce-polling") {
+  cocluster::cluster_options options;
+  options.ipc.busy_poll = std::chrono::microseconds(std::stoi(args.at(0)));
+  return test::with_serialization([&]<class S>() {
+    return test::run_worker<S>(
+        [](auto& cluster) -> asio::awaitable<void> {
+          auto messages = cluster.worker().subscribe(cocluster::event::message);
+          for (;;) {
+            auto [ec, message] = co_await messages.async_receive(test::as_tuple);
+            if (ec)
+              co_return;
+            cluster.worker().send(message);
+          }
+        },
+        0, options);
+  });
+}
+
 // Writes raw bytes (hex) on its channel without speaking the protocol, then waits for the end.
 WORKER_SCENARIO("raw-bytes") {
   const std::string bytes = unhex(args.at(0));
@@ -422,6 +441,30 @@ TEST_CASE_TEMPLATE("100,000 small messages from a worker arrive in order with no
     CHECK(in_order);
     CHECK(next == count);
     co_await cluster.disconnect();
+  }, 120s);
+}
+
+TEST_CASE_TEMPLATE("a primary and a worker that both busy-poll exchange 5,000 requests and "
+                   "replies in order, and the worker exits cleanly", S,
+                   COCLUSTER_TEST_SERIALIZATIONS) {
+  asio::io_context io;
+  cocluster::cluster_options options;
+  options.ipc.busy_poll = std::chrono::microseconds(200);
+  cluster_of<S> cluster(io, options);
+  cluster.setup_primary(test::scenario("bounce-polling", test::strings("200")));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    auto replies = worker.subscribe(cocluster::event::message);
+    bool in_order = true;
+    for (int i = 0; i < 5000; ++i) {
+      worker.send(test::message<S>(numbered(i)));
+      auto reply = co_await replies.async_receive();
+      in_order = in_order && test::as_json<S>(reply) == numbered(i);
+    }
+    CHECK(in_order);
+    co_await cluster.disconnect();
+    auto status = co_await worker.exited();
+    CHECK(status.success());
   }, 120s);
 }
 

@@ -1,8 +1,10 @@
 // cocluster_ipc: the IPC workloads, primary <-> one worker.
 //
-//   cocluster_ipc rtt        --serialization json|advanced [--seconds 1]
+//   cocluster_ipc rtt        --serialization json|advanced [--seconds 1] [--busy-poll-us 0]
 //       Ping-pong of a small object: the primary sends, the worker sends the message it got
 //       back, the primary waits for it. Prints {"rtt_us":..,"round_trips":..,"frame_bytes":..}.
+//       --busy-poll-us sets ipc_options::busy_poll on both sides (the worker runs with the
+//       primary's arguments); the default 0 is the library's default.
 //   cocluster_ipc throughput --serialization json|advanced --payload small|string|binary
 //                            [--seconds 1]
 //       The primary sends as fast as the channel takes (send() until it says the queue is above
@@ -118,13 +120,14 @@ std::size_t frame_bytes(const typename S::value_type& m) {
 }
 
 nlohmann::json rtt_line(const char* serialization, double seconds, std::uint64_t round_trips,
-                        std::size_t frame) {
+                        std::size_t frame, long busy_poll_us) {
   nlohmann::json j;
   j["impl"] = "cocluster";
   j["serialization"] = serialization;
   j["rtt_us"] = seconds * 1e6 / static_cast<double>(round_trips);
   j["round_trips"] = round_trips;
   j["frame_bytes"] = frame;
+  j["busy_poll_us"] = busy_poll_us;
   return j;
 }
 
@@ -149,7 +152,7 @@ nlohmann::json throughput_line(const char* serialization, const std::string& pay
 
 template <class S>
 asio::awaitable<void> primary_rtt(cocluster::cluster<cocluster::round_robin, S>& cluster,
-                                  double seconds) {
+                                  double seconds, long busy_poll_us) {
   auto worker = cluster.fork();
   co_await worker.online();
   auto replies = worker.subscribe(cocluster::event::message);
@@ -171,7 +174,8 @@ asio::awaitable<void> primary_rtt(cocluster::cluster<cocluster::round_robin, S>&
     round_trips += 64;
     elapsed = bench::seconds_since(start);
   }
-  bench::emit(rtt_line(S::mode_name.data(), elapsed, round_trips, frame_bytes<S>(message)));
+  bench::emit(rtt_line(S::mode_name.data(), elapsed, round_trips, frame_bytes<S>(message),
+                       busy_poll_us));
   co_await cluster.disconnect();
 }
 
@@ -249,7 +253,9 @@ asio::awaitable<void> worker_count(cocluster::cluster<cocluster::round_robin, S>
 template <class S>
 int run(const bench::arguments& args) {
   asio::io_context io;
-  cocluster::cluster<cocluster::round_robin, S> cluster(io);
+  cocluster::cluster_options options;
+  options.ipc.busy_poll = std::chrono::microseconds(args.get_int("busy-poll-us", 0));
+  cocluster::cluster<cocluster::round_robin, S> cluster(io, options);
   if (cluster.is_worker()) {
     std::signal(SIGINT, SIG_IGN);
     if (args.mode == "rtt")
@@ -257,7 +263,7 @@ int run(const bench::arguments& args) {
     else
       asio::co_spawn(io, worker_count(cluster), bench::fail_on_exception);
   } else if (args.mode == "rtt") {
-    asio::co_spawn(io, primary_rtt(cluster, args.get_double("seconds", 1.0)),
+    asio::co_spawn(io, primary_rtt(cluster, args.get_double("seconds", 1.0), options.ipc.busy_poll.count()),
                    bench::fail_on_exception);
   } else if (args.mode == "throughput") {
     asio::co_spawn(io,

@@ -1,7 +1,10 @@
 // limit_ipc: the bare C limits of the IPC workloads, between a parent and a forked child over
 // an AF_UNIX stream socketpair (what a cluster's channel is).
 //
-//   limit_ipc rtt    [--size 64] [--seconds 1]          ping-pong, both sides in epoll loops
+//   limit_ipc rtt    [--size 64] [--seconds 1] [--spin-us 0]
+//                                                      ping-pong, both sides in epoll loops;
+//                                                      --spin-us: each side keeps reading for
+//                                                      that long before it waits in epoll
 //   limit_ipc oneway [--size 64] [--batch 64] [--seconds 1]
 //                                                      `batch` messages of `size` bytes per write
 //   limit_ipc scm    [--seconds 1]                     descriptors passed one per sendmsg,
@@ -18,10 +21,14 @@
 
 static void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+// How long a reader keeps calling read() on an empty socket before it waits in epoll.
+static double spin_s = 0;
+
 // Reads exactly `size` bytes from a non-blocking descriptor, waiting in epoll as an event loop
-// does. Returns 0 at end of file.
+// does (after spinning for `spin_s`, if set). Returns 0 at end of file.
 static int epoll_read_all(int epfd, int fd, char* data, size_t size) {
   size_t got = 0;
+  const double spin_until = spin_s > 0 ? now_s() + spin_s : 0;
   while (got < size) {
     ssize_t n = read(fd, data + got, size - got);
     if (n > 0) {
@@ -34,6 +41,8 @@ static int epoll_read_all(int epfd, int fd, char* data, size_t size) {
       continue;
     if (errno != EAGAIN)
       die("read");
+    if (spin_s > 0 && now_s() < spin_until)
+      continue;
     struct epoll_event ev;
     epoll_wait(epfd, &ev, 1, -1);
   }
@@ -84,8 +93,8 @@ static int rtt(size_t size, double seconds) {
   }
   close(pair[0]);
   waitpid(child, NULL, 0);
-  printf("{\"rtt_us\":%.3f,\"round_trips\":%ld,\"size\":%zu}\n", (t - start) * 1e6 / (double)count,
-         count, size);
+  printf("{\"rtt_us\":%.3f,\"round_trips\":%ld,\"size\":%zu,\"spin_us\":%.0f}\n",
+         (t - start) * 1e6 / (double)count, count, size, spin_s * 1e6);
   return 0;
 }
 
@@ -189,7 +198,7 @@ static int scm(double seconds) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: limit_ipc rtt|oneway|scm [--size N] [--batch N] [--seconds S]\n");
+    fprintf(stderr, "usage: limit_ipc rtt|oneway|scm [--size N] [--batch N] [--seconds S] [--spin-us U]\n");
     return 2;
   }
   size_t size = 64;
@@ -202,6 +211,8 @@ int main(int argc, char** argv) {
       batch = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--seconds"))
       seconds = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--spin-us"))
+      spin_s = atof(argv[i + 1]) / 1e6;
   }
   signal(SIGPIPE, SIG_IGN);
   if (size == 0 || batch <= 0)

@@ -15,9 +15,9 @@ namespace test {
 /// as a coroutine, and runs the io_context until it has no more work (the channel closed and
 /// the body returned). Returns `exit_code` then, or 92 if the body threw.
 template <class S, class Body>
-int run_worker(Body body, int exit_code = 0) {
+int run_worker(Body body, int exit_code = 0, cocluster::cluster_options options = {}) {
   asio::io_context io;
-  cocluster::cluster<cocluster::round_robin, S> cluster(io);
+  cocluster::cluster<cocluster::round_robin, S> cluster(io, options);
   if (!cluster.is_worker())
     return 93;
   int result = exit_code;

@@ -4,6 +4,7 @@
 #ifndef COCLUSTER_DETAIL_IPC_CHANNEL_HPP
 #define COCLUSTER_DETAIL_IPC_CHANNEL_HPP
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -43,6 +44,10 @@ namespace cocluster::detail {
 /// `send()`, so that it does not wait for whatever the handler does next (frames queued after
 /// it in the same turn are batched as before). If that write fails or would block, the frame
 /// stays queued and the end-of-turn write deals with it.
+///
+/// Busy polling (`ipc_options::busy_poll`): after each message sent or received, a posted
+/// handler keeps reading the socket, one non-blocking `recvmsg` per turn of the event loop,
+/// until that long has passed without another; the reactor's wait stays armed throughout.
 template <serialization_policy S>
 class channel : public std::enable_shared_from_this<channel<S>> {
 public:
@@ -209,6 +214,7 @@ private:
     queue_.commit_frame(start, fd, std::move(owned));
     if (!(was_empty && write_through()))
       schedule_write();
+    keep_polling();
     return queue_.size() <= options_.high_water_mark;
   }
 
@@ -323,11 +329,13 @@ private:
   // ---- reading ----
 
   void wait_readable() {
-    if (!open_)
+    if (!open_ || waiting_readable_)
       return;
+    waiting_readable_ = true;
     socket_.async_wait(asio::socket_base::wait_read,
                        [self = this->shared_from_this()](std::error_code ec) {
                          handler_turn turn;
+                         self->waiting_readable_ = false;
                          if (!self->open_)
                            return;
                          if (ec)
@@ -343,10 +351,8 @@ private:
       auto [space, size] = reader_.prepare();
       std::error_code ec;
       const received r = receive_with_fds(socket_.native_handle(), space, size, fds_, ec);
-      if (would_block(ec)) {
-        reader_.shrink_if_idle();
-        return wait_readable();
-      }
+      if (would_block(ec))
+        return socket_empty(i > 0);
       if (ec)
         return fail(ec, "recvmsg on the IPC channel");
       if (r.descriptors_lost)
@@ -369,14 +375,50 @@ private:
         // A short read emptied the socket: wait rather than make a recvmsg that returns
         // EAGAIN. Asio's async_wait re-arms the descriptor (EPOLL_CTL_MOD), which reports
         // bytes that arrived since, so nothing is missed.
-        reader_.shrink_if_idle();
-        return wait_readable();
+        return socket_empty(true);
       }
     }
     asio::post(executor_, [self = this->shared_from_this()] {
       handler_turn turn;
       if (self->open_)
         self->read_now();
+      turn.finish();
+    });
+  }
+
+  // The socket has nothing more to read for now (`received`: after reading something).
+  void socket_empty(bool received) {
+    reader_.shrink_if_idle();
+    wait_readable();
+    if (received)
+      keep_polling();
+  }
+
+  // ---- busy polling ----
+
+  // A message was sent or received: poll until `busy_poll` passes without another.
+  void keep_polling() {
+    if (options_.busy_poll <= std::chrono::microseconds::zero() || !open_)
+      return;
+    poll_until_ = std::chrono::steady_clock::now() + options_.busy_poll;
+    if (!polling_) {
+      polling_ = true;
+      post_poll();
+    }
+  }
+
+  void post_poll() {
+    asio::post(executor_, [self = this->shared_from_this()] {
+      if (!self->open_ || std::chrono::steady_clock::now() >= self->poll_until_) {
+        self->polling_ = false;
+        return;
+      }
+      handler_turn turn;
+      self->read_now();
+      if (self->open_)
+        self->post_poll();
+      else
+        self->polling_ = false;
       turn.finish();
     });
   }
@@ -517,6 +559,9 @@ private:
   bool write_scheduled_ = false;
   bool waiting_writable_ = false;
   bool write_broken_ = false;
+  bool waiting_readable_ = false; // an async_wait for reading is outstanding
+  bool polling_ = false;          // a busy-poll handler is posted
+  std::chrono::steady_clock::time_point poll_until_{};
   std::uint64_t write_through_turn_ = 0; // the turn of the last write_through()
 };
 
