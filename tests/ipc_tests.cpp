@@ -405,16 +405,34 @@ TEST_CASE("a reply sent while handling a message is written at once, and what fo
                "{\"reply\":1,\"to\":7}\n{\"reply\":2,\"to\":7}\n{\"reply\":3,\"to\":7}\n");
 }
 
+// Runs the loop until `done()` or 10 s, however slowly this process gets the CPU.
+template <class Done>
+void run_until(asio::io_context& io, Done done) {
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!done() && std::chrono::steady_clock::now() < until)
+    io.run_one_for(100ms);
+}
+
+// How many of `tries` calls of poll_one() found a handler ready. While a channel busy-polls one
+// always is (the poll re-posts itself); otherwise an idle loop has none.
+int ready_handlers(asio::io_context& io, int tries = 100) {
+  int ready = 0;
+  for (int i = 0; i < tries; ++i)
+    ready += static_cast<int>(io.poll_one());
+  return ready;
+}
+
 TEST_CASE("without busy_poll, an idle channel leaves its socket to the reactor and runs nothing") {
   asio::io_context io;
   channel_with_raw_peer c(io);
   c.write_raw("{\"a\":1}\n");
-  io.run_for(100ms);
+  run_until(io, [&] { return c.messages.size() == 1; });
   REQUIRE(c.messages.size() == 1);
+  CHECK(ready_handlers(io) == 0);
   CHECK(io.run_for(50ms) == 0);
   // The reactor still reads what comes next.
   c.write_raw("{\"a\":2}\n");
-  io.run_for(100ms);
+  run_until(io, [&] { return c.messages.size() == 2; });
   CHECK(c.messages.size() == 2);
 }
 
@@ -422,43 +440,47 @@ TEST_CASE("with busy_poll, a channel keeps reading after a message until that lo
           "without another") {
   asio::io_context io;
   cocluster::ipc_options options;
-  options.busy_poll = 150ms;
+  options.busy_poll = 1s;
   channel_with_raw_peer c(io, options);
   c.write_raw("{\"a\":1}\n");
-  const std::size_t handlers_while_polling = io.run_for(30ms);
+  run_until(io, [&] { return c.messages.size() == 1; });
   REQUIRE(c.messages.size() == 1);
-  // Each turn of the loop checks the socket once: thousands in 30 ms, not the one or two
-  // handlers that reading a message takes.
-  CHECK(handlers_while_polling > 50);
+  // Polling: the loop always has the next check of the socket ready, never sleeps.
+  CHECK(ready_handlers(io) == 100);
   // A message that arrives while polling is read, and polling goes on from it.
   c.write_raw("{\"a\":2}\n");
-  io.run_for(30ms);
-  CHECK(c.messages.size() == 2);
+  run_until(io, [&] { return c.messages.size() == 2; });
+  REQUIRE(c.messages.size() == 2);
   CHECK(c.messages[1]["a"] == 2);
-  // 150 ms without a message: polling stops and the loop runs nothing while idle.
-  io.run_for(400ms);
+  CHECK(ready_handlers(io) == 100);
+  // A second without a message: polling stops, and the idle loop has nothing to run.
+  io.run_for(1500ms);
+  CHECK(ready_handlers(io) == 0);
   CHECK(io.run_for(50ms) == 0);
   // The reactor reads the next message, and polling starts again.
   c.write_raw("{\"a\":3}\n");
-  CHECK(io.run_for(30ms) > 50);
+  run_until(io, [&] { return c.messages.size() == 3; });
   CHECK(c.messages.size() == 3);
-  // Closing stops it at once.
+  CHECK(ready_handlers(io) == 100);
+  // Closing stops it at once: a few handlers finish (the cancelled wait, the last poll), not
+  // the thousands that polling until the deadline would run.
   c.ipc->close();
-  io.run_for(10ms);
-  CHECK(io.run_for(50ms) == 0);
+  CHECK(io.poll() <= 4);
+  CHECK(ready_handlers(io) == 0);
   CHECK(c.closed);
 }
 
 TEST_CASE("with busy_poll, sending starts polling for the reply") {
   asio::io_context io;
   cocluster::ipc_options options;
-  options.busy_poll = 100ms;
+  options.busy_poll = 1s;
   channel_with_raw_peer c(io, options);
   c.ipc->send({{"request", 1}});
-  CHECK(io.run_for(30ms) > 50);
+  // Without polling, only the end-of-turn write would be ready.
+  CHECK(ready_handlers(io) == 100);
   CHECK(c.read_raw() == "{\"request\":1}\n");
   c.write_raw("{\"reply\":1}\n");
-  io.run_for(30ms);
+  run_until(io, [&] { return c.messages.size() == 1; });
   REQUIRE(c.messages.size() == 1);
   CHECK(c.messages[0]["reply"] == 1);
 }
@@ -488,7 +510,7 @@ TEST_CASE("with busy_poll, messages and descriptors that arrive while polling co
       if (i % 7 == 0)
         io.run_for(std::chrono::microseconds(200)); // the channel polls between writes
     }
-    io.run_for(300ms);
+    run_until(io, [&] { return c.messages.size() + c.internal.size() == count; });
     REQUIRE(c.messages.size() == count - count / 300);
     REQUIRE(c.internal.size() == count / 300);
     bool in_order = true;
