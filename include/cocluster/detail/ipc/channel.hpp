@@ -247,6 +247,23 @@ private:
     schedule_write();
   }
 
+  // Waits until the socket is ready for `type`, with the flag `Waiting` set meanwhile, then
+  // runs `Next` in a library turn; a failed wait fails the channel, named by `what`.
+  template <bool channel::*Waiting, void (channel::*Next)()>
+  void wait_then(asio::socket_base::wait_type type, const char* what) {
+    this->*Waiting = true;
+    socket_.async_wait(type, [self = this->shared_from_this(), what](std::error_code ec) {
+      handler_turn turn;
+      (*self).*Waiting = false;
+      if (!self->open_)
+        return;
+      if (ec)
+        return self->fail(ec, what);
+      ((*self).*Next)();
+      turn.finish();
+    });
+  }
+
   // ---- writing ----
 
   void schedule_write() {
@@ -277,18 +294,8 @@ private:
     std::error_code ec;
     write_queued(ec);
     if (would_block(ec)) {
-      waiting_writable_ = true;
-      socket_.async_wait(asio::socket_base::wait_write,
-                         [self = this->shared_from_this()](std::error_code wait_ec) {
-                           handler_turn turn;
-                           self->waiting_writable_ = false;
-                           if (!self->open_)
-                             return;
-                           if (wait_ec)
-                             return self->fail(wait_ec, "waiting to write to the IPC channel");
-                           self->write_now();
-                           turn.finish();
-                         });
+      wait_then<&channel::waiting_writable_, &channel::write_now>(
+          asio::socket_base::wait_write, "waiting to write to the IPC channel");
     } else if (ec) {
       return write_failed(ec);
     }
@@ -331,18 +338,8 @@ private:
   void wait_readable() {
     if (!open_ || waiting_readable_)
       return;
-    waiting_readable_ = true;
-    socket_.async_wait(asio::socket_base::wait_read,
-                       [self = this->shared_from_this()](std::error_code ec) {
-                         handler_turn turn;
-                         self->waiting_readable_ = false;
-                         if (!self->open_)
-                           return;
-                         if (ec)
-                           return self->fail(ec, "waiting to read from the IPC channel");
-                         self->read_now();
-                         turn.finish();
-                       });
+    wait_then<&channel::waiting_readable_, &channel::read_now>(
+        asio::socket_base::wait_read, "waiting to read from the IPC channel");
   }
 
   // Reads until the socket is empty (the reactor is edge-triggered), yielding now and then.
