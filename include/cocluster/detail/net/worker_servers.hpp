@@ -69,64 +69,31 @@ public:
   /// Listens through the primary. `on_done(exception, server)` runs from the executor.
   void listen(const listen_request& request,
               std::function<void(std::exception_ptr, std::shared_ptr<server_impl>)> on_done) {
-    auto index_key = request.index_key();
-    const std::int64_t index = take_index(index_key);
-    auto self = this->shared_from_this();
-    const bool sent = self_->send_request(
-        worker_key(), request.query(index),
-        [weak = this->weak_from_this(), request, index_key, index,
-         on_done](nlohmann::json&& reply, unique_fd fd) {
-          auto servers = weak.lock();
-          if (!servers)
-            return;
-          try {
-            on_done(nullptr, servers->on_reply(request, index_key, index, reply, std::move(fd)));
-          } catch (...) {
-            servers->release_index(index_key, index);
-            on_done(std::current_exception(), nullptr);
-          }
-        });
-    if (!sent) {
-      release_index(index_key, index);
-      auto failure = std::make_exception_ptr(std::system_error(
-          make_error_code(errc::channel_closed), "cocluster: listen: not connected to the primary"));
-      asio::post(executor_, [on_done, failure] { on_done(failure, nullptr); });
-    }
+    ask_primary(request, "listen", std::move(on_done),
+                [request](worker_servers& servers, const std::string& index_key,
+                          std::int64_t index, const nlohmann::json& reply, unique_fd fd) {
+                  return servers.on_reply(request, index_key, index, reply, std::move(fd));
+                });
   }
 
   /// Binds a UDP socket through the primary (always the primary's socket, as in Node).
   void bind_udp(const listen_request& request,
                 std::function<void(std::exception_ptr, unique_fd)> on_done) {
     prune_udp();
-    auto index_key = request.index_key();
-    const std::int64_t index = take_index(index_key);
-    const bool sent = self_->send_request(
-        worker_key(), request.query(index),
-        [weak = this->weak_from_this(), request, index_key, index,
-         on_done](nlohmann::json&& reply, unique_fd fd) {
-          auto servers = weak.lock();
-          if (!servers)
-            return;
-          const auto error = protocol::integer_field(reply, "errno").value_or(0);
-          if (error != 0 || !fd) {
-            servers->release_index(index_key, index);
-            const int code = error != 0 ? static_cast<int>(-error) : EINVAL;
-            on_done(std::make_exception_ptr(std::system_error(
-                        code, std::system_category(), "cocluster: bind: " + request.describe("bind"))),
-                    unique_fd());
-            return;
-          }
-          const auto key = std::string(protocol::string_field(reply, "key").value_or(""));
-          servers->udp_.push_back({key, index_key, index, std::make_shared<connection_tracker>()});
-          servers->udp_.back().socket->add(fd.get());
-          on_done(nullptr, std::move(fd));
-        });
-    if (!sent) {
-      release_index(index_key, index);
-      auto failure = std::make_exception_ptr(std::system_error(
-          make_error_code(errc::channel_closed), "cocluster: bind: not connected to the primary"));
-      asio::post(executor_, [on_done, failure] { on_done(failure, unique_fd()); });
-    }
+    ask_primary(request, "bind", std::move(on_done),
+                [request](worker_servers& servers, const std::string& index_key,
+                          std::int64_t index, const nlohmann::json& reply, unique_fd fd) {
+                  const auto error = protocol::integer_field(reply, "errno").value_or(0);
+                  if (error != 0 || !fd)
+                    throw std::system_error(error != 0 ? static_cast<int>(-error) : EINVAL,
+                                            std::system_category(),
+                                            "cocluster: bind: " + request.describe("bind"));
+                  const auto key = std::string(protocol::string_field(reply, "key").value_or(""));
+                  servers.udp_.push_back(
+                      {key, index_key, index, std::make_shared<connection_tracker>()});
+                  servers.udp_.back().socket->add(fd.get());
+                  return fd;
+                });
   }
 
   // ---- worker_net_hooks ----
@@ -182,6 +149,41 @@ private:
     std::int64_t index;
     std::shared_ptr<connection_tracker> socket;
   };
+
+  // Asks the primary for `request` under a fresh index. `answer(servers, index_key, index,
+  // reply, fd)` makes the result from the reply or throws; `on_done` gets the result, or the
+  // exception with the index released, from the executor. When the query cannot be sent (no
+  // primary), `on_done` gets a channel_closed error, posted.
+  template <class Result, class Answer>
+  void ask_primary(const listen_request& request, const char* verb,
+                   std::function<void(std::exception_ptr, Result)> on_done, Answer answer) {
+    auto index_key = request.index_key();
+    const std::int64_t index = take_index(index_key);
+    const bool sent = self_->send_request(
+        worker_key(), request.query(index),
+        [weak = this->weak_from_this(), index_key, index, on_done,
+         answer = std::move(answer)](nlohmann::json&& reply, unique_fd fd) {
+          auto servers = weak.lock();
+          if (!servers)
+            return;
+          Result result;
+          try {
+            result = answer(*servers, index_key, index, reply, std::move(fd));
+          } catch (...) {
+            servers->release_index(index_key, index);
+            on_done(std::current_exception(), Result());
+            return;
+          }
+          on_done(nullptr, std::move(result));
+        });
+    if (!sent) {
+      release_index(index_key, index);
+      auto failure = std::make_exception_ptr(
+          std::system_error(make_error_code(errc::channel_closed),
+                            std::string("cocluster: ") + verb + ": not connected to the primary"));
+      asio::post(executor_, [on_done = std::move(on_done), failure] { on_done(failure, Result()); });
+    }
+  }
 
   // Node's indexes: each (address, port, type, fd) counts its concurrent listens from 0; an
   // index is freed when its server closes, and also (unlike Node, nodejs/node#60086) when the

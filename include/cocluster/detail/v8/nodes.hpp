@@ -31,37 +31,70 @@ namespace cocluster {
 
 namespace js {
 
+/// Items kept in a vector, in their order, with what `property_map`, `map` and `set` share:
+/// size, iteration and removal of everything. Lookups are linear.
+template <class Item>
+class ordered_items {
+public:
+  /// Iterator over the items.
+  using iterator = typename std::vector<Item>::iterator;
+  /// Iterator over the items.
+  using const_iterator = typename std::vector<Item>::const_iterator;
+
+  /// Number of items.
+  std::size_t size() const noexcept { return items_.size(); }
+  /// True when there are none.
+  bool empty() const noexcept { return items_.empty(); }
+  /// First item.
+  iterator begin() noexcept { return items_.begin(); }
+  /// Past the last item.
+  iterator end() noexcept { return items_.end(); }
+  /// First item.
+  const_iterator begin() const noexcept { return items_.begin(); }
+  /// Past the last item.
+  const_iterator end() const noexcept { return items_.end(); }
+  /// Removes every item.
+  void clear() noexcept { items_.clear(); }
+
+protected:
+  ordered_items() = default;
+  ~ordered_items() = default;
+
+  // The first item that `matches`, or null.
+  template <class Match>
+  Item* find_first(Match matches) noexcept {
+    for (auto& item : items_)
+      if (matches(item))
+        return &item;
+    return nullptr;
+  }
+
+  // Removes the first item that `matches`; true when there was one.
+  template <class Match>
+  bool erase_first(Match matches) {
+    for (auto it = items_.begin(); it != items_.end(); ++it)
+      if (matches(*it)) {
+        items_.erase(it);
+        return true;
+      }
+    return false;
+  }
+
+  std::vector<Item> items_;
+};
+
 /// An ordered list of string-keyed properties in JavaScript order: canonical array-index keys
 /// (`"0"` to `"4294967294"`) first in ascending order, then other keys in insertion order.
 /// Lookups are linear. Do not change keys through iterators.
-class property_map {
+class property_map : public ordered_items<std::pair<std::string, value>> {
 public:
   /// One property.
   using entry = std::pair<std::string, value>;
-  /// Iterator over properties.
-  using iterator = std::vector<entry>::iterator;
-  /// Iterator over properties.
-  using const_iterator = std::vector<entry>::const_iterator;
-
-  /// Number of properties.
-  std::size_t size() const noexcept { return entries_.size(); }
-  /// True when there are no properties.
-  bool empty() const noexcept { return entries_.empty(); }
-  /// First property.
-  iterator begin() noexcept { return entries_.begin(); }
-  /// Past the last property.
-  iterator end() noexcept { return entries_.end(); }
-  /// First property.
-  const_iterator begin() const noexcept { return entries_.begin(); }
-  /// Past the last property.
-  const_iterator end() const noexcept { return entries_.end(); }
 
   /// The value of `key`, or null.
   value* find(std::string_view key) noexcept {
-    for (auto& e : entries_)
-      if (e.first == key)
-        return &e.second;
-    return nullptr;
+    entry* found = find_first([key](const entry& e) { return e.first == key; });
+    return found != nullptr ? &found->second : nullptr;
   }
   /// The value of `key`, or null.
   const value* find(std::string_view key) const noexcept {
@@ -73,7 +106,7 @@ public:
   value& operator[](std::string_view key) {
     if (value* v = find(key))
       return *v;
-    const auto at = entries_.insert(entries_.begin() + insert_position(key),
+    const auto at = items_.insert(items_.begin() + insert_position(key),
                                     entry(std::string(key), value()));
     return at->second;
   }
@@ -92,37 +125,28 @@ public:
       return false;
     }
     const auto position = insert_position(key);
-    entries_.insert(entries_.begin() + position, entry(std::move(key), std::move(v)));
+    items_.insert(items_.begin() + position, entry(std::move(key), std::move(v)));
     return true;
   }
   /// Removes `key`; returns true when it was present.
   bool erase(std::string_view key) {
-    for (auto it = entries_.begin(); it != entries_.end(); ++it)
-      if (it->first == key) {
-        entries_.erase(it);
-        return true;
-      }
-    return false;
+    return erase_first([key](const entry& e) { return e.first == key; });
   }
-  /// Removes every property.
-  void clear() noexcept { entries_.clear(); }
   /// Reserves room for `n` properties.
-  void reserve(std::size_t n) { entries_.reserve(n); }
+  void reserve(std::size_t n) { items_.reserve(n); }
 
 protected:
   property_map() = default;
   ~property_map() = default;
 
-  std::vector<entry> entries_;
-
 private:
   std::ptrdiff_t insert_position(std::string_view key) const noexcept {
     std::uint32_t index = 0;
     if (!detail::v8::parse_array_index(key, index))
-      return static_cast<std::ptrdiff_t>(entries_.size());
+      return static_cast<std::ptrdiff_t>(items_.size());
     std::size_t i = 0;
     std::uint32_t other = 0;
-    while (i < entries_.size() && detail::v8::parse_array_index(entries_[i].first, other) &&
+    while (i < items_.size() && detail::v8::parse_array_index(items_[i].first, other) &&
            other < index)
       ++i;
     return static_cast<std::ptrdiff_t>(i);
@@ -269,36 +293,18 @@ inline value positive_zero(value v) {
 }
 
 /// A JavaScript Map: entries in insertion order, keys compared with SameValueZero.
-class map final : public node_base {
+class map final : public node_base, public ordered_items<std::pair<value, value>> {
 public:
   /// One entry.
   using entry = std::pair<value, value>;
-  /// Iterator over entries.
-  using iterator = std::vector<entry>::iterator;
-  /// Iterator over entries.
-  using const_iterator = std::vector<entry>::const_iterator;
 
   /// An empty Map.
   map() noexcept : node_base(value_kind::map) {}
   ~map();
-  /// Number of entries.
-  std::size_t size() const noexcept { return entries_.size(); }
-  /// True when empty.
-  bool empty() const noexcept { return entries_.empty(); }
-  /// First entry.
-  iterator begin() noexcept { return entries_.begin(); }
-  /// Past the last entry.
-  iterator end() noexcept { return entries_.end(); }
-  /// First entry.
-  const_iterator begin() const noexcept { return entries_.begin(); }
-  /// Past the last entry.
-  const_iterator end() const noexcept { return entries_.end(); }
   /// The value stored under `key`, or null.
   value* find(const value& key) noexcept {
-    for (auto& e : entries_)
-      if (same_value_zero(e.first, key))
-        return &e.second;
-    return nullptr;
+    entry* found = find_first([&key](const entry& e) { return same_value_zero(e.first, key); });
+    return found != nullptr ? &found->second : nullptr;
   }
   /// The value stored under `key`, or null.
   const value* find(const value& key) const noexcept { return const_cast<map*>(this)->find(key); }
@@ -310,54 +316,29 @@ public:
     if (value* existing = find(key))
       *existing = std::move(v);
     else
-      entries_.emplace_back(positive_zero(std::move(key)), std::move(v));
+      items_.emplace_back(positive_zero(std::move(key)), std::move(v));
   }
   /// The value of `key`, appended as `undefined` when missing.
   value& operator[](const value& key) {
     if (value* existing = find(key))
       return *existing;
-    return entries_.emplace_back(positive_zero(key), value()).second;
+    return items_.emplace_back(positive_zero(key), value()).second;
   }
   /// Removes `key`; returns true when it was present.
   bool erase(const value& key) {
-    for (auto it = entries_.begin(); it != entries_.end(); ++it)
-      if (same_value_zero(it->first, key)) {
-        entries_.erase(it);
-        return true;
-      }
-    return false;
+    return erase_first([&key](const entry& e) { return same_value_zero(e.first, key); });
   }
-  /// Removes every entry.
-  void clear() noexcept { entries_.clear(); }
 
 private:
-  std::vector<entry> entries_;
   friend struct cocluster::detail::v8::node_access;
 };
 
 /// A JavaScript Set: values in insertion order, compared with SameValueZero.
-class set final : public node_base {
+class set final : public node_base, public ordered_items<value> {
 public:
-  /// Iterator over values.
-  using iterator = std::vector<value>::iterator;
-  /// Iterator over values.
-  using const_iterator = std::vector<value>::const_iterator;
-
   /// An empty Set.
   set() noexcept : node_base(value_kind::set) {}
   ~set();
-  /// Number of values.
-  std::size_t size() const noexcept { return items_.size(); }
-  /// True when empty.
-  bool empty() const noexcept { return items_.empty(); }
-  /// First value.
-  iterator begin() noexcept { return items_.begin(); }
-  /// Past the last value.
-  iterator end() noexcept { return items_.end(); }
-  /// First value.
-  const_iterator begin() const noexcept { return items_.begin(); }
-  /// Past the last value.
-  const_iterator end() const noexcept { return items_.end(); }
   /// True when `item` is present.
   bool contains(const value& item) const noexcept {
     for (const auto& v : items_)
@@ -375,18 +356,10 @@ public:
   }
   /// Removes `item`; returns true when it was present.
   bool erase(const value& item) {
-    for (auto it = items_.begin(); it != items_.end(); ++it)
-      if (same_value_zero(*it, item)) {
-        items_.erase(it);
-        return true;
-      }
-    return false;
+    return erase_first([&item](const value& v) { return same_value_zero(v, item); });
   }
-  /// Removes every value.
-  void clear() noexcept { items_.clear(); }
 
 private:
-  std::vector<value> items_;
   friend struct cocluster::detail::v8::node_access;
 };
 
@@ -557,10 +530,10 @@ struct node_access {
   }
   /// The raw entries of an object.
   static std::vector<js::property_map::entry>& entries(js::property_map& m) noexcept {
-    return m.entries_;
+    return m.items_;
   }
   /// The raw entries of a Map.
-  static std::vector<js::map::entry>& entries(js::map& m) noexcept { return m.entries_; }
+  static std::vector<js::map::entry>& entries(js::map& m) noexcept { return m.items_; }
   /// The raw values of a Set.
   static std::vector<value>& items(js::set& s) noexcept { return s.items_; }
   /// The dense part of an array (may hold holes).
@@ -581,7 +554,7 @@ namespace js {
 
 inline object::~object() {
   auto& queue = detail::v8::teardown_queue::local();
-  for (auto& e : entries_)
+  for (auto& e : items_)
     detail::v8::node_access::defer(queue, e.second);
   queue.drain();
 }
@@ -632,14 +605,14 @@ inline array::~array() {
     detail::v8::node_access::defer(queue, item);
   for (auto& [index, item] : far_)
     detail::v8::node_access::defer(queue, item);
-  for (auto& e : properties_.entries_)
+  for (auto& e : properties_.items_)
     detail::v8::node_access::defer(queue, e.second);
   queue.drain();
 }
 
 inline map::~map() {
   auto& queue = detail::v8::teardown_queue::local();
-  for (auto& [key, item] : entries_) {
+  for (auto& [key, item] : items_) {
     detail::v8::node_access::defer(queue, key);
     detail::v8::node_access::defer(queue, item);
   }

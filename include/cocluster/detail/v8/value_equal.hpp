@@ -58,23 +58,10 @@ private:
   }
 
   bool step(const value& a, const value& b) {
+    const auto primitives = compare_primitives(a, b, same_number);
+    if (primitives != primitive_comparison::compare_nodes)
+      return primitives == primitive_comparison::equal;
     const value_kind ka = a.kind();
-    const value_kind kb = b.kind();
-    const bool number_a = ka == value_kind::int32 || ka == value_kind::number;
-    const bool number_b = kb == value_kind::int32 || kb == value_kind::number;
-    if (number_a || number_b)
-      return number_a && number_b && same_number(a.as_number(), b.as_number());
-    if (ka != kb)
-      return false;
-    switch (ka) {
-    case value_kind::undefined:
-    case value_kind::null:
-    case value_kind::hole: return true;
-    case value_kind::boolean: return a.as_bool() == b.as_bool();
-    case value_kind::bigint: return a.as_bigint() == b.as_bigint();
-    case value_kind::string: return a.as_string() == b.as_string();
-    default: break;
-    }
     js::node_base* na = node_access::node(a);
     js::node_base* nb = node_access::node(b);
     if (na == nb)
