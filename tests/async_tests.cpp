@@ -1,21 +1,58 @@
 // The asynchronous building blocks: level-triggered one-shot events and subscription streams.
 #include <doctest/doctest.h>
 
+#include <cocluster/detail/async/erased_handler.hpp>
 #include <cocluster/detail/async/event_hub.hpp>
 #include <cocluster/detail/async/handler_turn.hpp>
 #include <cocluster/detail/async/oneshot_event.hpp>
 
+#include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "support/run.hpp"
 
 using namespace asio::experimental::awaitable_operators;
+using cocluster::detail::erased_handler;
 using cocluster::detail::event_hub;
 using cocluster::detail::handler_turn;
 using cocluster::detail::oneshot_event;
 using namespace std::chrono_literals;
 
 TEST_SUITE_BEGIN("async");
+
+namespace {
+
+// What a counting_allocator has handed out.
+struct allocation_counts {
+  int live = 0;
+  int total = 0;
+};
+
+// An allocator a user might bind to a handler: counts what it allocates.
+template <class T>
+struct counting_allocator {
+  using value_type = T;
+  explicit counting_allocator(allocation_counts* c) noexcept : counts(c) {}
+  template <class U>
+  counting_allocator(const counting_allocator<U>& other) noexcept : counts(other.counts) {}
+  T* allocate(std::size_t n) {
+    ++counts->live;
+    ++counts->total;
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    --counts->live;
+    std::allocator<T>().deallocate(p, n);
+  }
+  template <class U>
+  bool operator==(const counting_allocator<U>& other) const noexcept {
+    return counts == other.counts;
+  }
+  allocation_counts* counts;
+};
+
+} // namespace
 
 TEST_CASE("waiting on a one-shot event that already happened completes at once with its result") {
   asio::io_context io;
@@ -180,6 +217,56 @@ TEST_CASE("a coroutine whose waits all complete at once inside a library handler
   io.run();
   CHECK(timer_fired);
   CHECK(spins < 20'000'000);
+}
+
+TEST_CASE("a waiting handler is stored with its associated allocator, which is freed before the handler runs") {
+  asio::io_context io;
+  allocation_counts counts;
+  oneshot_event<int> in_turn(io.get_executor());
+  oneshot_event<int> posted(io.get_executor());
+  int live_in_first = -1;
+  int live_in_second = -1;
+  std::vector<int> values;
+  in_turn.async_wait(asio::bind_allocator(counting_allocator<void>(&counts),
+                                          [&](std::error_code, int v) {
+                                            live_in_first = counts.live;
+                                            values.push_back(v);
+                                          }));
+  posted.async_wait(asio::bind_allocator(counting_allocator<void>(&counts),
+                                         [&](std::error_code, int v) {
+                                           live_in_second = counts.live;
+                                           values.push_back(v);
+                                         }));
+  CHECK(counts.total == 2);
+  CHECK(counts.live == 2);
+  asio::post(io, [&] {
+    handler_turn turn; // completed at the end of this turn
+    in_turn.set({}, 1);
+    turn.finish();
+    posted.set({}, 2); // no turn open: posted
+  });
+  io.run();
+  CHECK(values == std::vector<int>{1, 2});
+  CHECK(live_in_first == 1);  // its own storage gone, the other handler's still held
+  CHECK(live_in_second == 0);
+  CHECK(counts.live == 0);
+  CHECK(counts.total == 2);
+}
+
+TEST_CASE("a handler that is never completed is freed through its associated allocator") {
+  asio::io_context io;
+  allocation_counts counts;
+  bool ran = false;
+  {
+    erased_handler<int> waiting(asio::bind_allocator(counting_allocator<void>(&counts),
+                                                     [&](std::error_code, int) { ran = true; }),
+                                io.get_executor());
+    CHECK(counts.live == 1);
+  }
+  io.run();
+  CHECK(counts.live == 0);
+  CHECK(counts.total == 1);
+  CHECK_FALSE(ran);
 }
 
 TEST_SUITE_END();

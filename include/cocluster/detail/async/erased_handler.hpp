@@ -19,6 +19,10 @@ namespace cocluster::detail {
 /// handler inside the caller: it runs at the end of the library handler that is running (see
 /// `handler_turn`), through the handler's associated executor, or is posted there when no such
 /// handler runs. An optional keep-alive reference is released only after the handler has run.
+///
+/// The handler is stored in memory from its associated allocator (Asio's recycling allocator
+/// when it has none, which reuses blocks per thread instead of calling `malloc` for every
+/// operation), and that memory is freed before the handler runs.
 template <class... Values>
 class erased_handler {
 public:
@@ -27,8 +31,7 @@ public:
   template <class Handler>
   erased_handler(Handler&& handler, const asio::any_io_executor& io_executor,
                  std::shared_ptr<void> keep_alive = {})
-      : impl_(std::make_unique<impl<std::decay_t<Handler>>>(std::forward<Handler>(handler),
-                                                             io_executor, std::move(keep_alive))) {}
+      : impl_(make_impl(std::forward<Handler>(handler), io_executor, std::move(keep_alive))) {}
 
   /// True while a handler is held.
   explicit operator bool() const noexcept { return impl_ != nullptr; }
@@ -51,12 +54,22 @@ private:
     virtual asio::cancellation_slot cancellation_slot() const = 0;
   };
 
+  // The allocator a handler's storage comes from.
+  template <class Handler>
+  using allocator_for =
+      asio::associated_allocator_t<Handler, asio::recycling_allocator<void>>;
+
   template <class Handler>
   struct impl final : base {
-    impl(Handler&& h, const asio::any_io_executor& ex, std::shared_ptr<void> ka)
-        : handler(std::move(h)), io_executor(ex), keep_alive(std::move(ka)) {}
-    impl(const Handler& h, const asio::any_io_executor& ex, std::shared_ptr<void> ka)
-        : handler(h), io_executor(ex), keep_alive(std::move(ka)) {}
+    using allocator_type = typename std::allocator_traits<
+        allocator_for<Handler>>::template rebind_alloc<impl>;
+
+    impl(Handler&& h, const asio::any_io_executor& ex, std::shared_ptr<void> ka,
+         const allocator_type& a)
+        : handler(std::move(h)), io_executor(ex), keep_alive(std::move(ka)), allocator(a) {}
+    impl(const Handler& h, const asio::any_io_executor& ex, std::shared_ptr<void> ka,
+         const allocator_type& a)
+        : handler(h), io_executor(ex), keep_alive(std::move(ka)), allocator(a) {}
 
     void set_result(std::error_code ec, Values&&... values) override {
       result.emplace(ec, std::move(values)...);
@@ -65,18 +78,28 @@ private:
     // At the end of a turn the handler's executor is normally the one running: dispatch then
     // calls it in place (a strand or another context still gets it posted). The usual case, an
     // io_context's executor running on this thread, is recognised here and the handler called
-    // directly, as dispatch would, without its type-erased execution.
+    // directly, as dispatch would, without its type-erased execution. Either way this object
+    // is freed first; the keep-alive is released after the handler has run.
     void run() override {
       auto executor = asio::get_associated_executor(handler, io_executor);
       if (running_here(executor)) {
-        // In place, from this object (which the turn keeps until run returns): the result is
-        // moved once, into the handler, and the keep-alive is released after it.
-        std::apply(
-            [this](std::error_code ec, Values&... v) { std::move(handler)(ec, std::move(v)...); },
-            *result);
+        Handler h(std::move(handler));
+        auto r = std::move(*result);
+        auto ka = std::move(keep_alive);
+        destroy();
+        std::apply([&h](std::error_code ec, Values&... v) { std::move(h)(ec, std::move(v)...); },
+                   r);
         return;
       }
-      asio::dispatch(executor, bound());
+      auto call = bound();
+      destroy();
+      asio::dispatch(executor, std::move(call));
+    }
+
+    void destroy() noexcept override {
+      allocator_type a(allocator);
+      std::allocator_traits<allocator_type>::destroy(a, this);
+      std::allocator_traits<allocator_type>::deallocate(a, this, 1);
     }
     template <class Executor>
     static bool running_here(const Executor& executor) noexcept {
@@ -93,7 +116,9 @@ private:
 
     void post() override {
       auto executor = asio::get_associated_executor(handler, io_executor);
-      asio::post(executor, bound());
+      auto call = bound();
+      destroy();
+      asio::post(executor, std::move(call));
     }
 
     auto bound() {
@@ -112,9 +137,29 @@ private:
     asio::any_io_executor io_executor;
     std::shared_ptr<void> keep_alive;
     std::optional<std::tuple<std::error_code, Values...>> result;
+    allocator_type allocator;
   };
 
-  std::unique_ptr<base> impl_;
+  template <class Handler>
+  static std::unique_ptr<base, deferred_work::deleter>
+  make_impl(Handler&& handler, const asio::any_io_executor& io_executor,
+            std::shared_ptr<void> keep_alive) {
+    using stored = impl<std::decay_t<Handler>>;
+    using traits = std::allocator_traits<typename stored::allocator_type>;
+    typename stored::allocator_type allocator(
+        asio::get_associated_allocator(handler, asio::recycling_allocator<void>()));
+    stored* storage = traits::allocate(allocator, 1);
+    try {
+      traits::construct(allocator, storage, std::forward<Handler>(handler), io_executor,
+                        std::move(keep_alive), allocator);
+    } catch (...) {
+      traits::deallocate(allocator, storage, 1);
+      throw;
+    }
+    return std::unique_ptr<base, deferred_work::deleter>(storage);
+  }
+
+  std::unique_ptr<base, deferred_work::deleter> impl_;
 };
 
 } // namespace cocluster::detail

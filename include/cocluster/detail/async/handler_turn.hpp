@@ -14,15 +14,36 @@
 
 namespace cocluster::detail {
 
-/// A piece of deferred work: run it at the end of the turn, or post it instead.
+/// A piece of deferred work: run it at the end of the turn, or post it instead. `run` and
+/// `post` consume the object: each frees it (with `destroy`) before it calls or posts what it
+/// holds, so memory allocated for a completion handler is released before the handler runs,
+/// as Asio requires, even when that handler throws. Owners that neither run nor post a piece
+/// free it with `deleter`.
 class deferred_work {
 public:
-  virtual ~deferred_work() = default;
-  /// Runs the work now (at the end of a turn, in the thread that runs the turn).
+  /// Runs the work now (at the end of a turn, in the thread that runs the turn) and frees
+  /// this object.
   virtual void run() = 0;
-  /// Posts the work to its executor instead of running it.
+  /// Posts the work to its executor instead of running it, and frees this object.
   virtual void post() = 0;
+  /// Frees this object without running the work.
+  virtual void destroy() noexcept { delete this; }
+
+  /// Frees a piece through `destroy`, for owning pointers.
+  struct deleter {
+    /// Frees `work`.
+    void operator()(deferred_work* work) const noexcept { work->destroy(); }
+  };
+
+protected:
+  deferred_work() = default;
+  deferred_work(const deferred_work&) = delete;
+  deferred_work& operator=(const deferred_work&) = delete;
+  virtual ~deferred_work() = default;
 };
+
+/// Owns a piece of deferred work until it is run, posted or dropped.
+using deferred_work_ptr = std::unique_ptr<deferred_work, deferred_work::deleter>;
 
 /// A handler's turn: from the moment the I/O that woke a handler is done until the handler
 /// returns. The library's own I/O handlers (the IPC channel's reads and writes, the round-robin
@@ -78,7 +99,7 @@ public:
     auto& work = *open;
     std::size_t i = 0;
     for (; i < work.size() && ran() < max_inline; ++i, ++ran()) {
-      auto piece = std::move(work[i]);
+      deferred_work* piece = work[i].release(); // run() frees it
       try {
         piece->run();
       } catch (...) {
@@ -90,11 +111,11 @@ public:
   }
 
   /// Takes `work` for the end of the current turn; without one, posts it.
-  static void defer(std::unique_ptr<deferred_work> work) {
+  static void defer(deferred_work_ptr work) {
     if (auto* open = current())
       open->push_back(std::move(work));
     else
-      work->post();
+      work.release()->post(); // post() frees it
   }
 
   /// True while a turn is open on this thread.
@@ -105,7 +126,7 @@ public:
   static std::uint64_t current_serial() noexcept { return serial(); }
 
 private:
-  using work_list = std::vector<std::unique_ptr<deferred_work>>;
+  using work_list = std::vector<deferred_work_ptr>;
 
   static work_list*& current() noexcept {
     static thread_local work_list* open = nullptr;
@@ -134,7 +155,7 @@ private:
     auto& work = pending();
     for (std::size_t i = first; i < work.size(); ++i)
       if (work[i])
-        work[i]->post();
+        work[i].release()->post(); // post() frees it
     work.clear();
   }
 
@@ -148,14 +169,23 @@ void defer_to_turn_end(const asio::any_io_executor& executor, Function&& functio
   struct work final : deferred_work {
     work(const asio::any_io_executor& ex, Function&& f)
         : executor(ex), function(std::forward<Function>(f)) {}
-    void run() override { function(); }
-    void post() override { asio::post(executor, std::move(function)); }
+    void run() override {
+      auto f = std::move(function);
+      destroy();
+      f();
+    }
+    void post() override {
+      auto ex = std::move(executor);
+      auto f = std::move(function);
+      destroy();
+      asio::post(ex, std::move(f));
+    }
     asio::any_io_executor executor;
     std::decay_t<Function> function;
   };
   if (!handler_turn::is_open())
     return asio::post(executor, std::forward<Function>(function));
-  handler_turn::defer(std::make_unique<work>(executor, std::forward<Function>(function)));
+  handler_turn::defer(deferred_work_ptr(new work(executor, std::forward<Function>(function))));
 }
 
 } // namespace cocluster::detail
