@@ -140,9 +140,10 @@ private:
     allocator_type allocator;
   };
 
+  using impl_ptr = std::unique_ptr<base, deferred_work::deleter>;
+
   template <class Handler>
-  static std::unique_ptr<base, deferred_work::deleter>
-  make_impl(Handler&& handler, const asio::any_io_executor& io_executor,
+  static impl_ptr make_impl(Handler&& handler, const asio::any_io_executor& io_executor,
             std::shared_ptr<void> keep_alive) {
     using stored = impl<std::decay_t<Handler>>;
     using traits = std::allocator_traits<typename stored::allocator_type>;
@@ -156,10 +157,10 @@ private:
       traits::deallocate(allocator, storage, 1);
       throw;
     }
-    return std::unique_ptr<base, deferred_work::deleter>(storage);
+    return impl_ptr(storage);
   }
 
-  std::unique_ptr<base, deferred_work::deleter> impl_;
+  impl_ptr impl_;
 };
 
 } // namespace cocluster::detail

@@ -335,16 +335,18 @@ private:
 
 /// A JavaScript Set: values in insertion order, compared with SameValueZero.
 class set final : public node_base, public ordered_items<value> {
+  // Matches the values that are `item` under SameValueZero.
+  static auto same_as(const value& item) noexcept {
+    return [&item](const value& v) { return same_value_zero(v, item); };
+  }
+
 public:
   /// An empty Set.
   set() noexcept : node_base(value_kind::set) {}
   ~set();
   /// True when `item` is present.
   bool contains(const value& item) const noexcept {
-    for (const auto& v : items_)
-      if (same_value_zero(v, item))
-        return true;
-    return false;
+    return const_cast<set*>(this)->find_first(same_as(item)) != nullptr;
   }
   /// `Set.prototype.add`: appends `item` unless present (-0 as +0, as JavaScript does);
   /// returns true when appended.
@@ -355,9 +357,7 @@ public:
     return true;
   }
   /// Removes `item`; returns true when it was present.
-  bool erase(const value& item) {
-    return erase_first([&item](const value& v) { return same_value_zero(v, item); });
-  }
+  bool erase(const value& item) { return erase_first(same_as(item)); }
 
 private:
   friend struct cocluster::detail::v8::node_access;
