@@ -144,7 +144,7 @@ private:
 
   template <class Handler>
   static impl_ptr make_impl(Handler&& handler, const asio::any_io_executor& io_executor,
-            std::shared_ptr<void> keep_alive) {
+                            std::shared_ptr<void> keep_alive) {
     using stored = impl<std::decay_t<Handler>>;
     using traits = std::allocator_traits<typename stored::allocator_type>;
     typename stored::allocator_type allocator(
