@@ -36,24 +36,6 @@ using cluster_of = cocluster::cluster<cocluster::round_robin, S>;
 
 // ---- worker scenarios ----
 
-// Stays connected until the primary disconnects it.
-WORKER_SCENARIO("idle") {
-  return test::with_serialization([]<class S>() {
-    return test::run_worker<S>([](auto&) -> asio::awaitable<void> { co_return; });
-  });
-}
-
-// Exits with the given code as soon as it has reported online.
-WORKER_SCENARIO("exit-with") {
-  const int code = std::stoi(args.at(0));
-  return test::with_serialization([code]<class S>() {
-    return test::run_worker<S>([code](auto&) -> asio::awaitable<void> {
-      std::exit(code);
-      co_return;
-    });
-  });
-}
-
 // Disconnects itself (cluster.worker.disconnect()).
 WORKER_SCENARIO("disconnect-self") {
   return test::with_serialization([]<class S>() {

@@ -110,7 +110,7 @@ TEST_CASE("settings are empty before the first setup and get Node's defaults the
   cluster.setup_primary();
   const auto& first = cluster.settings();
   REQUIRE(first.exec.has_value());
-  CHECK(first.exec->find("cocluster_tests") != std::string::npos); // this executable
+  CHECK(first.exec->find("settings_tests") != std::string::npos); // this executable
   REQUIRE(first.args.has_value());
   CHECK(first.silent == false);
   CHECK(!first.cwd.has_value());

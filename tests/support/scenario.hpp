@@ -6,6 +6,9 @@
 #ifndef COCLUSTER_TESTS_SUPPORT_SCENARIO_HPP
 #define COCLUSTER_TESTS_SUPPORT_SCENARIO_HPP
 
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,6 +46,28 @@ inline cocluster::settings scenario(const std::string& name, std::vector<std::st
   all.insert(all.end(), args.begin(), args.end());
   s.args = std::move(all);
   return s;
+}
+
+/// The exit code of a worker scenario whose coroutine threw.
+inline constexpr int scenario_threw = 92;
+
+/// A `co_spawn` completion handler for the coroutines a worker scenario starts (in place of
+/// `asio::detached`, which drops the exception): an exception is printed with `what` and ends
+/// the process at once with exit code `scenario_threw`, so that the test's exit check sees it.
+inline auto exit_on_failure(const char* what) {
+  return [what](std::exception_ptr failure) {
+    if (!failure)
+      return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "worker scenario: %s threw: %s\n", what, e.what());
+    } catch (...) {
+      std::fprintf(stderr, "worker scenario: %s threw a non-standard exception\n", what);
+    }
+    std::fflush(nullptr);
+    std::_Exit(scenario_threw);
+  };
 }
 
 } // namespace test
