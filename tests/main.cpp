@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/scenario.hpp"
+#include "support/skip_report.hpp"
 
 int main(int argc, char** argv) {
   if (argc >= 3 && std::string(argv[1]) == "--worker-scenario") {
