@@ -57,20 +57,21 @@ std::string nested_arrays(std::size_t depth, const std::string& inner = "_") {
   return out;
 }
 
-// Decodes, and if that works, checks that re-encoding is stable.
-void check_decodes_or_fails_cleanly(const std::string& bytes) {
+// Decodes, and if that works, checks that re-encoding is stable; true when it decoded.
+bool check_decodes_or_fails_cleanly(const std::string& bytes) {
   value decoded;
   try {
     decoded = advanced::decode(bytes);
   } catch (const std::system_error& e) {
     CHECK_MESSAGE(e.code() == errc::malformed_message, hex(bytes));
-    return;
+    return false;
   }
   std::string first;
   REQUIRE_NOTHROW(advanced::encode(decoded, first));
   const value again = advanced::decode(first);
   CHECK_MESSAGE(again == decoded, hex(bytes));
   CHECK_MESSAGE(hex(encode(again)) == hex(first), hex(bytes));
+  return true;
 }
 
 } // namespace
@@ -113,6 +114,28 @@ TEST_CASE("Declared lengths beyond the frame are refused before anything is allo
     check_malformed(frame);
     CHECK_MESSAGE(largest_allocation_decoding(frame) < 4096, hex(frame));
   }
+}
+
+TEST_CASE("A declared length that ends at the frame's end is read, one byte more is refused") {
+  // The exact boundary of the bounds check: a string, an ArrayBuffer, a Buffer and a BigInt
+  // whose bytes end the frame decode; declaring one byte more names the shortfall.
+  CHECK(advanced::decode(header + "\"" + varint(3) + "abc") == value("abc"));
+  check_malformed(header + "\"" + varint(4) + "abc", "length 4 exceeds the 3 bytes left");
+  CHECK(advanced::decode(header + "B" + varint(2) + unhex("0102")) ==
+        value::array_buffer({1, 2}));
+  check_malformed(header + "B" + varint(3) + unhex("0102"), "length 3 exceeds the 2 bytes left");
+  CHECK(advanced::decode(header + "\\" + varint(0) + varint(10) + varint(2) + "ab") ==
+        value::buffer(std::string_view("ab")));
+  check_malformed(header + "\\" + varint(0) + varint(10) + varint(3) + "ab",
+                  "length 3 exceeds the 2 bytes left");
+  CHECK(advanced::decode(header + "Z" + varint(16) + unhex("0100000000000000")) ==
+        value(cocluster::js::bigint(1)));
+  check_malformed(header + "Z" + varint(18) + unhex("0100000000000000"),
+                  "length 9 exceeds the 8 bytes left");
+  // A dense array's length is bounded by the bytes left too (each element takes one at least).
+  CHECK(advanced::decode(header + "A" + varint(1) + "_$" + varint(0) + varint(1)) ==
+        value::array({value()}));
+  check_malformed(header + "A" + varint(5) + "_$" + varint(0), "dense array length 5 exceeds");
 }
 
 TEST_CASE("A sparse array of length 2^32-1 decodes without allocating its length") {
@@ -184,6 +207,12 @@ TEST_CASE("A long chain of back-references decodes, compares, copies and frees w
   for (std::uint32_t i = 1; i < n; ++i)
     frame += "A" + varint(1) + "^" + varint(i) + "$" + varint(0) + varint(1);
   frame += "$" + varint(0) + varint(n);
+  // Weak observers of the chain's ends read undefined once their nodes are freed: a chain that
+  // leaked, or whose teardown stopped part way, leaves them alive (one that recursed would have
+  // exhausted the stack).
+  value first_link;
+  value last_link;
+  value copy_first_link;
   {
     value v = advanced::decode(frame);
     REQUIRE(v.size() == n);
@@ -192,10 +221,17 @@ TEST_CASE("A long chain of back-references decodes, compares, copies and frees w
     CHECK(hex(encode(copy)) == hex(frame));
     CHECK(!v.to_string().empty());
     CHECK(v.to_json().is_array());
+    first_link = value::weak_ref(v[std::size_t{0}]);
+    last_link = value::weak_ref(v[std::size_t{n - 1}]);
+    copy_first_link = value::weak_ref(copy[std::size_t{0}]);
+    REQUIRE(first_link.is_array());
     v = value(); // frees the chain through the teardown queue
+    CHECK(first_link.is_undefined());
+    CHECK(last_link.is_undefined());
     CHECK(copy.size() == n);
+    CHECK(copy_first_link.is_array()); // the copy shares no node with the freed original
   }
-  CHECK(true);
+  CHECK(copy_first_link.is_undefined());
 }
 
 TEST_CASE("Back-references must name an object already read") {
@@ -357,15 +393,33 @@ TEST_CASE("Varints read at most five bytes, as V8 reads them") {
 
 TEST_CASE("Random bytes after a valid header decode or fail cleanly") {
   std::mt19937_64 rng(20240611);
-  const std::string alphabet = std::string("\x00_0TFINZ\"cS^o{aA$@D;:',BRr\\V~-?") + '\x01' +
-                               '\x02' + '\x80' + '\xff';
+  // Every tag byte (and padding, a small varint, a continuation byte), NUL included: the
+  // literal's length is given, as a NUL would end it otherwise.
+  static constexpr char tags[] = "\x00_0TFINZ\"cS^o{aA$@D;:',BRr\\V~-?\x01\x02\x80\xff";
+  const std::string alphabet(tags, sizeof tags - 1);
+  REQUIRE(alphabet.size() == 35);
+  std::vector<bool> drawn(256, false);
+  int decoded = 0;
   for (int round = 0; round < 30000; ++round) {
     std::string frame = header;
     const std::size_t length = rng() % 48;
-    for (std::size_t i = 0; i < length; ++i)
-      frame.push_back(rng() % 2 ? alphabet[rng() % alphabet.size()] : static_cast<char>(rng()));
-    check_decodes_or_fails_cleanly(frame);
+    for (std::size_t i = 0; i < length; ++i) {
+      if (rng() % 2) {
+        const char tag = alphabet[rng() % alphabet.size()];
+        drawn[static_cast<unsigned char>(tag)] = true;
+        frame.push_back(tag);
+      } else {
+        frame.push_back(static_cast<char>(rng()));
+      }
+    }
+    decoded += check_decodes_or_fails_cleanly(frame) ? 1 : 0;
   }
+  // The frames held every tag of the alphabet, and some of them were values.
+  for (const char tag : alphabet)
+    CHECK_MESSAGE(drawn[static_cast<unsigned char>(tag)], "tag ", hex(std::string(1, tag)),
+                  " never drawn");
+  MESSAGE(decoded, " of 30000 random frames decoded");
+  CHECK(decoded > 0);
 }
 
 TEST_CASE("Single-byte changes to the golden vectors decode or fail cleanly") {

@@ -1,5 +1,6 @@
 // Helpers shared by the serialization tests: hex, encoding shortcuts, the checked-in golden
-// vectors, and running the Node oracle script.
+// vectors, and running the Node oracle script (Node itself is found by test::node_path():
+// COCLUSTER_NODE, else PATH).
 #ifndef COCLUSTER_TESTS_SERIALIZATION_SUPPORT_HPP
 #define COCLUSTER_TESTS_SERIALIZATION_SUPPORT_HPP
 
@@ -7,7 +8,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -19,6 +19,9 @@
 #include <cocluster/error.hpp>
 #include <cocluster/serialization/advanced.hpp>
 #include <cocluster/value.hpp>
+
+#include "support/node.hpp"
+#include "support/skip.hpp"
 
 namespace sertest {
 
@@ -110,14 +113,6 @@ inline std::map<std::string, std::string> golden_vectors() {
   while (in >> name >> text)
     vectors[name] = unhex(text);
   return vectors;
-}
-
-/// The Node executable from COCLUSTER_NODE, if set.
-inline std::optional<std::string> node_path() {
-  const char* path = std::getenv("COCLUSTER_NODE");
-  if (path == nullptr || *path == '\0')
-    return std::nullopt;
-  return std::string(path);
 }
 
 /// What the Node script printed, and its exit status.

@@ -298,16 +298,26 @@ TEST_CASE("Values the encoder refuses are refused with unencodable_value and no 
 
 TEST_CASE("A million-deep value is freed, copied, compared and printed without recursion") {
   value deep = 0;
-  for (int i = 0; i < 1000000; ++i)
+  value innermost; // weak observers: undefined once their node is freed
+  for (int i = 0; i < 1000000; ++i) {
     deep = value::array({deep});
+    if (i == 0)
+      innermost = value::weak_ref(deep);
+  }
+  const value outermost = value::weak_ref(deep);
   const value copy = deep.clone();
   CHECK(copy == deep);
   CHECK(deep.to_string().find("...") != std::string::npos);
   CHECK(deep.to_json().is_array());
   std::string out;
   CHECK_THROWS_AS(advanced::encode(deep, out), std::system_error);
+  REQUIRE(innermost.is_array());
   deep = value();
-  CHECK(deep.is_undefined());
+  // Every level was freed, down to the innermost (a recursive teardown would have exhausted the
+  // stack); the copy shares none of them.
+  CHECK(outermost.is_undefined());
+  CHECK(innermost.is_undefined());
+  CHECK(copy.is_array());
 }
 
 TEST_CASE("to_string renders values in a JavaScript-like form") {
