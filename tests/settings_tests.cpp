@@ -2,12 +2,14 @@
 // working directory and stdio, and errors for bad settings. Node's tests are in brackets.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "support/exits.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
 #include "support/serializations.hpp"
@@ -59,7 +61,7 @@ WORKER_SCENARIO("report") {
       [&]() -> asio::awaitable<void> {
         co_await cluster.worker().async_send(environment_report(cluster, args));
       },
-      asio::detached);
+      test::exit_on_failure("the report"));
   io.run();
   return 0;
 }
@@ -132,6 +134,7 @@ TEST_CASE("every setup and every fork emits setup asynchronously, in order, with
           "[setup-primary-emit, setup-primary-multiple]") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   auto setups = cluster.subscribe(cocluster::event::setup);
   for (const char* arg : {"one", "two", "three"}) {
     cocluster::settings s;
@@ -152,7 +155,7 @@ TEST_CASE("every setup and every fork emits setup asynchronously, in order, with
     auto worker = cluster.fork();
     auto setup = co_await setups.async_receive(); // fork runs setup too, as Node's does
     CHECK(setup.current == cluster.settings());
-    co_await worker.exited();
+    co_await exits.check();
   });
 }
 
@@ -160,6 +163,7 @@ TEST_CASE("the worker gets the configured arguments, and Node's variables are go
           "environment once it runs [setup-primary, basic]") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   cluster.setup_primary(test::scenario("report", {"--custom", "argument"}));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
@@ -171,6 +175,7 @@ TEST_CASE("the worker gets the configured arguments, and Node's variables are go
     CHECK(report["NODE_CHANNEL_FD"].is_null());
     CHECK(report["NODE_CHANNEL_SERIALIZATION_MODE"].is_null());
     co_await cluster.disconnect();
+    co_await exits.check();
   });
 }
 
@@ -179,6 +184,7 @@ TEST_CASE("fork(env) adds to the primary's environment and overrides settings.en
   ::setenv("COCLUSTER_OVERRIDDEN", "from the primary", 1);
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   auto s = test::scenario("report");
   s.env = std::map<std::string, std::string>{{"COCLUSTER_FROM_SETTINGS", "settings"},
                                              {"COCLUSTER_FROM_FORK", "settings loses"}};
@@ -195,6 +201,7 @@ TEST_CASE("fork(env) adds to the primary's environment and overrides settings.en
     CHECK(report["COCLUSTER_OVERRIDDEN"] == "fork");
     CHECK(report["HAS_PATH"] == true);
     co_await cluster.disconnect();
+    co_await exits.check();
   });
   ::unsetenv("COCLUSTER_OVERRIDDEN");
 }
@@ -202,6 +209,7 @@ TEST_CASE("fork(env) adds to the primary's environment and overrides settings.en
 TEST_CASE("settings.cwd sets the worker's working directory [cwd]") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   auto s = test::scenario("report");
   s.cwd = "/tmp";
   cluster.setup_primary(s);
@@ -211,12 +219,14 @@ TEST_CASE("settings.cwd sets the worker's working directory [cwd]") {
     auto report = co_await messages.async_receive();
     CHECK(report["cwd"] == "/tmp");
     co_await cluster.disconnect();
+    co_await exits.check();
   });
 }
 
 TEST_CASE("silent workers' stdout comes to the primary, and extra stdio pipes work [fork-stdio]") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   auto s = test::scenario("write-stdio");
   s.stdio = std::vector<cocluster::stdio_entry>{
       cocluster::stdio_entry::ignore(), cocluster::stdio_entry::pipe(),
@@ -235,8 +245,7 @@ TEST_CASE("silent workers' stdout comes to the primary, and extra stdio pipes wo
                                     asio::use_awaitable);
     CHECK(out == "to stdout\n");
     CHECK(extra == "to fd 4\n");
-    auto status = co_await worker.exited();
-    CHECK(status.code == 0);
+    co_await exits.check();
   });
 }
 
@@ -287,11 +296,12 @@ TEST_CASE("a worker built for another serialization than the primary's refuses t
           "clear error") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   cluster.setup_primary(test::scenario("wrong-serialization"));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
-    auto status = co_await worker.exited();
-    CHECK(status.code == 5);
+    exits.expect_code(worker, 5); // refused, with both modes named in the error
+    co_await exits.check();
   });
 }
 

@@ -36,7 +36,7 @@ public:
 
   ~exit_watch() {
     if (!checked_)
-      ADD_FAIL_CHECK("exit_watch: the test never awaited check() on how its workers ended");
+      FAIL_CHECK("exit_watch: the test never awaited check() on how its workers ended");
   }
 
   /// `worker` is expected to end with exit code `code` (every other worker: 0).
@@ -69,7 +69,8 @@ public:
     collect();
     const auto deadline = std::chrono::steady_clock::now() + limit;
     auto executor = co_await asio::this_coro::executor;
-    for (auto& [id, worker] : workers_) {
+    for (auto& [key, worker] : workers_) {
+      const int id = key; // a plain variable: clang 14 cannot capture a structured binding
       while (!worker.status() && std::chrono::steady_clock::now() < deadline) {
         asio::steady_timer tick(executor, std::chrono::milliseconds(5));
         co_await tick.async_wait(asio::use_awaitable);
@@ -77,7 +78,7 @@ public:
       CAPTURE(id);
       const auto status = worker.status();
       if (!status) {
-        ADD_FAIL_CHECK("worker " << id << " (pid " << worker.pid() << ") was still running "
+        FAIL_CHECK("worker " << id << " (pid " << worker.pid() << ") was still running "
                                  << std::chrono::duration_cast<std::chrono::seconds>(limit).count()
                                  << " s after the test's end");
         continue;
