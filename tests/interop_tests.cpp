@@ -1,15 +1,18 @@
 // Wire compatibility with real Node: a cocluster worker under a Node primary, and unmodified
-// Node workers under a cocluster primary. Skipped, with a message, where node is absent.
+// Node workers under a cocluster primary. Skipped visibly (test::skip) where node is absent.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <string>
 #include <vector>
 
+#include "support/exits.hpp"
 #include "support/net.hpp"
 #include "support/node.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
 #include "support/serializations.hpp"
+#include "support/skip.hpp"
 #include "support/worker_scenarios.hpp"
 
 using namespace std::chrono_literals;
@@ -108,6 +111,52 @@ WORKER_SCENARIO("under-node") {
   });
 }
 
+namespace {
+
+// Answers one line with "<worker id> <line>" (a coroutine of its own, its arguments held in its
+// frame).
+asio::awaitable<void> answer_line(asio::ip::tcp::socket connection, int id) {
+  std::string line;
+  auto [read_error, n] =
+      co_await asio::async_read_until(connection, asio::dynamic_buffer(line), '\n', test::as_tuple);
+  if (read_error)
+    co_return;
+  const std::string reply = std::to_string(id) + " " + line.substr(0, n);
+  co_await asio::async_write(connection, asio::buffer(reply), test::as_tuple);
+}
+
+} // namespace
+
+// interop_net_primary.js runs `<this binary> --worker-scenario serve host=<address>`. The net
+// suite's "serve" (net_scenarios.cpp) is not linked into this binary, so this is the part of it
+// that the Node primary uses: listens on a port the primary shares, answers each connection's
+// first line with "<worker id> <line>", and leaves when the primary disconnects it.
+WORKER_SCENARIO("serve") {
+  cocluster::tcp_listen_options options(0);
+  options.with_host("127.0.0.1");
+  for (const auto& arg : args)
+    if (arg.rfind("host=", 0) == 0)
+      options.with_host(arg.substr(5));
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const int id = cluster.worker().id();
+        auto server = co_await cluster.listen(options);
+        for (;;) {
+          auto [ec, socket] = co_await server.async_accept(test::as_tuple);
+          if (ec) // the disconnect closed the server
+            co_return;
+          asio::co_spawn(io, answer_line(std::move(socket), id),
+                         test::exit_on_failure("serve: answering a connection"));
+        }
+      },
+      test::exit_on_failure("serve"));
+  io.run();
+  return 0;
+}
+
 TEST_SUITE_BEGIN("interop");
 
 TEST_CASE_TEMPLATE("a cocluster worker under a real Node primary comes online, trades messages and "
@@ -115,7 +164,7 @@ TEST_CASE_TEMPLATE("a cocluster worker under a real Node primary comes online, t
                    S, COCLUSTER_TEST_SERIALIZATIONS) {
   const auto node = test::node_path();
   if (!node) {
-    MESSAGE("node not found: skipped");
+    test::skip(test::needs_node);
     return;
   }
   const auto result = test::run_program({*node, test::test_file("node/interop_primary.js"),
@@ -127,6 +176,9 @@ TEST_CASE_TEMPLATE("a cocluster worker under a real Node primary comes online, t
   REQUIRE(!report.is_discarded());
   CHECK(report.value("ok", false));
   CHECK(report["seen"]["disconnect"]["exitedAfterDisconnect"] == true);
+  // How the cocluster worker ended, as the Node primary saw it.
+  CHECK(report["seen"]["exit"]["code"] == 0);
+  CHECK(report["seen"]["exit"]["signal"].is_null());
 }
 
 TEST_CASE_TEMPLATE("an unmodified Node worker under a cocluster primary comes online, trades "
@@ -134,11 +186,12 @@ TEST_CASE_TEMPLATE("an unmodified Node worker under a cocluster primary comes on
                    S, COCLUSTER_TEST_SERIALIZATIONS) {
   const auto node = test::node_path();
   if (!node) {
-    MESSAGE("node not found: skipped");
+    test::skip(test::needs_node);
     return;
   }
   asio::io_context io;
   cluster_of<S> cluster(io);
+  test::exit_watch exits(cluster);
   cluster.setup_primary(node_worker<S>(*node, "echo"));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
@@ -152,10 +205,9 @@ TEST_CASE_TEMPLATE("an unmodified Node worker under a cocluster primary comes on
     auto echo = test::as_json<S>(co_await messages.async_receive());
     CHECK(echo == echo_of(ping()));
     worker.disconnect();
-    auto status = co_await worker.exited();
-    CHECK(status.code == 0);
-    CHECK(!status.signal);
+    co_await worker.exited();
     CHECK(worker.exited_after_disconnect() == true);
+    co_await exits.check(); // code 0, no signal
   });
 }
 
@@ -164,7 +216,7 @@ TEST_CASE_TEMPLATE("Node workers that leave in each way get the exited_after_dis
                    S, COCLUSTER_TEST_SERIALIZATIONS) {
   const auto node = test::node_path();
   if (!node) {
-    MESSAGE("node not found: skipped");
+    test::skip(test::needs_node);
     return;
   }
   struct expectation {
@@ -177,31 +229,35 @@ TEST_CASE_TEMPLATE("Node workers that leave in each way get the exited_after_dis
     CAPTURE(expected.behaviour);
     asio::io_context io;
     cluster_of<S> cluster(io);
+    test::exit_watch exits(cluster);
     cluster.setup_primary(node_worker<S>(*node, expected.behaviour));
     test::run(io, [&]() -> asio::awaitable<void> {
       auto worker = cluster.fork();
+      exits.expect_code(worker, expected.code);
       std::optional<bool> at_disconnect;
       worker.async_wait_disconnect(
           [&](std::error_code) { at_disconnect = worker.exited_after_disconnect(); });
-      auto status = co_await worker.exited();
-      CHECK(status.code == expected.code);
+      co_await worker.exited();
       CHECK(worker.exited_after_disconnect() == expected.exited_after_disconnect);
       const bool seen = co_await test::eventually([&] { return at_disconnect.has_value(); });
       CHECK(seen);
       CHECK(at_disconnect == expected.exited_after_disconnect);
+      co_await exits.check();
     });
   }
   // And one killed from the primary, as Node's worker.kill() does.
   asio::io_context io;
   cluster_of<S> cluster(io);
+  test::exit_watch exits(cluster);
   cluster.setup_primary(node_worker<S>(*node, "echo"));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
+    exits.expect_signal(worker, SIGTERM);
     co_await worker.online();
     worker.kill();
-    auto status = co_await worker.exited();
-    CHECK(status.signal_name() == "SIGTERM");
+    co_await worker.exited();
     CHECK(worker.exited_after_disconnect() == false);
+    co_await exits.check();
   });
 }
 
@@ -210,11 +266,12 @@ TEST_CASE_TEMPLATE("two unmodified Node HTTP workers share a port under a coclus
                    Policy, cocluster::round_robin, cocluster::shared_socket) {
   const auto node = test::node_path();
   if (!node) {
-    MESSAGE("node not found: skipped");
+    test::skip(test::needs_node);
     return;
   }
   asio::io_context io;
   cocluster::cluster<Policy> cluster(io);
+  test::exit_watch exits(cluster);
   cocluster::settings s;
   s.exec = *node;
   s.args = test::strings(test::test_file("node/interop_http_worker.js"));
@@ -235,16 +292,16 @@ TEST_CASE_TEMPLATE("two unmodified Node HTTP workers share a port under a coclus
       for (std::size_t i = 1; i < bodies.size(); ++i)
         CHECK(bodies[i] != bodies[i - 1]); // strict alternation
     co_await cluster.disconnect();
-    CHECK(one.status()->code == 0);
-    CHECK(two.status()->code == 0);
     CHECK(one.exited_after_disconnect() == true);
+    CHECK(two.exited_after_disconnect() == true);
+    co_await exits.check(); // both with code 0
   });
 }
 
 TEST_CASE("cocluster workers serve a shared port under a real Node primary, in RR and SCHED_NONE") {
   const auto node = test::node_path();
   if (!node) {
-    MESSAGE("node not found: skipped");
+    test::skip(test::needs_node);
     return;
   }
   for (const std::string policy : {"rr", "none"}) {
@@ -258,6 +315,13 @@ TEST_CASE("cocluster workers serve a shared port under a real Node primary, in R
     REQUIRE(!report.is_discarded());
     CHECK(report.value("ok", false));
     CHECK(report["policy"] == (policy == "rr" ? 2 : 1)); // Node's SCHED_RR / SCHED_NONE
+    // How each cocluster worker ended, as the Node primary saw it.
+    REQUIRE(report["codes"].size() == 2);
+    for (const auto& ending : report["codes"]) {
+      CHECK(ending["code"] == 0);
+      CHECK(ending["signal"].is_null());
+      CHECK(ending["exitedAfterDisconnect"] == true);
+    }
   }
 }
 
@@ -265,11 +329,12 @@ TEST_CASE("an unmodified Node worker in advanced mode trades a Buffer, a Map, a 
           "a BigInt with a cocluster primary") {
   const auto node = test::node_path();
   if (!node) {
-    MESSAGE("node not found: skipped");
+    test::skip(test::needs_node);
     return;
   }
   asio::io_context io;
   cocluster::cluster<cocluster::round_robin, cocluster::advanced> cluster(io);
+  test::exit_watch exits(cluster);
   cocluster::settings s;
   s.exec = *node;
   s.args = test::strings(test::test_file("node/interop_rich.js"));
@@ -285,9 +350,9 @@ TEST_CASE("an unmodified Node worker in advanced mode trades a Buffer, a Map, a 
     CHECK(reply["made"] == rich_from_node());
     CHECK(reply["made"]["big"].as_bigint() == cocluster::js::bigint::parse("1180591620717411303425"));
     worker.disconnect();
-    auto status = co_await worker.exited();
-    CHECK(status.code == 0);
+    co_await worker.exited();
     CHECK(worker.exited_after_disconnect() == true);
+    co_await exits.check();
   });
 }
 
@@ -295,7 +360,7 @@ TEST_CASE("a cocluster worker under a real Node primary in advanced mode trades 
           "a Set, a Date and a BigInt") {
   const auto node = test::node_path();
   if (!node) {
-    MESSAGE("node not found: skipped");
+    test::skip(test::needs_node);
     return;
   }
   const auto result = test::run_program({*node, test::test_file("node/interop_rich.js"),
@@ -306,6 +371,9 @@ TEST_CASE("a cocluster worker under a real Node primary in advanced mode trades 
   const auto report = nlohmann::json::parse(result.output, nullptr, false);
   REQUIRE(!report.is_discarded());
   CHECK(report.value("ok", false));
+  // How the cocluster worker ended, as the Node primary saw it.
+  CHECK(report["code"] == 0);
+  CHECK(report["signal"].is_null());
 }
 
 TEST_SUITE_END();
