@@ -1,6 +1,7 @@
 // Worker scenarios for the shared-port tests.
 #include <unistd.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,40 +35,44 @@ struct serve_state {
   std::size_t served = 0;
 };
 
-// Answers one line with "<worker id> <line>"; with hold, keeps the connection until the client
-// closes it.
+// Answers one line with "<worker id> <line>"; with hold, keeps the connection open and answers
+// every further line the same way until the client closes it (so a test can see that a held
+// connection is still served). The client ending the connection is no failure: reads and writes
+// report errors as values.
 template <class Socket>
 asio::awaitable<void> answer(Socket socket, int id, std::shared_ptr<serve_state> state, bool hold) {
   std::string in;
-  auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
-                                                 asio::experimental::as_tuple(asio::use_awaitable));
-  if (ec)
-    co_return;
-  const std::string reply = std::to_string(id) + " " + in.substr(0, n);
-  ++state->served;
-  auto [write_error, written] = co_await asio::async_write(
-      socket, asio::buffer(reply), asio::experimental::as_tuple(asio::use_awaitable));
-  if (write_error || !hold)
-    co_return;
-  char sink[256];
-  for (;;) {
-    auto [read_error, got] = co_await socket.async_read_some(
-        asio::buffer(sink), asio::experimental::as_tuple(asio::use_awaitable));
-    if (read_error)
+  for (bool first = true;; first = false) {
+    auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
+                                                   asio::experimental::as_tuple(asio::use_awaitable));
+    if (ec)
+      co_return;
+    const std::string reply = std::to_string(id) + " " + in.substr(0, n);
+    in.erase(0, n); // what followed the line is the start of the next one
+    if (first)
+      ++state->served; // connections, not lines
+    auto [write_error, written] = co_await asio::async_write(
+        socket, asio::buffer(reply), asio::experimental::as_tuple(asio::use_awaitable));
+    if (write_error || !hold)
       co_return;
   }
 }
 
+// Accepts until the server closes; then calls `stopped` (when set).
 template <class Server>
 asio::awaitable<void> accept_loop(Server server, int id, std::shared_ptr<serve_state> state,
-                                  bool hold) {
+                                  bool hold, std::function<void()> stopped) {
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
     auto [ec, socket] =
         co_await server.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
-    if (ec)
+    if (ec) {
+      if (stopped)
+        stopped();
       co_return;
-    asio::co_spawn(executor, answer(std::move(socket), id, state, hold), asio::detached);
+    }
+    asio::co_spawn(executor, answer(std::move(socket), id, state, hold),
+                   test::exit_on_failure("serve: answering a connection"));
   }
 }
 
@@ -89,10 +94,12 @@ cocluster::tcp_listen_options tcp_options(const std::map<std::string, std::strin
 } // namespace
 
 // A configurable server. Options (key=value): kind=tcp|unix, port, host, path, servers (how
-// many), max (max_connections), exclusive, ipv6only, hold (keep connections until the client
-// closes), hoard (listen but never accept). It reports {"ports": [...]} once listening, and
-// obeys: "close" (close all servers), "relisten" (close the first and listen again, report
-// ports), "count" (report {"served": n}).
+// many), max (max_connections), exclusive, ipv6only, hold (keep connections open, answering each
+// line, until the client closes), hoard (listen but never accept), tell-stop (send
+// {"stopped_accepting": port} when a server's accepting ends, e.g. when disconnect closed it).
+// It reports {"ports": [...]} once listening, and obeys: "close" (close all servers),
+// "relisten" (close the first and listen again, report ports), "count" (report {"served": n},
+// the connections it answered).
 WORKER_SCENARIO("serve") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
@@ -102,12 +109,21 @@ WORKER_SCENARIO("serve") {
   const int id = cluster.worker().id();
   const bool hold = o.count("hold") != 0;
   const bool hoard = o.count("hoard") != 0;
+  const bool tell_stop = o.count("tell-stop") != 0;
   const int count = o.count("servers") ? std::stoi(o.at("servers")) : 1;
-  int result = 0;
+  auto self = cluster.worker();
+  auto serve = [&](auto server) {
+    std::function<void()> stopped;
+    if (tell_stop)
+      stopped = [self, port = server.port()] {
+        self.send(nlohmann::json{{"stopped_accepting", port}});
+      };
+    asio::co_spawn(io, accept_loop(server, id, state, hold, std::move(stopped)),
+                   test::exit_on_failure("serve: the accept loop"));
+  };
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        auto self = cluster.worker();
         auto messages = self.subscribe(cocluster::event::message);
         std::vector<cocluster::tcp_server> tcp;
         std::vector<cocluster::unix_server> local;
@@ -129,9 +145,9 @@ WORKER_SCENARIO("serve") {
             ports.push_back(0);
           if (!hoard) {
             for (auto& server : tcp)
-              asio::co_spawn(io, accept_loop(server, id, state, hold), asio::detached);
+              serve(server);
             for (auto& server : local)
-              asio::co_spawn(io, accept_loop(server, id, state, hold), asio::detached);
+              serve(server);
           }
           co_return ports;
         };
@@ -152,7 +168,7 @@ WORKER_SCENARIO("serve") {
             tcp.front().close();
             tcp.erase(tcp.begin());
             tcp.push_back(co_await cluster.listen(tcp_options(o)));
-            asio::co_spawn(io, accept_loop(tcp.back(), id, state, hold), asio::detached);
+            serve(tcp.back());
             std::vector<int> now;
             for (auto& server : tcp)
               now.push_back(server.port());
@@ -162,12 +178,9 @@ WORKER_SCENARIO("serve") {
           }
         }
       },
-      [&](std::exception_ptr e) {
-        if (e)
-          result = 92;
-      });
+      test::exit_on_failure("serve"));
   io.run();
-  return result;
+  return 0;
 }
 
 // Listens on request: {"listen": port} answers {"listen": "ok"|"error", "port", "code"};
@@ -210,7 +223,7 @@ WORKER_SCENARIO("listen-on-demand") {
           }
         }
       },
-      asio::detached);
+      test::exit_on_failure("listen-on-demand"));
   io.run();
   return 0;
 }
@@ -239,12 +252,13 @@ WORKER_SCENARIO("listen-fails") {
         }
         co_await self.async_send(std::move(report));
       },
-      asio::detached);
+      test::exit_on_failure("listen-fails"));
   io.run();
   return 0;
 }
 
-// Connects to 127.0.0.1:<port> and reads until the peer closes [worker-no-exit].
+// Connects to 127.0.0.1:<port> and echoes what it reads until the peer closes (so the test can
+// see it still runs after its disconnect) [worker-no-exit].
 WORKER_SCENARIO("client-of") {
   const int port = std::stoi(args.at(0));
   asio::io_context io;
@@ -257,15 +271,20 @@ WORKER_SCENARIO("client-of") {
             {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
             asio::use_awaitable);
         cluster.worker().send(std::string("connected"));
-        char sink[64];
+        char buffer[64];
         for (;;) {
           auto [ec, n] = co_await socket.async_read_some(
-              asio::buffer(sink), asio::experimental::as_tuple(asio::use_awaitable));
+              asio::buffer(buffer), asio::experimental::as_tuple(asio::use_awaitable));
           if (ec)
+            co_return; // the peer closed: the end this scenario waits for
+          auto [write_error, written] =
+              co_await asio::async_write(socket, asio::buffer(buffer, n),
+                                         asio::experimental::as_tuple(asio::use_awaitable));
+          if (write_error)
             co_return;
         }
       },
-      asio::detached);
+      test::exit_on_failure("client-of"));
   io.run();
   return 0;
 }
@@ -296,7 +315,7 @@ WORKER_SCENARIO("udp-echo") {
           co_await socket.async_send_to(asio::buffer(id), from, as_tuple);
         }
       },
-      asio::detached);
+      test::exit_on_failure("udp-echo"));
   io.run();
   return 0;
 }
@@ -321,7 +340,7 @@ WORKER_SCENARIO("primary-with-server") {
         std::fflush(stdout);
         co_await test::sleep(3600s);
       },
-      asio::detached);
+      test::exit_on_failure("primary-with-server"));
   io.run();
   return 0;
 }
