@@ -123,7 +123,7 @@ public:
         worker_ = std::make_unique<detail::worker_role<Serialization>>(executor_, options_,
                                                                        *environment);
         servers_ = std::make_shared<detail::worker_servers<Serialization>>(
-            executor_, worker_->self_impl(), options_);
+            executor_, worker_->self_impl(), options_.drain_timeout);
         worker_->set_net(servers_.get());
       } else {
         primary_ = std::make_unique<detail::primary_role<Serialization>>(executor_, options_);

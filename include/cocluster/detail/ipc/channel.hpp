@@ -25,7 +25,7 @@
 #include "cocluster/detail/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/error.hpp"
-#include "cocluster/options.hpp"
+#include "cocluster/ipc/options.hpp"
 #include "cocluster/serialization/policy.hpp"
 
 namespace cocluster::detail {

@@ -28,13 +28,13 @@
 #include "cocluster/detail/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/detail/worker_impl.hpp"
-#include "cocluster/options.hpp"
+#include "cocluster/net/handoff_options.hpp"
 #include "cocluster/scheduling/policy.hpp"
 
 namespace cocluster::detail {
 
 /// How many connections may wait for a worker's answer at once.
-using handoff_windows = cluster_options::handoff_options;
+using handoff_windows = handoff_options;
 
 /// Accepts on the primary's socket and hands connections over.
 ///

@@ -26,7 +26,6 @@
 #include "cocluster/detail/protocol.hpp"
 #include "cocluster/detail/worker_impl.hpp"
 #include "cocluster/detail/worker_role.hpp"
-#include "cocluster/options.hpp"
 
 namespace cocluster::detail {
 
@@ -62,8 +61,8 @@ public:
   using impl_type = worker_impl<S>;
 
   worker_servers(asio::any_io_executor executor, std::shared_ptr<impl_type> self,
-                 const cluster_options& options)
-      : executor_(executor), self_(std::move(self)), options_(options), load_timer_(executor),
+                 std::optional<std::chrono::milliseconds> drain_timeout)
+      : executor_(executor), self_(std::move(self)), drain_timeout_(drain_timeout), load_timer_(executor),
         drain_timer_(executor) {}
 
   /// Listens through the primary. `on_done(exception, server)` runs from the executor.
@@ -126,7 +125,7 @@ public:
       self_->send_internal(worker_key(), protocol::close_server(socket.key));
     udp_.clear();
     if (!drain_timeout)
-      drain_timeout = options_.drain_timeout;
+      drain_timeout = drain_timeout_;
     drain_deadline_ = drain_timeout ? std::optional(std::chrono::steady_clock::now() + *drain_timeout)
                                     : std::nullopt;
     drain_done_ = std::move(done);
@@ -386,7 +385,7 @@ private:
 
   asio::any_io_executor executor_;
   std::shared_ptr<impl_type> self_;
-  cluster_options options_;
+  std::optional<std::chrono::milliseconds> drain_timeout_; // cluster_options::drain_timeout
   std::map<std::string, std::set<std::int64_t>> indexes_;
   std::map<std::string, server_entry> servers_;
   std::vector<std::shared_ptr<connection_tracker>> trackers_;
