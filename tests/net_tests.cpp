@@ -205,6 +205,33 @@ struct lowest_id_first : cocluster::stateless_policy {
 };
 static_assert(cocluster::scheduling_policy<lowest_id_first>);
 
+// A custom policy that tracks connections: it counts, by worker, the ends the listener reports
+// through connection_closed, and picks the available worker idle longest.
+struct counting_ends {
+  static constexpr cocluster::distribution mode = cocluster::distribution::primary_accepts;
+  static constexpr bool tracks_connections = true;
+  static inline answer_counts ended; // one policy object per listener; the test has one
+  std::optional<int> pick(const cocluster::connection_request&,
+                          std::span<const cocluster::worker_load> workers) const {
+    const cocluster::worker_load* best = nullptr;
+    for (const auto& worker : workers)
+      if (worker.available && (best == nullptr || worker.idle_since < best->idle_since))
+        best = &worker;
+    return best ? std::optional<int>(best->id) : std::nullopt;
+  }
+  void worker_added(int) {}
+  void worker_removed(int) {}
+  void connection_closed(int id) { ++ended[id]; }
+};
+static_assert(cocluster::scheduling_policy<counting_ends>);
+
+int sum(const answer_counts& counts) {
+  int total = 0;
+  for (const auto& entry : counts)
+    total += entry.second;
+  return total;
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("net");
@@ -1034,6 +1061,45 @@ TEST_CASE("a custom scheduling policy of a few lines decides who serves") {
     auto answers = co_await load(servers[0].second[0], 30, 1);
     check_answers(answers, ids_of(servers));
     CHECK(answers[servers[0].first.id()] == 30);
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+}
+
+TEST_CASE("a custom policy that tracks connections is told once of each connection a worker "
+          "accepted, when it ends, and not before") {
+  counting_ends::ended.clear();
+  asio::io_context io;
+  cocluster::cluster<counting_ends> cluster(io);
+  test::exit_watch exits(cluster);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto servers = co_await fork_servers(cluster, 2, test::strings("host=127.0.0.1", "hold"));
+    const int port = servers[0].second[0];
+    std::vector<test::held_connection> held;
+    std::vector<int> served_by_worker;
+    for (int n = 0; n < 10; ++n) {
+      held.push_back(co_await test::ask_and_hold(port, "held " + std::to_string(n)));
+      served_by_worker.push_back(test::answered_by(held.back().reply));
+      CHECK(ids_of(servers).count(served_by_worker.back()) == 1);
+    }
+    // The client ends four of them: the policy hears of those four, by the workers that had them.
+    answer_counts expected;
+    for (int n = 0; n < 4; ++n) {
+      held[static_cast<std::size_t>(n)].socket.close();
+      ++expected[served_by_worker[static_cast<std::size_t>(n)]];
+    }
+    const bool four = co_await test::eventually([&] { return sum(counting_ends::ended) >= 4; });
+    CHECK(four);
+    CHECK(counting_ends::ended == expected); // not the six still open
+    // Then the rest: each of the ten is counted once, for its worker.
+    for (std::size_t n = 4; n < held.size(); ++n) {
+      held[n].socket.close();
+      ++expected[served_by_worker[n]];
+    }
+    const bool ten = co_await test::eventually([&] { return sum(counting_ends::ended) >= 10; });
+    CHECK(ten);
+    CHECK(counting_ends::ended == expected);
+    CHECK(expected.size() == 2); // both workers had some
     co_await cluster.disconnect();
     co_await exits.check();
   });

@@ -44,6 +44,7 @@ inline constexpr std::string_view act_disconnect = "disconnect";         // P→
 inline constexpr std::string_view act_load = "cocluster.load";          // W→P: open connections
 inline constexpr const char* field_peer = "cocluster";                  // in `online`: a cocluster peer
 inline constexpr const char* field_open = "cocluster_open";             // in a newconn reply
+inline constexpr const char* field_closed = "cocluster_closed";         // in a newconn reply
 inline constexpr const char* field_reuse_port = "cocluster_reuse_port"; // in a queryServer reply
 inline constexpr const char* field_track = "cocluster_track";           // in a queryServer reply
 inline constexpr const char* field_drain_ms = "cocluster_drain_ms";     // in `disconnect`
@@ -130,13 +131,31 @@ inline message newconn(const std::string& key) {
   return m;
 }
 
-/// A worker's answer to `newconn`.
+/// The open and ended connections of one server, as a cocluster worker counts them for a
+/// policy that tracks connections.
+struct connection_counts {
+  std::size_t open = 0;
+  std::uint64_t closed = 0; // in all, since the server started
+};
+
+/// A worker's answer to `newconn` (cocluster workers add their counts when asked to track).
 inline message newconn_reply(std::int64_t ack, bool accepted,
-                             std::optional<std::size_t> open = std::nullopt) {
+                             std::optional<connection_counts> counts = std::nullopt) {
   message m = reply_to(ack);
   m["accepted"] = accepted;
-  if (open)
-    m[field_open] = *open;
+  if (counts) {
+    m[field_open] = counts->open;
+    m[field_closed] = counts->closed;
+  }
+  return m;
+}
+
+/// A cocluster worker's report of its counts for server `key` (`act_load`).
+inline message load_report(const std::string& key, const connection_counts& counts) {
+  message m = cluster_message(act_load);
+  m["key"] = key;
+  m["open"] = counts.open;
+  m["closed"] = counts.closed;
   return m;
 }
 
@@ -168,6 +187,18 @@ inline std::optional<std::int64_t> integer_field(const nlohmann::json& m, const 
       return static_cast<std::int64_t>(d);
   }
   return std::nullopt;
+}
+
+/// The counts in a newconn reply (`field_open`, `field_closed`) or a load report (`open`,
+/// `closed`), if it has them; a negative number counts as none.
+inline std::optional<connection_counts> counts_field(const nlohmann::json& m, const char* open_key,
+                                                     const char* closed_key) {
+  const auto open = integer_field(m, open_key);
+  if (!open || *open < 0)
+    return std::nullopt;
+  const auto closed = integer_field(m, closed_key).value_or(0);
+  return connection_counts{static_cast<std::size_t>(*open),
+                           static_cast<std::uint64_t>(closed < 0 ? 0 : closed)};
 }
 
 /// The `cmd` of an internal message.

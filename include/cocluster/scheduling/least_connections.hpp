@@ -16,7 +16,7 @@ namespace cocluster {
 /// grows — use this policy with cocluster workers.
 struct least_connections : stateless_policy {
   static constexpr distribution mode = distribution::primary_accepts;
-  /// Ask workers to report their open connections.
+  /// Ask cocluster workers to report when their connections end (see `scheduling_policy`).
   static constexpr bool tracks_connections = true;
 
   std::optional<int> pick(const connection_request&, std::span<const worker_load> workers) const {

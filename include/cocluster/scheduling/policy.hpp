@@ -40,7 +40,9 @@ struct worker_load {
   std::size_t queued = 0;
   /// How many connections may be in flight to it at once.
   std::size_t window = 1;
-  /// Connections it accepted and has not reported closed.
+  /// Connections it accepted and has not reported closed: kept for a policy that tracks
+  /// connections (`tracks_connections`, below) and a cocluster worker; otherwise the
+  /// connections it accepted, in all.
   std::size_t open_connections = 0;
   /// When it was last given a connection (a counter: lower means longer ago).
   std::uint64_t idle_since = 0;
@@ -61,8 +63,13 @@ struct connection_request {
 ///   connection, or nothing to keep it queued until a worker becomes available (the listener
 ///   asks again then);
 /// - `p.worker_added(id)` / `p.worker_removed(id)`: a worker joined or left the listener;
-/// - `p.connection_closed(id)`: a connection the worker accepted ended (reported by cocluster
-///   workers; Node workers do not report it).
+/// - `p.connection_closed(id)`: a connection worker `id` accepted has ended. It is called only
+///   for a policy that tracks connections (below), only for cocluster workers (a Node worker
+///   does not say when its connections end), once per connection, within about 100 ms of the
+///   end, and only between `worker_added(id)` and `worker_removed(id)`;
+/// - optional, `P::tracks_connections`: `static constexpr bool tracks_connections = true` asks
+///   cocluster workers to report when their connections end. Without it (or with false)
+///   `connection_closed` is never called, and workers spend nothing on counting.
 /// One policy object exists per shared listener; it must be default-constructible.
 template <class P>
 concept scheduling_policy =

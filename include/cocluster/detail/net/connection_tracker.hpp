@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace cocluster::detail {
@@ -37,6 +38,7 @@ public:
       } else {
         open_[cursor_] = open_.back();
         open_.pop_back();
+        ++closed_;
       }
     }
     return open_.size();
@@ -45,11 +47,15 @@ public:
   /// Connections open now (checks every one).
   std::size_t exact_count() { return count(open_.size()); }
 
+  /// Connections found ended so far, in all (only grows; `count` finds them).
+  std::uint64_t closed() const { return closed_; }
+
   /// Ends every open connection (`shutdown`): their owners see end of file and errors.
   void shut_down_all() {
     for (const auto& connection : open_)
       if (still_open(connection))
         ::shutdown(connection.fd, SHUT_RDWR);
+    closed_ += open_.size();
     open_.clear();
   }
 
@@ -67,6 +73,7 @@ private:
 
   std::vector<entry> open_;
   std::size_t cursor_ = 0;
+  std::uint64_t closed_ = 0;
 };
 
 } // namespace cocluster::detail

@@ -40,8 +40,8 @@ public:
   /// The worker is gone (channel closed, or dead): what was handed to it and not accepted goes
   /// to the others. Returns true when nobody is left.
   virtual bool remove(Worker&) = 0;
-  /// A cocluster worker's count of open connections.
-  virtual void report_load(Worker&, std::size_t) {}
+  /// A cocluster worker's counts of its open and ended connections.
+  virtual void report_load(Worker&, const protocol::connection_counts&) {}
   /// Closes the listening socket and whatever connections wait in it.
   virtual void close() = 0;
   /// Node's per-handle server data: the first worker's wins.

@@ -54,8 +54,8 @@ public:
       with_listener(message, [&](auto& l) { return l.retire(worker); });
     else if (act == protocol::act_load)
       with_listener(message, [&](auto& l) {
-        l.report_load(worker, static_cast<std::size_t>(
-                                  protocol::integer_field(message, "open").value_or(0)));
+        if (auto counts = protocol::counts_field(message, "open", "closed"))
+          l.report_load(worker, *counts);
         return false;
       });
   }

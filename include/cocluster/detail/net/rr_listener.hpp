@@ -125,10 +125,10 @@ public:
     return false;
   }
 
-  void report_load(Worker& worker, std::size_t open) override {
+  void report_load(Worker& worker, const protocol::connection_counts& counts) override {
     auto it = slots_.find(worker.id());
     if (it != slots_.end())
-      it->second.open = open;
+      take_counts(it->second, counts);
   }
 
   void close() override {
@@ -159,6 +159,7 @@ private:
     std::size_t window = 1;
     std::size_t in_flight = 0;
     std::size_t open = 0;
+    std::uint64_t closed = 0; // connections it reported ended, in all
     std::uint64_t last_used = 0;
     bool retired = false;
     std::deque<connection> waiting; // picked for this worker, waiting for room in its window
@@ -370,6 +371,18 @@ private:
     }
   }
 
+  // A cocluster worker's counts (it sends them when the policy tracks connections): the open
+  // ones for `worker_load::open_connections`, and one `connection_closed` call for each
+  // connection that ended since its last report, while the worker is still the policy's.
+  void take_counts(slot& s, const protocol::connection_counts& counts) {
+    s.open = counts.open;
+    while (s.closed < counts.closed) {
+      ++s.closed;
+      if (!s.retired)
+        policy_.connection_closed(s.id);
+    }
+  }
+
   void on_answer(std::uint64_t id, const nlohmann::json& reply) {
     auto it = in_flight_.find(id);
     if (it == in_flight_.end())
@@ -380,8 +393,8 @@ private:
     auto s = slots_.find(h.worker);
     if (s != slots_.end()) {
       --s->second.in_flight;
-      if (auto open = protocol::integer_field(reply, protocol::field_open))
-        s->second.open = static_cast<std::size_t>(*open);
+      if (auto counts = protocol::counts_field(reply, protocol::field_open, protocol::field_closed))
+        take_counts(s->second, *counts);
       else if (accepted)
         ++s->second.open; // a Node worker does not say when connections end
       if (s->second.retired && s->second.in_flight == 0)

@@ -139,7 +139,7 @@ private:
     std::int64_t index = 0;
     std::shared_ptr<connection_tracker> connections;
     bool track = false;
-    std::size_t last_report = 0;
+    protocol::connection_counts last_report;
   };
 
   struct udp_entry {
@@ -270,11 +270,13 @@ private:
           auto servers = weak.lock();
           if (!servers)
             return;
-          // The open count is for policies that track connections (least_connections) only.
-          std::optional<std::size_t> open;
-          if (auto counted = tracker.lock(); counted && track)
-            open = counted->count(2);
-          servers->reply_newconn(seq, accepted, open);
+          // The counts are for policies that track connections (least_connections) only.
+          std::optional<protocol::connection_counts> counts;
+          if (auto counted = tracker.lock(); counted && track) {
+            const auto open = counted->count(2);
+            counts = protocol::connection_counts{open, counted->closed()};
+          }
+          servers->reply_newconn(seq, accepted, counts);
         },
         [weak = this->weak_from_this(), key]() {
           if (auto servers = weak.lock())
@@ -294,8 +296,9 @@ private:
     return server;
   }
 
-  void reply_newconn(std::int64_t seq, bool accepted, std::optional<std::size_t> open) {
-    self_->send_internal(worker_key(), protocol::newconn_reply(seq, accepted, open));
+  void reply_newconn(std::int64_t seq, bool accepted,
+                     std::optional<protocol::connection_counts> counts) {
+    self_->send_internal(worker_key(), protocol::newconn_reply(seq, accepted, counts));
   }
 
   void on_server_closed(const std::string& key) {
@@ -321,7 +324,8 @@ private:
     }
   }
 
-  // least_connections needs to know when connections end: report changes every 100 ms.
+  // Policies that track connections (least_connections) need to know when connections end:
+  // report changes every 100 ms.
   void start_load_reports() {
     if (reporting_)
       return;
@@ -338,12 +342,10 @@ private:
           continue;
         any = true;
         const auto open = entry.connections->exact_count();
-        if (open != entry.last_report) {
-          entry.last_report = open;
-          auto report = protocol::cluster_message(protocol::act_load);
-          report["key"] = key;
-          report["open"] = open;
-          servers->self_->send_internal(worker_key(), std::move(report));
+        const protocol::connection_counts now{open, entry.connections->closed()};
+        if (now.open != entry.last_report.open || now.closed != entry.last_report.closed) {
+          entry.last_report = now;
+          servers->self_->send_internal(worker_key(), protocol::load_report(key, now));
         }
       }
       if (any)
