@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -224,6 +226,18 @@ struct counting_ends {
   void connection_closed(int id) { ++ended[id]; }
 };
 static_assert(cocluster::scheduling_policy<counting_ends>);
+
+#include "readme_policy.hpp" // the README's fewest_open, as written there
+
+// The README's policy, with a count of the ends it was told of, for the test to wait on.
+struct observed_fewest_open : fewest_open {
+  static inline int ends = 0;
+  void connection_closed(int id) {
+    fewest_open::connection_closed(id);
+    ++ends;
+  }
+};
+static_assert(cocluster::scheduling_policy<observed_fewest_open>);
 
 int sum(const answer_counts& counts) {
   int total = 0;
@@ -1100,6 +1114,41 @@ TEST_CASE("a custom policy that tracks connections is told once of each connecti
     CHECK(ten);
     CHECK(counting_ends::ended == expected);
     CHECK(expected.size() == 2); // both workers had some
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+}
+
+TEST_CASE("the README's custom policy gives each connection to the worker with the fewest open "
+          "ones, by its own count, which the ends it is told of bring down") {
+  observed_fewest_open::ends = 0;
+  asio::io_context io;
+  cocluster::cluster<observed_fewest_open> cluster(io);
+  test::exit_watch exits(cluster);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto servers = co_await fork_servers(cluster, 2, test::strings("host=127.0.0.1", "hold"));
+    const int port = servers[0].second[0];
+    // Six held connections: three each, as the counts stay level.
+    std::map<int, std::vector<asio::ip::tcp::socket>> held;
+    for (int n = 0; n < 6; ++n) {
+      auto connection = co_await test::ask_and_hold(port, "held " + std::to_string(n));
+      held[test::answered_by(connection.reply)].push_back(std::move(connection.socket));
+    }
+    CHECK(held.size() == 2);
+    for (const auto& entry : held)
+      CHECK(entry.second.size() == 3);
+    // One worker's three end; once the policy is told, it is the one with the fewest.
+    const int emptied = held.begin()->first;
+    held[emptied].clear();
+    const bool told = co_await test::eventually([] { return observed_fewest_open::ends >= 3; });
+    CHECK(told);
+    CHECK(observed_fewest_open::ends == 3);
+    for (int n = 0; n < 3; ++n) {
+      auto connection = co_await test::ask_and_hold(port, "after " + std::to_string(n));
+      CHECK(test::answered_by(connection.reply) == emptied);
+      held[emptied].push_back(std::move(connection.socket));
+    }
+    held.clear();
     co_await cluster.disconnect();
     co_await exits.check();
   });
