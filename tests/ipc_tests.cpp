@@ -14,7 +14,7 @@
 #include <cocluster/detail/ipc/fd_io.hpp>
 #include <cocluster/detail/ipc/frame_reader.hpp>
 #include <cocluster/detail/ipc/write_queue.hpp>
-#include <cocluster/detail/protocol.hpp>
+#include <cocluster/detail/ipc/protocol.hpp>
 
 #include "support/fds.hpp"
 #include "support/run.hpp"

@@ -16,7 +16,7 @@
 #include <utility>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/worker_impl.hpp"
+#include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/exit_status.hpp"

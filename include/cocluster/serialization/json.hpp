@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/json_text.hpp"
+#include "cocluster/detail/json/text.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/serialization/policy.hpp"
 

@@ -22,7 +22,7 @@
 #include "cocluster/detail/ipc/fd_io.hpp"
 #include "cocluster/detail/ipc/frame_reader.hpp"
 #include "cocluster/detail/ipc/write_queue.hpp"
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/ipc/options.hpp"

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/net/listen_options.hpp"
 

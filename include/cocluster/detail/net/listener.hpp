@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 
 namespace cocluster::detail {
 

@@ -17,8 +17,8 @@
 #include "cocluster/detail/net/rr_listener.hpp"
 #include "cocluster/detail/net/shared_listener.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/primary_role.hpp"
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/cluster/primary_role.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/scheduling/policy.hpp"
 #include "cocluster/scheduling/round_robin.hpp"
 

@@ -25,9 +25,9 @@
 #include "cocluster/detail/async/handler_turn.hpp"
 #include "cocluster/detail/net/listener.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
-#include "cocluster/detail/worker_impl.hpp"
+#include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/net/handoff_options.hpp"
 #include "cocluster/scheduling/policy.hpp"
 

@@ -12,7 +12,7 @@
 
 #include "cocluster/detail/net/listener.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 
 namespace cocluster::detail {
 

@@ -23,9 +23,9 @@
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/server_impl.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/protocol.hpp"
-#include "cocluster/detail/worker_impl.hpp"
-#include "cocluster/detail/worker_role.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/worker/worker_impl.hpp"
+#include "cocluster/detail/cluster/worker_role.hpp"
 
 namespace cocluster::detail {
 

@@ -16,7 +16,7 @@
 
 #include "cocluster/detail/process/environment.hpp"
 #include "cocluster/detail/process/spawn.hpp"
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/settings.hpp"

@@ -14,7 +14,7 @@
 #include <system_error>
 #include <utility>
 
-#include "cocluster/detail/buffer_sink.hpp"
+#include "cocluster/detail/serialization/buffer_sink.hpp"
 #include "cocluster/detail/v8/number_text.hpp"
 #include "cocluster/detail/v8/tags.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"

@@ -1,8 +1,8 @@
 /// @file
 /// One worker's lifecycle, seen from the primary or from the worker itself. Users hold it through
 /// the `basic_worker` handle.
-#ifndef COCLUSTER_DETAIL_WORKER_IMPL_HPP
-#define COCLUSTER_DETAIL_WORKER_IMPL_HPP
+#ifndef COCLUSTER_DETAIL_WORKER_WORKER_IMPL_HPP
+#define COCLUSTER_DETAIL_WORKER_WORKER_IMPL_HPP
 
 #include <sys/types.h>
 #include <unistd.h>
@@ -28,9 +28,9 @@
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/signal_names.hpp"
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
-#include "cocluster/detail/worker_observer.hpp"
+#include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
@@ -663,4 +663,4 @@ private:
 } // namespace detail
 } // namespace cocluster
 
-#endif // COCLUSTER_DETAIL_WORKER_IMPL_HPP
+#endif // COCLUSTER_DETAIL_WORKER_WORKER_IMPL_HPP

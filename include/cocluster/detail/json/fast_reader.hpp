@@ -17,7 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/json_escapes.hpp"
+#include "cocluster/detail/json/escapes.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {

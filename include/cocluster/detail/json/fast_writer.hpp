@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/buffer_sink.hpp"
-#include "cocluster/detail/json_escapes.hpp"
+#include "cocluster/detail/serialization/buffer_sink.hpp"
+#include "cocluster/detail/json/escapes.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {

@@ -5,8 +5,8 @@
 ///
 /// Messages are built as `nlohmann::ordered_json` so that keys go on the wire in Node's order:
 /// `cmd`, then the fields, then `seq` (added when sent).
-#ifndef COCLUSTER_DETAIL_PROTOCOL_HPP
-#define COCLUSTER_DETAIL_PROTOCOL_HPP
+#ifndef COCLUSTER_DETAIL_IPC_PROTOCOL_HPP
+#define COCLUSTER_DETAIL_IPC_PROTOCOL_HPP
 
 #include <cstdint>
 #include <optional>
@@ -213,4 +213,4 @@ inline std::string_view act(const nlohmann::json& m) {
 
 } // namespace cocluster::detail::protocol
 
-#endif // COCLUSTER_DETAIL_PROTOCOL_HPP
+#endif // COCLUSTER_DETAIL_IPC_PROTOCOL_HPP

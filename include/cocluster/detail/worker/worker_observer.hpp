@@ -1,7 +1,7 @@
 /// @file
 /// What a worker object reports to the layer above it (the cluster's roles).
-#ifndef COCLUSTER_DETAIL_WORKER_OBSERVER_HPP
-#define COCLUSTER_DETAIL_WORKER_OBSERVER_HPP
+#ifndef COCLUSTER_DETAIL_WORKER_WORKER_OBSERVER_HPP
+#define COCLUSTER_DETAIL_WORKER_WORKER_OBSERVER_HPP
 
 #include <chrono>
 #include <cstdint>
@@ -56,4 +56,4 @@ protected:
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_WORKER_OBSERVER_HPP
+#endif // COCLUSTER_DETAIL_WORKER_WORKER_OBSERVER_HPP

@@ -1,8 +1,8 @@
 /// @file
 /// The primary's side of a cluster: settings, forking, the workers registry, cluster-wide
 /// events, and disconnecting everything.
-#ifndef COCLUSTER_DETAIL_PRIMARY_ROLE_HPP
-#define COCLUSTER_DETAIL_PRIMARY_ROLE_HPP
+#ifndef COCLUSTER_DETAIL_CLUSTER_PRIMARY_ROLE_HPP
+#define COCLUSTER_DETAIL_CLUSTER_PRIMARY_ROLE_HPP
 
 #include <map>
 #include <memory>
@@ -19,7 +19,7 @@
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/environment.hpp"
 #include "cocluster/detail/process/launch.hpp"
-#include "cocluster/detail/worker_observer.hpp"
+#include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/options.hpp"
@@ -305,4 +305,4 @@ private:
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_PRIMARY_ROLE_HPP
+#endif // COCLUSTER_DETAIL_CLUSTER_PRIMARY_ROLE_HPP

@@ -1,7 +1,7 @@
 /// @file
 /// Reads (and removes) the variables that make a process a cluster worker.
-#ifndef COCLUSTER_DETAIL_WORKER_ENVIRONMENT_HPP
-#define COCLUSTER_DETAIL_WORKER_ENVIRONMENT_HPP
+#ifndef COCLUSTER_DETAIL_CLUSTER_WORKER_ENVIRONMENT_HPP
+#define COCLUSTER_DETAIL_CLUSTER_WORKER_ENVIRONMENT_HPP
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "cocluster/detail/protocol.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 
 namespace cocluster::detail {
 
@@ -84,4 +84,4 @@ inline std::optional<worker_environment> take_worker_environment() {
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_WORKER_ENVIRONMENT_HPP
+#endif // COCLUSTER_DETAIL_CLUSTER_WORKER_ENVIRONMENT_HPP

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/json_fast_reader.hpp"
-#include "cocluster/detail/json_fast_writer.hpp"
+#include "cocluster/detail/json/fast_reader.hpp"
+#include "cocluster/detail/json/fast_writer.hpp"
 #include "cocluster/error.hpp"
 
 namespace cocluster::detail {

@@ -1,8 +1,8 @@
 /// @file
 /// Appending an encoding to a string through a pointer (`buffer_sink`), the output of both
 /// serializations' writers.
-#ifndef COCLUSTER_DETAIL_BUFFER_SINK_HPP
-#define COCLUSTER_DETAIL_BUFFER_SINK_HPP
+#ifndef COCLUSTER_DETAIL_SERIALIZATION_BUFFER_SINK_HPP
+#define COCLUSTER_DETAIL_SERIALIZATION_BUFFER_SINK_HPP
 
 #include <algorithm>
 #include <cstddef>
@@ -107,4 +107,4 @@ void append_encoding(std::string& out, Write&& write) {
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_BUFFER_SINK_HPP
+#endif // COCLUSTER_DETAIL_SERIALIZATION_BUFFER_SINK_HPP

@@ -1,8 +1,8 @@
 /// @file
 /// A worker process's side of a cluster: the channel to the primary and the worker object that
 /// represents this process.
-#ifndef COCLUSTER_DETAIL_WORKER_ROLE_HPP
-#define COCLUSTER_DETAIL_WORKER_ROLE_HPP
+#ifndef COCLUSTER_DETAIL_CLUSTER_WORKER_ROLE_HPP
+#define COCLUSTER_DETAIL_CLUSTER_WORKER_ROLE_HPP
 
 #include <unistd.h>
 
@@ -15,11 +15,11 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
-#include "cocluster/detail/protocol.hpp"
-#include "cocluster/detail/worker_environment.hpp"
-#include "cocluster/detail/worker_observer.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/cluster/worker_environment.hpp"
+#include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/options.hpp"
-#include "cocluster/detail/worker_impl.hpp"
+#include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/worker.hpp"
 
 namespace cocluster::detail {
@@ -111,4 +111,4 @@ private:
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_WORKER_ROLE_HPP
+#endif // COCLUSTER_DETAIL_CLUSTER_WORKER_ROLE_HPP
