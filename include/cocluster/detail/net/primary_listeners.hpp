@@ -13,9 +13,9 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
-#include "cocluster/detail/net/listener.hpp"
-#include "cocluster/detail/net/rr_listener.hpp"
-#include "cocluster/detail/net/shared_listener.hpp"
+#include "cocluster/detail/net/handle_entry.hpp"
+#include "cocluster/detail/net/accepting_handle.hpp"
+#include "cocluster/detail/net/shared_handle.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
@@ -140,7 +140,7 @@ private:
     worker.send_internal(worker_key(), protocol::server_reply(-error, key, seq, data));
   }
 
-  std::shared_ptr<listener<impl_type>> make_listener(const std::string& key,
+  std::shared_ptr<handle_entry<impl_type>> make_listener(const std::string& key,
                                                      const listen_request& request,
                                                      std::optional<bind_failure>& failure) {
     auto spec = request.spec();
@@ -155,10 +155,10 @@ private:
       if (failure)
         return nullptr;
       if constexpr (Policy::mode == distribution::primary_accepts)
-        return std::make_shared<rr_listener<Policy, impl_type>>(executor_, key, std::move(bound),
+        return std::make_shared<accepting_handle<Policy, impl_type>>(executor_, key, std::move(bound),
                                                                 windows_, unix_socket);
       else
-        return std::make_shared<rr_listener<round_robin, impl_type>>(
+        return std::make_shared<accepting_handle<round_robin, impl_type>>(
             executor_, key, std::move(bound), windows_, unix_socket);
     }
     // Shared socket and reuse_port: bind, do not listen (each worker listens).
@@ -167,7 +167,7 @@ private:
     auto bound = bind_socket(spec, failure);
     if (failure)
       return nullptr;
-    return std::make_shared<shared_listener<impl_type>>(std::move(bound), udp,
+    return std::make_shared<shared_handle<impl_type>>(std::move(bound), udp,
                                                         mode == distribution::reuse_port);
   }
 
@@ -175,7 +175,7 @@ private:
   primary_role<S>& primary_;
   handoff_windows windows_;
   distribution distribution_ = Policy::mode;
-  std::map<std::string, std::shared_ptr<listener<impl_type>>> listeners_;
+  std::map<std::string, std::shared_ptr<handle_entry<impl_type>>> listeners_;
 };
 
 } // namespace cocluster::detail

@@ -16,7 +16,7 @@
 
 #include "cocluster/detail/v8/identity_table.hpp"
 #include "cocluster/detail/v8/number_text.hpp"
-#include "cocluster/detail/v8/sinks.hpp"
+#include "cocluster/detail/v8/primitives.hpp"
 #include "cocluster/detail/v8/tags.hpp"
 #include "cocluster/value.hpp"
 

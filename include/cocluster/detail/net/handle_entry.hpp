@@ -1,7 +1,8 @@
 /// @file
-/// What the primary's listener table needs from a shared listener.
-#ifndef COCLUSTER_DETAIL_NET_LISTENER_HPP
-#define COCLUSTER_DETAIL_NET_LISTENER_HPP
+/// One entry of the primary's handle table (a shared port or socket, Node's RoundRobinHandle or
+/// SharedHandle): what the table needs of it.
+#ifndef COCLUSTER_DETAIL_NET_HANDLE_ENTRY_HPP
+#define COCLUSTER_DETAIL_NET_HANDLE_ENTRY_HPP
 
 #include <cstddef>
 #include <string_view>
@@ -27,9 +28,9 @@ struct join_reply {
 
 /// One entry of the primary's handle table (Node's RoundRobinHandle / SharedHandle).
 template <class Worker>
-class listener {
+class handle_entry {
 public:
-  virtual ~listener() = default;
+  virtual ~handle_entry() = default;
   /// True if the worker is in this listener (active or retiring).
   virtual bool has(const Worker&) const = 0;
   /// A worker joins (its queryServer).
@@ -50,4 +51,4 @@ public:
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_NET_LISTENER_HPP
+#endif // COCLUSTER_DETAIL_NET_HANDLE_ENTRY_HPP

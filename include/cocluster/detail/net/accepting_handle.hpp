@@ -1,8 +1,9 @@
 /// @file
 /// The primary accepts and hands each connection to the worker a scheduling policy picks
-/// (Node's RoundRobinHandle, with its known bugs fixed).
-#ifndef COCLUSTER_DETAIL_NET_RR_LISTENER_HPP
-#define COCLUSTER_DETAIL_NET_RR_LISTENER_HPP
+/// (Node's RoundRobinHandle, with its known bugs fixed), for every policy whose mode is
+/// `primary_accepts`: round_robin, least_connections, ip_hash and custom ones.
+#ifndef COCLUSTER_DETAIL_NET_ACCEPTING_HANDLE_HPP
+#define COCLUSTER_DETAIL_NET_ACCEPTING_HANDLE_HPP
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -23,7 +24,7 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/handler_turn.hpp"
-#include "cocluster/detail/net/listener.hpp"
+#include "cocluster/detail/net/handle_entry.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
@@ -47,17 +48,17 @@ using handoff_windows = handoff_options;
 /// Connections are accepted only while a worker can take them, and at most `max_queue` wait in
 /// the primary: the rest wait in the kernel's backlog.
 template <scheduling_policy Policy, class Worker>
-class rr_listener final : public listener<Worker>,
-                          public std::enable_shared_from_this<rr_listener<Policy, Worker>> {
+class accepting_handle final : public handle_entry<Worker>,
+                               public std::enable_shared_from_this<accepting_handle<Policy, Worker>> {
 public:
-  rr_listener(asio::any_io_executor executor, std::string key, bound_socket socket,
+  accepting_handle(asio::any_io_executor executor, std::string key, bound_socket socket,
               handoff_windows windows, bool unix_socket)
       : executor_(executor), key_(std::move(key)), socket_(std::move(socket)),
         listening_(executor), retry_(executor), windows_(windows), unix_(unix_socket) {
     listening_.assign(socket_.fd.release());
   }
 
-  ~rr_listener() override { close(); }
+  ~accepting_handle() override { close(); }
 
   bool has(const Worker& worker) const override { return slots_.count(worker.id()) != 0; }
 
@@ -431,4 +432,4 @@ private:
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_NET_RR_LISTENER_HPP
+#endif // COCLUSTER_DETAIL_NET_ACCEPTING_HANDLE_HPP

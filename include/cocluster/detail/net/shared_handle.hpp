@@ -2,28 +2,28 @@
 /// Node's SharedHandle: the primary binds once and every worker gets the descriptor. Used for
 /// `shared_socket`, for every UDP socket, and for `reuse_port` (where cocluster workers bind
 /// their own socket on the port the primary reserved, and Node workers listen on the primary's).
-#ifndef COCLUSTER_DETAIL_NET_SHARED_LISTENER_HPP
-#define COCLUSTER_DETAIL_NET_SHARED_LISTENER_HPP
+#ifndef COCLUSTER_DETAIL_NET_SHARED_HANDLE_HPP
+#define COCLUSTER_DETAIL_NET_SHARED_HANDLE_HPP
 
 #include <unistd.h>
 
 #include <set>
 #include <utility>
 
-#include "cocluster/detail/net/listener.hpp"
+#include "cocluster/detail/net/handle_entry.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 
 namespace cocluster::detail {
 
 template <class Worker>
-class shared_listener final : public listener<Worker> {
+class shared_handle final : public handle_entry<Worker> {
 public:
   /// `reuse_port`: cocluster peers bind their own socket (`socket` is the primary's reservation).
-  shared_listener(bound_socket socket, bool udp, bool reuse_port)
+  shared_handle(bound_socket socket, bool udp, bool reuse_port)
       : socket_(std::move(socket)), udp_(udp), reuse_port_(reuse_port) {}
 
-  ~shared_listener() override { close(); }
+  ~shared_handle() override { close(); }
 
   bool has(const Worker& worker) const override { return workers_.count(worker.id()) != 0; }
 
@@ -64,4 +64,4 @@ private:
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_NET_SHARED_LISTENER_HPP
+#endif // COCLUSTER_DETAIL_NET_SHARED_HANDLE_HPP

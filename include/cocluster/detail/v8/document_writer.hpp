@@ -3,8 +3,8 @@
 /// internal messages (`NODE_CLUSTER`, `NODE_HANDLE`, ...) take this path, keeping their key
 /// order. Numbers are written as V8 holds what `JSON.parse` makes: integral values in int32
 /// range as `I`, others as `N`.
-#ifndef COCLUSTER_DETAIL_V8_JSON_WRITER_HPP
-#define COCLUSTER_DETAIL_V8_JSON_WRITER_HPP
+#ifndef COCLUSTER_DETAIL_V8_DOCUMENT_WRITER_HPP
+#define COCLUSTER_DETAIL_V8_DOCUMENT_WRITER_HPP
 
 #include <cmath>
 #include <cstddef>
@@ -13,16 +13,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/v8/sinks.hpp"
+#include "cocluster/detail/v8/primitives.hpp"
 #include "cocluster/detail/v8/tags.hpp"
 
 namespace cocluster::detail::v8 {
 
 /// Writes JSON documents as V8 values to a `buffer_sink`.
-class json_writer {
+class document_writer {
 public:
   /// A writer appending to `sink`, refusing nesting deeper than `max_depth`.
-  json_writer(buffer_sink& sink, std::size_t max_depth) noexcept
+  document_writer(buffer_sink& sink, std::size_t max_depth) noexcept
       : sink_(sink), max_depth_(max_depth) {}
 
   /// The header and `document`.
@@ -117,9 +117,9 @@ private:
 template <class BasicJson>
 void encode_json(const BasicJson& document, std::string& out, std::size_t max_depth) {
   append_encoding(out,
-                  [&](buffer_sink& sink) { json_writer(sink, max_depth).message(document); });
+                  [&](buffer_sink& sink) { document_writer(sink, max_depth).message(document); });
 }
 
 } // namespace cocluster::detail::v8
 
-#endif // COCLUSTER_DETAIL_V8_JSON_WRITER_HPP
+#endif // COCLUSTER_DETAIL_V8_DOCUMENT_WRITER_HPP

@@ -1,8 +1,8 @@
 /// @file
 /// V8's primitive encodings written through a sink (`buffer_sink`): varints, zigzag integers,
 /// doubles, strings with their padding rule, property keys.
-#ifndef COCLUSTER_DETAIL_V8_SINKS_HPP
-#define COCLUSTER_DETAIL_V8_SINKS_HPP
+#ifndef COCLUSTER_DETAIL_V8_PRIMITIVES_HPP
+#define COCLUSTER_DETAIL_V8_PRIMITIVES_HPP
 
 #include <algorithm>
 #include <cmath>
@@ -118,4 +118,4 @@ void put_key(Sink& sink, std::string_view key) {
 
 } // namespace cocluster::detail::v8
 
-#endif // COCLUSTER_DETAIL_V8_SINKS_HPP
+#endif // COCLUSTER_DETAIL_V8_PRIMITIVES_HPP
