@@ -34,9 +34,6 @@
 
 namespace cocluster::detail {
 
-/// How many connections may wait for a worker's answer at once.
-using handoff_windows = handoff_options;
-
 /// Accepts on the primary's socket and hands connections over.
 ///
 /// Fixes against Node's RoundRobinHandle:
@@ -52,7 +49,7 @@ class accepting_handle final : public handle_entry<Worker>,
                                public std::enable_shared_from_this<accepting_handle<Policy, Worker>> {
 public:
   accepting_handle(asio::any_io_executor executor, std::string key, bound_socket socket,
-              handoff_windows windows, bool unix_socket)
+                   handoff_options windows, bool unix_socket)
       : executor_(executor), key_(std::move(key)), socket_(std::move(socket)),
         listening_(executor), retry_(executor), windows_(windows), unix_(unix_socket) {
     listening_.assign(socket_.fd.release());
@@ -414,7 +411,7 @@ private:
   bound_socket socket_;
   asio::posix::stream_descriptor listening_;
   asio::steady_timer retry_;
-  handoff_windows windows_;
+  handoff_options windows_;
   bool unix_;
   Policy policy_;
   std::map<int, slot> slots_;

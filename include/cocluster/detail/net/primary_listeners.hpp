@@ -17,6 +17,7 @@
 #include "cocluster/detail/net/accepting_handle.hpp"
 #include "cocluster/detail/net/shared_handle.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
+#include "cocluster/net/handoff_options.hpp"
 #include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/scheduling/policy.hpp"
@@ -32,7 +33,7 @@ public:
   using impl_type = worker_impl<S>;
 
   primary_listeners(asio::any_io_executor executor, primary_role<S>& primary,
-                    handoff_windows windows)
+                    handoff_options windows)
       : executor_(executor), primary_(primary), windows_(windows) {}
 
   ~primary_listeners() {
@@ -173,7 +174,7 @@ private:
 
   asio::any_io_executor executor_;
   primary_role<S>& primary_;
-  handoff_windows windows_;
+  handoff_options windows_;
   distribution distribution_ = Policy::mode;
   std::map<std::string, std::shared_ptr<handle_entry<impl_type>>> listeners_;
 };
