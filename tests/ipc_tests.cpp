@@ -13,6 +13,8 @@
 #include <cocluster/detail/ipc/channel.hpp>
 #include <cocluster/detail/ipc/fd_io.hpp>
 #include <cocluster/detail/ipc/frame_reader.hpp>
+#include <cocluster/detail/ipc/frame_writer.hpp>
+#include <cocluster/detail/ipc/handle_inbox.hpp>
 #include <cocluster/detail/ipc/write_queue.hpp>
 #include <cocluster/detail/ipc/protocol.hpp>
 
@@ -262,6 +264,47 @@ TEST_CASE("the frame reader rejects a declared length over the limit without all
   const auto frames = split(reader, std::string("\xff\xff\xff\xff", 4), 4, &error);
   CHECK(frames.empty());
   CHECK(error.find("4294967295") != std::string::npos);
+}
+
+TEST_CASE("the frame writer's frames are what the frame reader splits, in both framings") {
+  for (const auto format : {cocluster::framing::newline_delimited, cocluster::framing::length_prefixed}) {
+    const cocluster::detail::frame_writer writer(format);
+    std::string wire;
+    const std::vector<std::string> bodies{"{\"a\":1}", std::string(70000, 'x'), "[]"};
+    for (const auto& body : bodies) {
+      const std::size_t start = writer.begin(wire);
+      wire += body;
+      writer.end(wire, start);
+    }
+    if (format == cocluster::framing::length_prefixed)
+      CHECK(wire.substr(0, 4 + 7) == length_prefixed(bodies[0]));
+    else
+      CHECK(wire.substr(0, 8) == bodies[0] + "\n");
+    frame_reader reader(format, 1 << 20);
+    CHECK(split(reader, wire, 4096) == bodies);
+  }
+}
+
+TEST_CASE("the handle inbox gives each NODE_HANDLE the oldest descriptor, none to the claimant of "
+          "a lost one, and tells when too many wait unclaimed") {
+  cocluster::detail::handle_inbox inbox;
+  int ends[2];
+  REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+  inbox.received().emplace_back(ends[0]);
+  inbox.mark_lost();
+  inbox.received().emplace_back(ends[1]);
+  auto first = inbox.open({{"cmd", "NODE_HANDLE"}, {"msg", {{"n", 1}}}});
+  CHECK(first.fd.get() == ends[0]);
+  CHECK(first.inner == nlohmann::json{{"n", 1}});
+  auto lost = inbox.open({{"cmd", "NODE_HANDLE"}, {"msg", {{"n", 2}}}});
+  CHECK_FALSE(lost.fd);
+  CHECK(inbox.open({{"cmd", "NODE_HANDLE"}}).fd.get() == ends[1]);
+  CHECK_FALSE(inbox.open({{"cmd", "NODE_HANDLE"}}).fd); // nothing left
+  for (std::size_t n = 0; n <= cocluster::detail::handle_inbox::max_unclaimed; ++n) {
+    CHECK_FALSE(inbox.overflowing());
+    inbox.mark_lost();
+  }
+  CHECK(inbox.overflowing());
 }
 
 TEST_CASE("the write queue sends many frames in one chunk") {

@@ -21,6 +21,8 @@
 #include "cocluster/detail/async/waiter_list.hpp"
 #include "cocluster/detail/ipc/fd_io.hpp"
 #include "cocluster/detail/ipc/frame_reader.hpp"
+#include "cocluster/detail/ipc/frame_writer.hpp"
+#include "cocluster/detail/ipc/handle_inbox.hpp"
 #include "cocluster/detail/ipc/write_queue.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
@@ -30,12 +32,14 @@
 
 namespace cocluster::detail {
 
-/// One end of an IPC channel, speaking serialization `S`.
+/// One end of an IPC channel, speaking serialization `S`: the socket I/O around the frame codec
+/// (frame_reader, frame_writer), the write queue (write_queue) and the received descriptors
+/// (handle_inbox).
 ///
-/// Reading: every read is a `recvmsg` with room for descriptors. Descriptors queue in arrival
-/// order and each `NODE_HANDLE` frame takes the oldest; a `NODE_HANDLE` without one is answered
-/// `NODE_HANDLE_NACK` and reported, never dropped silently. A bad frame is reported through
-/// `callbacks::error` and closes the channel.
+/// Reading: every read is a `recvmsg` with room for descriptors. Each `NODE_HANDLE` frame takes
+/// the oldest descriptor waiting; one without any is answered `NODE_HANDLE_NACK` and reported,
+/// never dropped silently. A bad frame is reported through `callbacks::error` and closes the
+/// channel.
 ///
 /// Writing: frames are queued in one buffer and written at the end of the current turn (see
 /// `handler_turn`; posted when none is open), so that messages sent together leave in one
@@ -67,7 +71,8 @@ public:
 
   channel(asio::any_io_executor executor, unique_fd fd, const ipc_options& options)
       : executor_(executor), socket_(executor), options_(options),
-        reader_(S::frame_format, options.max_message_size), drain_waiters_(executor) {
+        reader_(S::frame_format, options.max_message_size), writer_(S::frame_format),
+        drain_waiters_(executor) {
     socket_.assign(asio::local::stream_protocol(), fd.release());
     socket_.non_blocking(true);
   }
@@ -175,9 +180,6 @@ public:
   int native_handle() { return socket_.native_handle(); }
 
 private:
-  // Descriptors received but not yet claimed by a NODE_HANDLE frame; a peer that keeps sending
-  // descriptors without frames to claim them is cut off.
-  static constexpr std::size_t max_unclaimed_fds = 64;
   // Reads per turn before yielding to other handlers.
   static constexpr int reads_per_turn = 32;
 
@@ -191,22 +193,10 @@ private:
                                   " bytes queued (write_queue_limit)");
     const bool was_empty = queue_.empty();
     std::string& out = queue_.buffer();
-    const std::size_t start = out.size();
+    const std::size_t start = writer_.begin(out);
     try {
-      if (S::frame_format == framing::length_prefixed)
-        out.append(4, '\0');
       encode(out);
-      if (S::frame_format == framing::length_prefixed) {
-        const std::size_t length = out.size() - start - 4;
-        if (length > 0xffffffffu)
-          throw std::system_error(make_error_code(errc::unencodable_value),
-                                  "cocluster: message over 4 GiB");
-        for (int i = 0; i < 4; ++i)
-          out[start + static_cast<std::size_t>(i)] =
-              static_cast<char>((length >> (24 - 8 * i)) & 0xff);
-      } else {
-        out.push_back('\n');
-      }
+      writer_.end(out, start);
     } catch (...) {
       queue_.rollback(start);
       throw;
@@ -233,16 +223,9 @@ private:
 
   void push_urgent(const protocol::message& message) {
     std::string frame;
-    if (S::frame_format == framing::length_prefixed)
-      frame.append(4, '\0');
+    const std::size_t start = writer_.begin(frame);
     S::encode_internal(message, frame);
-    if (S::frame_format == framing::length_prefixed) {
-      const std::size_t length = frame.size() - 4;
-      for (int i = 0; i < 4; ++i)
-        frame[static_cast<std::size_t>(i)] = static_cast<char>((length >> (24 - 8 * i)) & 0xff);
-    } else {
-      frame.push_back('\n');
-    }
+    writer_.end(frame, start);
     queue_.push_urgent(frame);
     schedule_write();
   }
@@ -347,13 +330,14 @@ private:
     for (int i = 0; i < reads_per_turn; ++i) {
       auto [space, size] = reader_.prepare();
       std::error_code ec;
-      const received r = receive_with_fds(socket_.native_handle(), space, size, fds_, ec);
+      const received r =
+          receive_with_fds(socket_.native_handle(), space, size, handles_.received(), ec);
       if (would_block(ec))
         return socket_empty(i > 0);
       if (ec)
         return fail(ec, "recvmsg on the IPC channel");
       if (r.descriptors_lost)
-        fds_.emplace_back(); // a marker: the frame that claims it gets NACKed
+        handles_.mark_lost();
       if (r.eof)
         return end_of_file();
       reader_.commit(r.bytes);
@@ -364,9 +348,9 @@ private:
       handler_turn::run_pending();
       if (!open_)
         return;
-      if (fds_.size() > max_unclaimed_fds)
+      if (handles_.overflowing())
         return fail(make_error_code(errc::malformed_message),
-                    "the peer sent more than " + std::to_string(max_unclaimed_fds) +
+                    "the peer sent more than " + std::to_string(handle_inbox::max_unclaimed) +
                         " descriptors without NODE_HANDLE messages to claim them");
       if (r.bytes < size) {
         // A short read emptied the socket: wait rather than make a recvmsg that returns
@@ -481,14 +465,7 @@ private:
         callbacks_.internal(std::move(message), unique_fd());
       return;
     }
-    unique_fd fd;
-    if (!fds_.empty()) {
-      fd = std::move(fds_.front());
-      fds_.erase(fds_.begin());
-    }
-    nlohmann::json inner;
-    if (auto it = message.find("msg"); it != message.end())
-      inner = std::move(*it);
+    auto [inner, fd] = handles_.open(std::move(message));
     if (!fd) {
       push_urgent(protocol::handle_reply(false));
       report(make_error_code(errc::handle_lost),
@@ -529,7 +506,7 @@ private:
     socket_.cancel(ignored);
     socket_.close(ignored);
     queue_.clear();
-    fds_.clear();
+    handles_.clear();
     auto flushes = std::move(flush_waiters_);
     flush_waiters_.clear();
     for (auto& waiter : flushes)
@@ -547,8 +524,9 @@ private:
   ipc_options options_;
   callbacks callbacks_;
   frame_reader reader_;
+  frame_writer writer_;
   write_queue queue_;
-  std::vector<unique_fd> fds_;
+  handle_inbox handles_;
   std::deque<std::pair<std::uint64_t, erased_handler<>>> flush_waiters_;
   waiter_list<> drain_waiters_;
   bool open_ = true;
