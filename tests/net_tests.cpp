@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -1000,6 +1001,58 @@ TEST_CASE("least_connections gives a worker holding 50 idle connections none of 
     co_await check_served(others, answers);
     CHECK(co_await served_by(busy[0].first) == 50);
     idle.clear();
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+}
+
+// A keep-alive client, as a load generator's (wrk -c64): it asks once, then keeps its connection
+// busy for `rounds` more lines. Returns the worker that served it, or 0 when the connection was
+// cut or answered by another worker.
+asio::awaitable<int> keep_alive_client(int port, int n, int rounds) {
+  auto held = co_await test::ask_and_hold(port, "keep " + std::to_string(n));
+  const int worker = test::answered_by(held.reply);
+  for (int round = 0; round < rounds && worker != 0; ++round)
+    if (test::answered_by(co_await exchange(held.socket, std::to_string(round))) != worker)
+      co_return 0;
+  co_return worker;
+}
+
+// Opens `count` keep-alive connections at once; returns how many each worker served.
+asio::awaitable<answer_counts> keep_alive_burst(int port, int count, int rounds) {
+  auto executor = co_await asio::this_coro::executor;
+  std::vector<test::started<int>> clients;
+  for (int n = 0; n < count; ++n)
+    clients.push_back(test::start(executor, keep_alive_client(port, n, rounds)));
+  answer_counts served;
+  for (auto& client : clients)
+    ++served[co_await client.result()];
+  co_return served;
+}
+
+TEST_CASE("round-robin splits a burst of 64 concurrent keep-alive connections evenly, with 2 and "
+          "with 4 workers: each serves 64/n of them, give or take a window") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io, windowed());
+  test::exit_watch exits(cluster);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    constexpr int connections = 64;
+    auto servers = co_await fork_servers(cluster, 2, test::strings("host=127.0.0.1", "hold"));
+    const int port = servers[0].second[0];
+    for (const int workers : {2, 4}) {
+      if (workers == 4) {
+        auto more = co_await fork_servers(cluster, 2, test::strings("host=127.0.0.1", "hold"));
+        servers.insert(servers.end(), more.begin(), more.end());
+      }
+      const auto served = co_await keep_alive_burst(port, connections, 50);
+      check_answers(served, ids_of(servers));
+      for (const auto& entry : servers) {
+        const int id = entry.first.id();
+        const int count = served.count(id) ? served.at(id) : 0;
+        INFO(workers << " workers: worker " << id << " served " << count << " of " << connections);
+        CHECK(std::abs(count - connections / workers) <= window);
+      }
+    }
     co_await cluster.disconnect();
     co_await exits.check();
   });

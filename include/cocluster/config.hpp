@@ -2,14 +2,12 @@
 /// Library configuration: the Asio include, version and feature checks.
 ///
 /// cocluster is written against standalone Asio 1.22 (Debian 12's libasio-dev) and later.
-/// clang does not turn on Asio's `co_await` support by itself with libstdc++, so it is switched
-/// on here; include cocluster before Asio, or define `ASIO_HAS_CO_AWAIT=1` on the command line.
+/// Include cocluster before Asio (see detail/asio_setup.hpp), or define `ASIO_HAS_CO_AWAIT=1`
+/// on the command line.
 #ifndef COCLUSTER_CONFIG_HPP
 #define COCLUSTER_CONFIG_HPP
 
-#if defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT)
-#define ASIO_HAS_CO_AWAIT 1
-#endif
+#include "cocluster/detail/asio_setup.hpp"
 
 #include <asio.hpp>
 

@@ -3,6 +3,7 @@
 #ifndef COCLUSTER_NET_HANDOFF_OPTIONS_HPP
 #define COCLUSTER_NET_HANDOFF_OPTIONS_HPP
 
+#include <chrono>
 #include <cstddef>
 
 namespace cocluster {
@@ -14,6 +15,9 @@ struct handoff_options {
   std::size_t node_peer = 1;
   /// For a cocluster worker.
   std::size_t cocluster_peer = 4;
+  /// A worker that leaves hand-overs unanswered this long counts as stalled
+  /// (`worker_load::stalled`): `round_robin` stops waiting for its turn and skips it.
+  std::chrono::milliseconds stall_timeout{50};
 };
 
 } // namespace cocluster

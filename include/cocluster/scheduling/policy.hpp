@@ -15,7 +15,10 @@
 #include <optional>
 #include <span>
 
-#include "cocluster/config.hpp"
+#include "cocluster/detail/asio_setup.hpp"
+
+// Asio's address value type only (no I/O): a client's address is part of a decision.
+#include <asio/ip/address.hpp>
 
 namespace cocluster {
 
@@ -49,6 +52,10 @@ struct worker_load {
   /// True when it can take a connection now (room in its in-flight window). A policy may pick a
   /// worker that is not available: the connection then waits for that worker.
   bool available = false;
+  /// True when it has left connections handed to it unanswered for the stall timeout
+  /// (`handoff_options::stall_timeout`): it may be stuck, and a policy should not make
+  /// connections wait for it.
+  bool stalled = false;
 };
 
 /// A new connection.

@@ -9,12 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,6 +23,7 @@
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/handler_turn.hpp"
 #include "cocluster/detail/net/handle_entry.hpp"
+#include "cocluster/detail/scheduling/handoff_table.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
@@ -51,22 +50,19 @@ public:
   accepting_handle(asio::any_io_executor executor, std::string key, bound_socket socket,
                    handoff_options windows, bool unix_socket)
       : executor_(executor), key_(std::move(key)), socket_(std::move(socket)),
-        listening_(executor), retry_(executor), windows_(windows), unix_(unix_socket) {
+        listening_(executor), retry_(executor), recheck_(executor), windows_(windows),
+        unix_(unix_socket), table_(windows.stall_timeout) {
     listening_.assign(socket_.fd.release());
   }
 
   ~accepting_handle() override { close(); }
 
-  bool has(const Worker& worker) const override { return slots_.count(worker.id()) != 0; }
+  bool has(const Worker& worker) const override { return table_.has(worker.id()); }
 
   join_reply add(Worker& worker) override {
-    slot s;
-    s.worker = worker.weak_from_this();
-    s.id = worker.id();
-    s.window = worker.is_cocluster_peer() ? windows_.cocluster_peer : windows_.node_peer;
-    s.last_used = ++clock_;
-    slots_[worker.id()] = std::move(s);
-    policy_.worker_added(worker.id());
+    workers_[worker.id()] = worker.weak_from_this();
+    table_.add(worker.id(),
+               worker.is_cocluster_peer() ? windows_.cocluster_peer : windows_.node_peer);
     asio::post(executor_, [weak = this->weak_from_this()] {
       if (auto self = weak.lock())
         self->dispatch();
@@ -79,54 +75,23 @@ public:
   }
 
   bool retire(Worker& worker) override {
-    auto it = slots_.find(worker.id());
-    if (it == slots_.end())
-      return active_count() == 0 && slots_.empty();
-    if (!it->second.retired) {
-      it->second.retired = true;
-      policy_.worker_removed(worker.id());
-      requeue_front(std::move(it->second.waiting));
-      it->second.waiting.clear();
-    }
-    if (it->second.in_flight == 0)
-      slots_.erase(it);
+    const bool empty = table_.retire(worker.id());
+    forget_gone_workers();
     dispatch();
-    return slots_.empty();
+    return empty;
   }
 
   bool remove(Worker& worker) override {
-    auto it = slots_.find(worker.id());
-    if (it == slots_.end())
-      return slots_.empty();
-    if (!it->second.retired)
-      policy_.worker_removed(worker.id());
-    // Whatever the worker had not accepted goes back first, oldest first.
-    std::vector<std::pair<std::uint64_t, connection>> orphans;
-    for (auto f = in_flight_.begin(); f != in_flight_.end();) {
-      if (f->second.worker == worker.id()) {
-        orphans.emplace_back(f->first, std::move(f->second.conn));
-        f = in_flight_.erase(f);
-      } else {
-        ++f;
-      }
-    }
-    std::sort(orphans.begin(), orphans.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    std::deque<connection> back = std::move(it->second.waiting);
-    for (auto r = orphans.rbegin(); r != orphans.rend(); ++r)
-      back.push_front(std::move(r->second));
-    slots_.erase(it);
-    requeue_front(std::move(back));
-    if (slots_.empty())
+    const bool empty = table_.remove(worker.id());
+    forget_gone_workers();
+    if (empty)
       return true;
     dispatch();
     return false;
   }
 
   void report_load(Worker& worker, const protocol::connection_counts& counts) override {
-    auto it = slots_.find(worker.id());
-    if (it != slots_.end())
-      take_counts(it->second, counts);
+    table_.report_counts(worker.id(), counts.open, counts.closed);
   }
 
   void close() override {
@@ -137,51 +102,20 @@ public:
     listening_.cancel(ignored);
     listening_.close(ignored);
     retry_.cancel();
+    recheck_.cancel();
     if (!socket_.unlink_path.empty())
       ::unlink(socket_.unlink_path.c_str());
-    queue_.clear();
-    in_flight_.clear();
-    slots_.clear();
+    table_.clear();
+    workers_.clear();
   }
 
 private:
-  struct connection {
-    unique_fd fd;
-    std::optional<asio::ip::address> peer;
-    std::vector<int> refused_by;
-  };
-
-  struct slot {
-    std::weak_ptr<Worker> worker;
-    int id = 0;
-    std::size_t window = 1;
-    std::size_t in_flight = 0;
-    std::size_t open = 0;
-    std::uint64_t closed = 0; // connections it reported ended, in all
-    std::uint64_t last_used = 0;
-    bool retired = false;
-    std::deque<connection> waiting; // picked for this worker, waiting for room in its window
-  };
-
-  struct handed {
-    int worker;
-    connection conn;
-  };
-
   static constexpr std::size_t max_queue = 1024;
 
-  std::size_t active_count() const {
-    return static_cast<std::size_t>(
-        std::count_if(slots_.begin(), slots_.end(), [](const auto& e) { return !e.second.retired; }));
-  }
-
-  static bool refused(const connection& c, int id) {
-    return std::find(c.refused_by.begin(), c.refused_by.end(), id) != c.refused_by.end();
-  }
-
-  void requeue_front(std::deque<connection> connections) {
-    for (auto r = connections.rbegin(); r != connections.rend(); ++r)
-      queue_.push_front(std::move(*r));
+  // The workers the table no longer knows need no way to reach them.
+  void forget_gone_workers() {
+    for (auto it = workers_.begin(); it != workers_.end();)
+      it = table_.has(it->first) ? std::next(it) : workers_.erase(it);
   }
 
   // ---- accepting ----
@@ -189,7 +123,7 @@ private:
   void accept_some() {
     // `dispatch()` below ends by calling accept_some() again: that nested call must not start a
     // second loop (and a second pending async_wait) while this one runs.
-    if (closed_ || accepting_ || in_accept_some_ || retry_pending_ || active_count() == 0)
+    if (closed_ || accepting_ || in_accept_some_ || retry_pending_ || table_.active_count() == 0)
       return;
     in_accept_some_ = true;
     accept_loop();
@@ -198,7 +132,7 @@ private:
   }
 
   void accept_loop() {
-    while (queue_.size() < max_queue) {
+    while (table_.queued() < max_queue) {
       sockaddr_storage peer{};
       socklen_t length = sizeof(peer);
       const int fd = ::accept4(listening_.native_handle(), reinterpret_cast<sockaddr*>(&peer),
@@ -227,11 +161,8 @@ private:
         schedule_retry(std::chrono::milliseconds(50));
         break;
       }
-      connection c;
-      c.fd.reset(fd);
-      c.peer = peer_address(peer);
-      queue_.push_back(std::move(c));
-      if (queue_.size() >= 16)
+      table_.push(unique_fd(fd), peer_address(peer));
+      if (table_.queued() >= 16)
         dispatch();
     }
   }
@@ -272,137 +203,70 @@ private:
     });
   }
 
+  void schedule_recheck(std::chrono::steady_clock::duration delay) {
+    if (recheck_pending_)
+      return;
+    recheck_pending_ = true;
+    recheck_.expires_after(delay);
+    recheck_.async_wait([weak = this->weak_from_this()](std::error_code ec) {
+      auto self = weak.lock();
+      if (!self)
+        return;
+      self->recheck_pending_ = false;
+      if (!ec)
+        self->dispatch();
+    });
+  }
+
   // ---- handing over ----
 
   void dispatch() {
     if (dispatching_ || closed_)
       return;
     dispatching_ = true;
-    for (auto& [id, s] : slots_)
-      while (!s.retired && s.in_flight < s.window && !s.waiting.empty()) {
-        auto c = std::move(s.waiting.front());
-        s.waiting.pop_front();
-        hand_over(s, std::move(c));
-      }
-    while (!queue_.empty() && !closed_) {
-      auto& next = queue_.front();
-      loads_.clear();
-      bool anyone_left = false;
-      for (auto& [id, s] : slots_) {
-        if (s.retired)
-          continue;
-        const bool refused_this = refused(next, id);
-        anyone_left = anyone_left || !refused_this;
-        worker_load load;
-        load.id = id;
-        load.in_flight = s.in_flight;
-        load.queued = s.waiting.size();
-        load.window = s.window;
-        load.open_connections = s.open;
-        load.idle_since = s.last_used;
-        load.available = s.in_flight < s.window && !refused_this;
-        loads_.push_back(load);
-      }
-      if (loads_.empty())
+    const auto now = std::chrono::steady_clock::now();
+    while (!closed_) {
+      auto next = table_.next(now);
+      if (!next)
         break;
-      if (!anyone_left) {
-        // Every worker refused it (all at max_connections): let it wait a little, then offer it
-        // again, like a full backlog would.
-        next.refused_by.clear();
-        schedule_retry(std::chrono::milliseconds(10));
-        break;
-      }
-      auto pick = policy_.pick(connection_request{next.peer}, loads_);
-      if (!pick)
-        break;
-      auto target = slots_.find(*pick);
-      if (target == slots_.end() || target->second.retired)
-        break; // the policy named no usable worker: wait for a change
-      if (refused(next, *pick)) {
-        // A sticky choice that refused it: fall back to the least recently used available one.
-        const worker_load* best = nullptr;
-        for (const auto& load : loads_)
-          if (load.available && (!best || load.idle_since < best->idle_since))
-            best = &load;
-        if (!best)
-          break;
-        target = slots_.find(best->id);
-      }
-      auto c = std::move(queue_.front());
-      queue_.pop_front();
-      slot& s = target->second;
-      s.last_used = ++clock_; // assigned now, whether handed over now or after its queue
-      if (s.in_flight < s.window)
-        hand_over(s, std::move(c));
-      else
-        s.waiting.push_back(std::move(c));
+      hand_over(*next);
     }
+    // Every worker refused the oldest connection (all at max_connections): offer it again a
+    // little later, as a full backlog would.
+    if (table_.take_retry())
+      schedule_retry(std::chrono::milliseconds(10));
+    // Connections wait for a slow worker's answer: ask again when it would count as stalled.
+    if (table_.queued() != 0 && !closed_)
+      if (auto wait = table_.until_stall(now))
+        schedule_recheck(*wait);
     dispatching_ = false;
-    if (queue_.size() < max_queue)
+    if (table_.queued() < max_queue)
       accept_some();
   }
 
-  void hand_over(slot& s, connection c) {
-    auto worker = s.worker.lock();
-    if (!worker) {
-      queue_.push_front(std::move(c));
-      s.retired = true;
-      return;
-    }
-    const std::uint64_t id = ++last_connection_;
-    const int fd = c.fd.get();
-    ++s.in_flight;
-    in_flight_.emplace(id, handed{s.id, std::move(c)});
-    const bool sent = worker->send_request_with_fd(
-        worker_key(), protocol::newconn(key_), fd,
-        [weak = this->weak_from_this(), id](nlohmann::json&& reply, unique_fd) {
-          if (auto self = weak.lock())
-            self->on_answer(id, reply);
-        });
-    if (!sent) {
-      // The channel is closing: the worker's disconnect will come; keep the connection.
-      auto it = in_flight_.find(id);
-      queue_.push_front(std::move(it->second.conn));
-      in_flight_.erase(it);
-      --s.in_flight;
-      s.retired = true;
-    }
+  void hand_over(const typename handoff_table<Policy, unique_fd>::handover& next) {
+    auto found = workers_.find(next.worker);
+    auto worker = found == workers_.end() ? nullptr : found->second.lock();
+    // A channel that is closing refuses the send: the worker's disconnect will come; the
+    // connection goes back and the worker takes no more.
+    if (!worker ||
+        !worker->send_request_with_fd(
+            worker_key(), protocol::newconn(key_), next.connection->get(),
+            [weak = this->weak_from_this(), ticket = next.ticket](nlohmann::json&& reply, unique_fd) {
+              if (auto self = weak.lock())
+                self->on_answer(ticket, reply);
+            }))
+      table_.unsent(next.ticket);
   }
 
-  // A cocluster worker's counts (it sends them when the policy tracks connections): the open
-  // ones for `worker_load::open_connections`, and one `connection_closed` call for each
-  // connection that ended since its last report, while the worker is still the policy's.
-  void take_counts(slot& s, const protocol::connection_counts& counts) {
-    s.open = counts.open;
-    while (s.closed < counts.closed) {
-      ++s.closed;
-      if (!s.retired)
-        policy_.connection_closed(s.id);
-    }
-  }
-
-  void on_answer(std::uint64_t id, const nlohmann::json& reply) {
-    auto it = in_flight_.find(id);
-    if (it == in_flight_.end())
-      return;
-    handed h = std::move(it->second);
-    in_flight_.erase(it);
-    const bool accepted = reply.value("accepted", false);
-    auto s = slots_.find(h.worker);
-    if (s != slots_.end()) {
-      --s->second.in_flight;
-      if (auto counts = protocol::counts_field(reply, protocol::field_open, protocol::field_closed))
-        take_counts(s->second, *counts);
-      else if (accepted)
-        ++s->second.open; // a Node worker does not say when connections end
-      if (s->second.retired && s->second.in_flight == 0)
-        slots_.erase(s);
-    }
-    if (!accepted) {
-      h.conn.refused_by.push_back(h.worker);
-      queue_.push_front(std::move(h.conn));
-    }
+  void on_answer(std::uint64_t ticket, const nlohmann::json& reply) {
+    std::optional<std::pair<std::size_t, std::uint64_t>> counts;
+    if (auto c = protocol::counts_field(reply, protocol::field_open, protocol::field_closed))
+      counts.emplace(c->open, c->closed);
     // Accepted: our copy of the descriptor closes here; the worker has its own.
+    table_.answered(ticket, reply.value("accepted", false), std::chrono::steady_clock::now(),
+                    counts);
+    forget_gone_workers();
     dispatch();
   }
 
@@ -411,20 +275,17 @@ private:
   bound_socket socket_;
   asio::posix::stream_descriptor listening_;
   asio::steady_timer retry_;
+  asio::steady_timer recheck_; // when connections wait for a slow worker's answer
   handoff_options windows_;
   bool unix_;
-  Policy policy_;
-  std::map<int, slot> slots_;
-  std::deque<connection> queue_;
-  std::map<std::uint64_t, handed> in_flight_;
-  std::vector<worker_load> loads_;
-  std::uint64_t clock_ = 0;
-  std::uint64_t last_connection_ = 0;
+  handoff_table<Policy, unique_fd> table_;
+  std::map<int, std::weak_ptr<Worker>> workers_;
   bool closed_ = false;
   bool accepting_ = false;      // an async_wait on the listening socket is pending
   bool in_accept_some_ = false; // accept_some() is on the stack
   bool dispatching_ = false;
   bool retry_pending_ = false;
+  bool recheck_pending_ = false;
 };
 
 } // namespace cocluster::detail

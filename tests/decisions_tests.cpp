@@ -1,0 +1,458 @@
+// The pure decisions, tested directly (no process, no socket): the scheduling policies, the
+// primary's hand-off table, and the keys that tell shared servers apart. This suite builds
+// without Asio's I/O, which also proves those headers need none.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <cocluster/detail/ipc/protocol.hpp>
+#include <cocluster/detail/scheduling/handoff_table.hpp>
+#include <cocluster/scheduling/ip_hash.hpp>
+#include <cocluster/scheduling/least_connections.hpp>
+#include <cocluster/scheduling/round_robin.hpp>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+using table_clock = std::chrono::steady_clock;
+using rr_table = cocluster::detail::handoff_table<cocluster::round_robin, int>;
+
+// A load as the table would show it.
+cocluster::worker_load load(int id, std::uint64_t idle_since, std::size_t in_flight = 0,
+                            std::size_t queued = 0, std::size_t window = 4) {
+  cocluster::worker_load l;
+  l.id = id;
+  l.idle_since = idle_since;
+  l.in_flight = in_flight;
+  l.queued = queued;
+  l.window = window;
+  l.available = in_flight < window;
+  return l;
+}
+
+cocluster::connection_request from(const char* address) {
+  return cocluster::connection_request{asio::ip::make_address(address)};
+}
+
+// What a run of the table gave each worker (the connections they accepted).
+using accepted_by = std::map<int, int>;
+
+// Equal workers in a burst: `connections` arrive at once; every round, all that can be handed
+// over are, then the workers answer them all, in an order drawn by `seed`. Returns what each
+// worker accepted.
+accepted_by burst(int workers, int connections, unsigned seed, std::size_t window = 4) {
+  rr_table table;
+  for (int id = 1; id <= workers; ++id)
+    table.add(id, window);
+  for (int c = 0; c < connections; ++c)
+    table.push(c, std::nullopt);
+  std::mt19937 random(seed);
+  accepted_by accepted;
+  auto now = table_clock::now();
+  while (table.queued() != 0 || table.waiting() != 0 || table.in_flight() != 0) {
+    std::vector<rr_table::handover> sent;
+    while (auto next = table.next(now))
+      sent.push_back(*next);
+    REQUIRE(!sent.empty());
+    std::shuffle(sent.begin(), sent.end(), random);
+    for (const auto& h : sent) {
+      CHECK(table.answered(h.ticket, true, now).has_value());
+      ++accepted[h.worker];
+    }
+    now += 1ms;
+  }
+  return accepted;
+}
+
+int spread(const accepted_by& accepted) {
+  const auto [low, high] = std::minmax_element(
+      accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  return high->second - low->second;
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("decisions");
+
+// ---- round_robin ----
+
+TEST_CASE("round_robin gives equal workers one connection each in turn") {
+  cocluster::round_robin policy;
+  for (int id = 1; id <= 3; ++id)
+    policy.worker_added(id);
+  std::vector<int> order;
+  std::uint64_t clock = 0;
+  std::vector<cocluster::worker_load> workers{load(1, 0), load(2, 0), load(3, 0)};
+  for (int n = 0; n < 6; ++n) {
+    const auto pick = policy.pick({}, workers);
+    REQUIRE(pick.has_value());
+    order.push_back(*pick);
+    for (auto& w : workers)
+      if (w.id == *pick)
+        w.idle_since = ++clock;
+  }
+  CHECK(order == std::vector<int>{1, 2, 3, 1, 2, 3});
+}
+
+TEST_CASE("round_robin makes the next connection wait for a worker whose turn it is and that has "
+          "twice its window outstanding, unless that worker stalled") {
+  cocluster::round_robin policy;
+  policy.worker_added(1);
+  policy.worker_added(2);
+  // Worker 1's turn (it was used longest ago), but it has 2 x 4 outstanding.
+  std::vector<cocluster::worker_load> workers{load(1, 1, 4, 4), load(2, 2)};
+  CHECK_FALSE(policy.pick({}, workers).has_value());
+  workers[0].stalled = true;
+  CHECK(policy.pick({}, workers) == 2);
+}
+
+TEST_CASE("round_robin gives a worker back the turns it missed while it stalled, at most one "
+          "window of them") {
+  cocluster::round_robin policy;
+  policy.worker_added(1);
+  policy.worker_added(2);
+  std::uint64_t clock = 0;
+  std::vector<cocluster::worker_load> workers{load(1, 0, 4, 4, 4), load(2, 0)};
+  workers[0].stalled = true;
+  for (int n = 0; n < 10; ++n) { // worker 2 takes ten turns alone
+    CHECK(policy.pick({}, workers) == 2);
+    workers[1].idle_since = ++clock;
+  }
+  // Worker 1 answers again: four turns in a row (one window), then they alternate.
+  workers[0] = load(1, 0);
+  std::vector<int> order;
+  for (int n = 0; n < 8; ++n) {
+    const auto pick = policy.pick({}, workers);
+    REQUIRE(pick.has_value());
+    order.push_back(*pick);
+    workers[static_cast<std::size_t>(*pick - 1)].idle_since = ++clock;
+  }
+  CHECK(order == std::vector<int>{1, 1, 1, 1, 2, 1, 2, 1});
+}
+
+TEST_CASE("round_robin lets a worker that joins take its turn after those already there") {
+  cocluster::round_robin policy;
+  policy.worker_added(1);
+  policy.worker_added(2);
+  std::vector<cocluster::worker_load> workers{load(1, 1), load(2, 2)};
+  for (int n = 0; n < 5; ++n) // 1 2 1 2 1: worker 2 is one behind
+    workers[static_cast<std::size_t>(*policy.pick({}, workers) - 1)].idle_since = 3u + static_cast<unsigned>(n);
+  policy.worker_added(3);
+  workers.push_back(load(3, 100)); // joined just now
+  CHECK(policy.pick({}, workers) == 2);
+}
+
+// ---- the hand-off table, with round_robin ----
+
+TEST_CASE("a burst splits across equal workers to within one connection, for 2, 3, 4 and 8 "
+          "workers, whatever order their answers come in") {
+  for (const int workers : {2, 3, 4, 8})
+    for (unsigned seed = 1; seed <= 20; ++seed) {
+      const auto accepted = burst(workers, 64 + static_cast<int>(seed), seed);
+      INFO(workers << " workers, seed " << seed);
+      CHECK(accepted.size() == static_cast<std::size_t>(workers));
+      CHECK(spread(accepted) <= 1);
+    }
+}
+
+TEST_CASE("a worker slow to answer keeps its turns: the burst waits for it and still splits "
+          "within one") {
+  rr_table table; // stalled after 50 ms without an answer
+  table.add(1, 4);
+  table.add(2, 4);
+  for (int c = 0; c < 40; ++c)
+    table.push(c, std::nullopt);
+  auto now = table_clock::now();
+  accepted_by accepted;
+  std::deque<rr_table::handover> slow; // worker 1 answers one connection a round, always owing
+  for (int round = 0; table.queued() + table.waiting() + table.in_flight() != 0; ++round) {
+    REQUIRE(round < 1000);
+    std::vector<rr_table::handover> fast;
+    while (auto next = table.next(now))
+      (next->worker == 1 ? slow.push_back(*next) : fast.push_back(*next));
+    for (const auto& h : fast) {
+      table.answered(h.ticket, true, now);
+      ++accepted[h.worker];
+    }
+    if (!slow.empty()) {
+      table.answered(slow.front().ticket, true, now);
+      ++accepted[1];
+      slow.pop_front();
+    }
+    now += 20ms; // under the stall timeout between two of its answers
+  }
+  CHECK(accepted[1] == 20);
+  CHECK(accepted[2] == 20);
+}
+
+TEST_CASE("a worker that never answers holds twice its window; once it stalled, the others take "
+          "the rest, and it is told again when to look") {
+  rr_table table(50ms);
+  table.add(1, 4);
+  table.add(2, 4);
+  for (int c = 0; c < 30; ++c)
+    table.push(c, std::nullopt);
+  auto now = table_clock::now();
+  int to_stuck = 0, to_other = 0;
+  auto drain = [&] {
+    while (auto next = table.next(now)) {
+      if (next->worker == 1) {
+        ++to_stuck; // never answered
+      } else {
+        ++to_other;
+        table.answered(next->ticket, true, now);
+      }
+    }
+  };
+  drain();
+  // Worker 1 has 4 handed over and 4 waiting for its window; it is its turn, so the rest wait.
+  CHECK(to_stuck == 4);
+  CHECK(table.queued() != 0);
+  const auto wait = table.until_stall(now);
+  REQUIRE(wait.has_value());
+  CHECK(*wait == 50ms);
+  now += *wait; // it counts as stalled now
+  drain();
+  CHECK(to_stuck == 4);
+  CHECK(to_other == 30 - 8);
+  CHECK(table.queued() == 0);
+}
+
+TEST_CASE("a refused connection goes to another worker before any newer connection") {
+  rr_table table;
+  table.add(1, 1);
+  table.add(2, 1);
+  table.push(100, std::nullopt);
+  table.push(200, std::nullopt);
+  const auto now = table_clock::now();
+  auto first = table.next(now);
+  REQUIRE(first.has_value());
+  CHECK(*first->connection == 100);
+  auto second = table.next(now);
+  REQUIRE(second.has_value());
+  CHECK(*second->connection == 200);
+  CHECK(table.answered(second->ticket, true, now).has_value());
+  table.push(300, std::nullopt);
+  CHECK_FALSE(table.answered(first->ticket, false, now).has_value()); // refused
+  auto again = table.next(now);
+  REQUIRE(again.has_value());
+  CHECK(*again->connection == 100);
+  CHECK(again->worker != first->worker);
+}
+
+TEST_CASE("a connection every worker refused waits until take_retry says to offer it again") {
+  rr_table table;
+  table.add(1, 1);
+  table.add(2, 1);
+  table.push(7, std::nullopt);
+  const auto now = table_clock::now();
+  for (int n = 0; n < 2; ++n) {
+    auto next = table.next(now);
+    REQUIRE(next.has_value());
+    table.answered(next->ticket, false, now);
+  }
+  CHECK_FALSE(table.next(now).has_value());
+  CHECK(table.take_retry());
+  CHECK_FALSE(table.take_retry()); // once
+  auto offered = table.next(now);
+  REQUIRE(offered.has_value());
+  CHECK(*offered->connection == 7);
+}
+
+TEST_CASE("the connections a removed worker had not accepted go back first, oldest first") {
+  rr_table table;
+  table.add(1, 2);
+  table.add(2, 2);
+  for (int c = 0; c < 6; ++c)
+    table.push(c, std::nullopt);
+  const auto now = table_clock::now();
+  std::vector<int> to_one;
+  std::vector<rr_table::handover> to_two;
+  while (auto next = table.next(now))
+    (next->worker == 1 ? to_one.push_back(*next->connection) : to_two.push_back(*next));
+  CHECK(to_one == std::vector<int>{0, 2}); // 4 waits for worker 1's window
+  CHECK_FALSE(table.remove(1));
+  CHECK_FALSE(table.has(1));
+  table.push(99, std::nullopt); // newer than all of them
+  for (const auto& h : to_two)
+    table.answered(h.ticket, true, now);
+  std::vector<int> next_ones;
+  while (auto next = table.next(now)) {
+    CHECK(next->worker == 2);
+    next_ones.push_back(*next->connection);
+    table.answered(next->ticket, true, now);
+  }
+  // 5 was worker 2's already (it waited for its window); then worker 1's, oldest first.
+  CHECK(next_ones == std::vector<int>{5, 0, 2, 4, 99});
+  CHECK(table.remove(2)); // the last one
+}
+
+TEST_CASE("a retired worker takes no new connection, and leaves once its last hand-over is "
+          "answered") {
+  rr_table table;
+  table.add(1, 4);
+  table.add(2, 4);
+  table.push(1, std::nullopt);
+  const auto now = table_clock::now();
+  auto first = table.next(now);
+  REQUIRE(first.has_value());
+  CHECK_FALSE(table.retire(first->worker));
+  CHECK(table.has(first->worker));
+  table.push(2, std::nullopt);
+  auto second = table.next(now);
+  REQUIRE(second.has_value());
+  CHECK(second->worker != first->worker);
+  table.answered(first->ticket, true, now);
+  CHECK_FALSE(table.has(first->worker));
+}
+
+TEST_CASE("a hand-over that could not be sent goes back first, and its worker takes no more") {
+  rr_table table;
+  table.add(1, 4);
+  table.add(2, 4);
+  table.push(5, std::nullopt);
+  table.push(6, std::nullopt);
+  const auto now = table_clock::now();
+  auto first = table.next(now);
+  REQUIRE(first.has_value());
+  table.unsent(first->ticket);
+  std::vector<std::pair<int, int>> sent;
+  while (auto next = table.next(now))
+    sent.emplace_back(next->worker, *next->connection);
+  const int other = first->worker == 1 ? 2 : 1;
+  CHECK(sent == std::vector<std::pair<int, int>>{{other, 5}, {other, 6}});
+}
+
+namespace {
+
+// Counts what the table tells it.
+struct counting_policy : cocluster::round_robin {
+  static constexpr bool tracks_connections = true;
+  std::map<int, int> closed;
+  std::map<int, int> removed;
+  void connection_closed(int id) { ++closed[id]; }
+  void worker_removed(int id) {
+    ++removed[id];
+    cocluster::round_robin::worker_removed(id);
+  }
+};
+
+} // namespace
+
+TEST_CASE("the policy hears of each ended connection once, only while the worker is its, and of "
+          "a worker's leaving once") {
+  cocluster::detail::handoff_table<counting_policy, int> table;
+  table.add(1, 4);
+  table.report_counts(1, 3, 2);
+  table.report_counts(1, 1, 2); // nothing new ended
+  table.report_counts(1, 0, 5);
+  CHECK(table.policy().closed[1] == 5);
+  table.push(0, std::nullopt);
+  REQUIRE(table.next(table_clock::now()).has_value());
+  CHECK_FALSE(table.retire(1)); // a hand-over is still unanswered
+  table.report_counts(1, 0, 9); // retired: no longer the policy's
+  CHECK(table.policy().closed[1] == 5);
+  CHECK(table.remove(1));
+  CHECK(table.policy().removed[1] == 1);
+}
+
+// ---- least_connections ----
+
+TEST_CASE("least_connections picks the available worker with the fewest open connections, ties "
+          "to the one idle longest") {
+  cocluster::least_connections policy;
+  std::vector<cocluster::worker_load> workers{load(1, 5), load(2, 3), load(3, 1, 4)};
+  workers[0].open_connections = 2;
+  workers[1].open_connections = 2;
+  workers[2].open_connections = 0; // the fewest, but its window is full
+  CHECK(policy.pick({}, workers) == 2);
+  workers[1].in_flight = 1; // in flight counts as open
+  CHECK(policy.pick({}, workers) == 1);
+  for (auto& w : workers)
+    w.available = false;
+  CHECK_FALSE(policy.pick({}, workers).has_value());
+}
+
+// ---- ip_hash ----
+
+TEST_CASE("ip_hash sends one address to one worker, whoever is busy, and places it again only "
+          "when that worker leaves") {
+  cocluster::ip_hash policy;
+  std::vector<cocluster::worker_load> workers{load(1, 0), load(2, 0), load(3, 0)};
+  const auto first = policy.pick(from("10.0.0.7"), workers);
+  REQUIRE(first.has_value());
+  for (auto& w : workers)
+    w.available = false; // sticky even when busy
+  CHECK(policy.pick(from("10.0.0.7"), workers) == first);
+  policy.worker_removed(*first);
+  workers.erase(std::remove_if(workers.begin(), workers.end(),
+                               [&](const auto& w) { return w.id == *first; }),
+                workers.end());
+  const auto moved = policy.pick(from("10.0.0.7"), workers);
+  REQUIRE(moved.has_value());
+  CHECK(moved != first);
+  CHECK(policy.size() == 1);
+}
+
+TEST_CASE("ip_hash places a client the same way whatever order clients arrive in, and spreads "
+          "clients over the workers") {
+  std::vector<std::string> clients;
+  for (int n = 1; n <= 200; ++n)
+    clients.push_back("192.168.1." + std::to_string(n));
+  std::vector<cocluster::worker_load> workers{load(1, 0), load(2, 0), load(3, 0), load(4, 0)};
+  cocluster::ip_hash forward, backward;
+  std::map<std::string, int> placed;
+  std::map<int, int> per_worker;
+  for (const auto& c : clients) {
+    placed[c] = *forward.pick(from(c.c_str()), workers);
+    ++per_worker[placed[c]];
+  }
+  for (auto it = clients.rbegin(); it != clients.rend(); ++it)
+    CHECK(backward.pick(from(it->c_str()), workers) == placed[*it]);
+  CHECK(per_worker.size() == 4);
+  for (const auto& entry : per_worker)
+    CHECK(entry.second >= 25); // 50 each on average
+}
+
+TEST_CASE("ip_hash remembers at most its capacity of clients, and a Unix client (no address) "
+          "goes to the available worker idle longest") {
+  cocluster::ip_hash policy(2);
+  std::vector<cocluster::worker_load> workers{load(1, 9), load(2, 4)};
+  policy.pick(from("10.0.0.1"), workers);
+  policy.pick(from("10.0.0.2"), workers);
+  policy.pick(from("::1"), workers);
+  CHECK(policy.size() == 2);
+  CHECK(policy.pick({}, workers) == 2);
+  workers[1].available = false;
+  CHECK(policy.pick({}, workers) == 1);
+}
+
+// ---- server keys ----
+
+TEST_CASE("a server's key names address, port, address type and descriptor as Node prints them, "
+          "and the listen index only for port 0") {
+  using cocluster::detail::protocol::server_key;
+  nlohmann::json query = {{"address", nullptr}, {"port", 8000}, {"addressType", 4}, {"index", 2}};
+  CHECK(server_key(query) == "null:8000:4:undefined");
+  query["port"] = 0;
+  CHECK(server_key(query) == "null:0:4:undefined:2");
+  query = {{"address", "/tmp/s.sock"}, {"port", -1}, {"addressType", -1}, {"fd", 5}, {"index", 0}};
+  CHECK(server_key(query) == "/tmp/s.sock:-1:-1:5");
+  query = {{"address", "::"}, {"port", 53}, {"addressType", "udp6"}};
+  CHECK(server_key(query) == ":::53:udp6:undefined");
+}
+
+TEST_SUITE_END();
