@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cocluster/detail/v8/document_writer.hpp"
+#include "cocluster/detail/v8/limits.hpp"
 #include "cocluster/detail/v8/reader.hpp"
 #include "cocluster/detail/v8/writer.hpp"
 #include "cocluster/error.hpp"

@@ -20,6 +20,7 @@
 #include "cocluster/detail/v8/byte_pool.hpp"
 #include "cocluster/detail/v8/cursor.hpp"
 #include "cocluster/detail/v8/iso_date.hpp"
+#include "cocluster/detail/v8/node_access.hpp"
 #include "cocluster/detail/v8/number_text.hpp"
 #include "cocluster/detail/v8/tags.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"

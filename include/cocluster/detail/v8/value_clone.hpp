@@ -1,6 +1,6 @@
 /// @file
-/// `value::clone()`: a deep copy of a value graph that keeps sharing, cycles and weak
-/// back-references, without recursion. Included by `cocluster/value.hpp`.
+/// The copy behind `value::clone()`: a deep copy of a value graph that keeps sharing, cycles and
+/// weak back-references, without recursion. Included by `cocluster/value/definitions.hpp`.
 #ifndef COCLUSTER_DETAIL_V8_VALUE_CLONE_HPP
 #define COCLUSTER_DETAIL_V8_VALUE_CLONE_HPP
 
@@ -9,7 +9,20 @@
 #include <utility>
 #include <vector>
 
-#include "cocluster/value.hpp"
+#include "cocluster/detail/v8/node_access.hpp"
+#include "cocluster/js/array.hpp"
+#include "cocluster/js/array_buffer.hpp"
+#include "cocluster/js/date.hpp"
+#include "cocluster/js/error.hpp"
+#include "cocluster/js/map.hpp"
+#include "cocluster/js/node_base.hpp"
+#include "cocluster/js/object.hpp"
+#include "cocluster/js/property_map.hpp"
+#include "cocluster/js/regexp.hpp"
+#include "cocluster/js/set.hpp"
+#include "cocluster/js/typed_array.hpp"
+#include "cocluster/value/kind.hpp"
+#include "cocluster/value/value.hpp"
 
 namespace cocluster::detail::v8 {
 
@@ -131,16 +144,5 @@ private:
 };
 
 } // namespace cocluster::detail::v8
-
-namespace cocluster {
-
-inline value value::clone() const {
-  detail::v8::graph_cloner cloner;
-  value root = cloner.copy(strong());
-  cloner.run();
-  return root;
-}
-
-} // namespace cocluster
 
 #endif // COCLUSTER_DETAIL_V8_VALUE_CLONE_HPP

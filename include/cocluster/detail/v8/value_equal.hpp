@@ -1,7 +1,7 @@
 /// @file
-/// Deep equality of value graphs (`operator==`), without recursion: pairs of values wait on an
-/// explicit stack, and a pair of nodes already being compared is assumed equal, which makes
-/// cyclic graphs of the same shape compare equal. Included by `cocluster/value.hpp`.
+/// The deep equality of value graphs behind `operator==`, without recursion: pairs of values wait
+/// on an explicit stack, and a pair of nodes already being compared is assumed equal, which makes
+/// cyclic graphs of the same shape compare equal. Included by `cocluster/value/definitions.hpp`.
 #ifndef COCLUSTER_DETAIL_V8_VALUE_EQUAL_HPP
 #define COCLUSTER_DETAIL_V8_VALUE_EQUAL_HPP
 
@@ -12,7 +12,21 @@
 #include <utility>
 #include <vector>
 
-#include "cocluster/value.hpp"
+#include "cocluster/detail/v8/compare_primitives.hpp"
+#include "cocluster/detail/v8/node_access.hpp"
+#include "cocluster/js/array.hpp"
+#include "cocluster/js/array_buffer.hpp"
+#include "cocluster/js/date.hpp"
+#include "cocluster/js/error.hpp"
+#include "cocluster/js/map.hpp"
+#include "cocluster/js/node_base.hpp"
+#include "cocluster/js/object.hpp"
+#include "cocluster/js/property_map.hpp"
+#include "cocluster/js/regexp.hpp"
+#include "cocluster/js/set.hpp"
+#include "cocluster/js/typed_array.hpp"
+#include "cocluster/value/kind.hpp"
+#include "cocluster/value/value.hpp"
 
 namespace cocluster::detail::v8 {
 
@@ -146,13 +160,5 @@ private:
 };
 
 } // namespace cocluster::detail::v8
-
-namespace cocluster {
-
-inline bool operator==(const value& a, const value& b) {
-  return detail::v8::graph_comparer().equal(a, b);
-}
-
-} // namespace cocluster
 
 #endif // COCLUSTER_DETAIL_V8_VALUE_EQUAL_HPP

@@ -1,7 +1,8 @@
 /// @file
-/// `value::to_string()`: a JavaScript-like rendering for logs and test failures. A node that may
-/// be shared is labelled `<ref *N>` where it is first printed and shown as `[Ref *N]` after;
-/// nesting beyond `max_nesting` prints as `...`. Included by `cocluster/value.hpp`.
+/// The rendering behind `value::to_string()`: JavaScript-like for logs and test failures. A node
+/// that may be shared is labelled `<ref *N>` where it is first printed and shown as `[Ref *N]`
+/// after; nesting beyond `max_nesting` prints as `...`. Included by
+/// `cocluster/value/definitions.hpp`.
 #ifndef COCLUSTER_DETAIL_V8_VALUE_FORMAT_HPP
 #define COCLUSTER_DETAIL_V8_VALUE_FORMAT_HPP
 
@@ -11,7 +12,25 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "cocluster/value.hpp"
+#include "cocluster/detail/v8/limits.hpp"
+#include "cocluster/detail/v8/node_access.hpp"
+#include "cocluster/detail/v8/number_text.hpp"
+#include "cocluster/detail/v8/wtf8.hpp"
+#include "cocluster/js/array.hpp"
+#include "cocluster/js/array_buffer.hpp"
+#include "cocluster/js/bigint.hpp"
+#include "cocluster/js/date.hpp"
+#include "cocluster/js/error.hpp"
+#include "cocluster/js/map.hpp"
+#include "cocluster/js/node_base.hpp"
+#include "cocluster/js/object.hpp"
+#include "cocluster/js/property_map.hpp"
+#include "cocluster/js/regexp.hpp"
+#include "cocluster/js/set.hpp"
+#include "cocluster/js/typed_array.hpp"
+#include "cocluster/js/typed_array_kind.hpp"
+#include "cocluster/value/kind.hpp"
+#include "cocluster/value/value.hpp"
 
 namespace cocluster::detail::v8 {
 
@@ -222,15 +241,5 @@ private:
 };
 
 } // namespace cocluster::detail::v8
-
-namespace cocluster {
-
-inline std::string value::to_string() const {
-  detail::v8::value_formatter formatter;
-  formatter.write(*this);
-  return formatter.take();
-}
-
-} // namespace cocluster
 
 #endif // COCLUSTER_DETAIL_V8_VALUE_FORMAT_HPP

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cocluster/detail/v8/identity_table.hpp"
+#include "cocluster/detail/v8/node_access.hpp"
 #include "cocluster/detail/v8/number_text.hpp"
 #include "cocluster/detail/v8/primitives.hpp"
 #include "cocluster/detail/v8/tags.hpp"

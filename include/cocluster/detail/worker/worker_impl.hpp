@@ -69,28 +69,19 @@ struct worker_key {
   explicit worker_key() = default;
 };
 
-/// One worker's state and behaviour; `basic_worker` is the handle users hold. In the primary it
-/// stands for a worker process (Node's `cluster.workers[id]`); in a worker process, for the
-/// worker itself (Node's `cluster.worker`).
-///
-/// Lifecycle events that happen once — online, listening, disconnect, exit — are
-/// level-triggered: awaiting one that already happened completes at once with the same result.
-/// Repeated events (messages, errors) are subscriptions that drop nothing.
-///
-/// Owned by the cluster's registry until the worker has both disconnected and exited, and by
-/// every handle and pending wait.
-///
-/// @par Thread Safety
-/// Use from the thread that runs the cluster's `io_context`.
+/// The state and behaviour behind a `basic_worker` handle (which documents what users see): the
+/// channel's callbacks and Node's internal `cluster` messages drive the state, the one-shot
+/// events and the subscriptions. Owned by the cluster's registry until the worker has both
+/// disconnected and exited, and by every handle and pending wait.
 template <serialization_policy Serialization>
 class worker_impl : public std::enable_shared_from_this<worker_impl<Serialization>> {
 public:
-  /// The message type (the serialization policy's value type).
+  /// The policy's value type.
   using value_type = typename Serialization::value_type;
-  /// The serialization policy.
+  /// The policy.
   using serialization_type = Serialization;
 
-  /// Made by the cluster.
+  /// Made by the cluster from `init`; the object for this process starts online.
   worker_impl(detail::worker_key, detail::worker_init<Serialization>&& init)
       : executor_(init.executor), id_(init.id), pid_(init.pid), self_(init.self),
         channel_(std::move(init.ipc)), watcher_(std::move(init.watcher)), seq_(init.seq),
@@ -113,37 +104,35 @@ public:
 
   // ---- identity and state ----
 
-  /// Unique id, from 1, never reused (Node's `worker.id`).
+  /// The id the cluster gave.
   int id() const noexcept { return id_; }
 
-  /// The process id (in a worker process: its own).
+  /// The pid the cluster gave.
   pid_t pid() const noexcept { return pid_; }
 
-  /// Node's `worker.state`.
+  /// The current state.
   worker_state state() const noexcept { return state_; }
 
-  /// Node's `exitedAfterDisconnect`: empty until the worker disconnected or exited, then true
-  /// if it left through `disconnect()`/`kill()` on itself or `disconnect()` from the primary.
+  /// Set to true on the disconnect and kill paths (either side's), to false by the channel's
+  /// close or the process's exit when still empty.
   std::optional<bool> exited_after_disconnect() const noexcept { return exited_after_disconnect_; }
 
-  /// True while the IPC channel can carry messages (Node's `isConnected()`): false from the
-  /// start of an orderly close or a failed write, even before the disconnect event.
+  /// Not yet disconnected, and the channel still open.
   bool is_connected() const noexcept { return connected_ && channel_->is_open(); }
 
   /// True once the disconnect event happened (the registry's rule uses this).
   bool has_disconnected() const noexcept { return !connected_; }
 
-  /// True once the process has ended (Node's `isDead()`); false in the worker process itself.
+  /// The state is `dead`.
   bool is_dead() const noexcept { return state_ == worker_state::dead; }
 
-  /// True for the object that represents this very process.
+  /// Made with `worker_init::self`.
   bool is_self() const noexcept { return self_; }
 
-  /// How the process ended, once it has.
+  /// Set when the exit is seen.
   const std::optional<exit_status>& status() const noexcept { return exit_status_; }
 
-  /// The primary's end of a `stdio_entry::pipe` descriptor of the worker (`silent` gives 0, 1
-  /// and 2), or null.
+  /// The pipe kept from `worker_init::stdio_pipes` for `index`, or null.
   asio::posix::stream_descriptor* stdio_pipe(int index) {
     auto it = stdio_pipes_.find(index);
     return it == stdio_pipes_.end() ? nullptr : &it->second;
@@ -151,25 +140,18 @@ public:
 
   // ---- messages ----
 
-  /// Queues a message to the worker (or, in a worker process, to the primary). Returns false
-  /// when more than the high-water mark is queued: wait with `async_drain` before sending more.
-  /// @throws std::system_error `errc::channel_closed` when not connected,
-  /// `errc::write_queue_full`, `errc::unencodable_value`.
+  /// Hands the message to the channel's write queue (it throws what the channel throws).
   bool send(const value_type& message) { return channel_->send(message); }
 
-  /// Queues a user type, converted by the serialization policy (`to_json` for json).
+  /// `send` of the policy's conversion of `message`.
   template <class T>
     requires(!std::is_same_v<std::remove_cvref_t<T>, value_type>)
   bool send(const T& message) {
     return send(Serialization::to_value(message));
   }
 
-  /// Sends a message and completes once its bytes were written to the socket, so a process
-  /// that exits afterwards loses nothing (Node bug #36268).
-  ///
-  /// @par Completion Signature
-  /// `void(std::error_code)`: `errc::channel_closed`, `errc::write_queue_full`,
-  /// `errc::unencodable_value`, or a socket error.
+  /// Queues the message, then waits for the channel's flush; a refused send completes the
+  /// handler at once with its error code.
   template <class Token = asio::use_awaitable_t<>>
   auto async_send(value_type message, Token&& token = {}) {
     return asio::async_initiate<Token, void(std::error_code)>(
@@ -185,45 +167,36 @@ public:
         token, std::move(message));
   }
 
-  /// Waits until no more than the high-water mark is queued.
-  /// @par Completion Signature
-  /// `void(std::error_code)`.
+  /// The channel's drain wait.
   template <class Token = asio::use_awaitable_t<>>
   auto async_drain(Token&& token = {}) {
     return channel_->async_drain(std::forward<Token>(token));
   }
 
-  /// Bytes queued to the peer and not yet written.
+  /// The channel's queued bytes.
   std::size_t queued_bytes() const noexcept { return channel_->queued_bytes(); }
 
-  /// Subscribes to the worker's messages (Node's worker `message`). Messages that arrived while
-  /// nothing subscribed to them here or on the cluster are delivered to the first subscription.
-  /// The stream ends (`errc::channel_closed`) once the channel has closed and every message
-  /// that arrived before has been received.
+  /// A subscription to the message hub; it takes the unclaimed backlog with it.
   event_stream<value_type> subscribe(event::message_t) {
     auto backlog = std::move(unclaimed_);
     unclaimed_.clear();
     return event_stream<value_type>(messages_.subscribe(std::move(backlog)));
   }
 
-  /// Subscribes to the worker's errors (Node's worker `error`). Ends once the worker has both
-  /// disconnected and exited.
+  /// A subscription to the error hub (closed once disconnected and exited).
   event_stream<worker_error> subscribe(event::error_t) {
     return event_stream<worker_error>(errors_.subscribe());
   }
 
-  /// Subscribes to the worker's `listening` events (one per listening server). Ends at
-  /// disconnect.
+  /// A subscription to the listening hub (closed with the channel).
   event_stream<listen_address> subscribe(event::listening_t) {
     return event_stream<listen_address>(listening_events_.subscribe());
   }
 
   // ---- lifecycle actions ----
 
-  /// Graceful shutdown (Node's `worker.disconnect()`). From the primary: the worker closes its
-  /// servers, waits for their connections to end, then closes the channel; it exits once it has
-  /// nothing left to do. In a worker process: the same, telling the primary first so that
-  /// `exited_after_disconnect()` is true there. Calling it again does nothing.
+  /// In the primary, sends `disconnect` (with the drain timeout); in the worker, closes the
+  /// servers and leaves after the primary's ack. Once only.
   worker_impl& disconnect(std::optional<std::chrono::milliseconds> drain_timeout = std::nullopt) {
     if (self_)
       disconnect_self(drain_timeout);
@@ -236,10 +209,8 @@ public:
   /// connections in flight.
   bool is_cocluster_peer() const noexcept { return cocluster_peer_; }
 
-  /// From the primary: sends `signal` to the worker process (Node's `worker.kill()`); nothing
-  /// once it is dead. In a worker process: leaves at once, telling the primary first (the
-  /// primary sees `exited_after_disconnect() == true`), then exits with code 0.
-  /// @throws std::invalid_argument for a number that is not a signal.
+  /// Checks the signal, then signals the process through the watcher (primary) or leaves
+  /// (`kill_self`, worker).
   void kill(int signal = SIGTERM) {
     if (!detail::is_valid_signal(signal))
       throw std::invalid_argument("cocluster: worker.kill: " + std::to_string(signal) +
@@ -250,8 +221,7 @@ public:
       watcher_->send_signal(signal);
   }
 
-  /// `kill` with a signal name: "SIGKILL" or "KILL".
-  /// @throws std::invalid_argument for an unknown name.
+  /// `kill` of the signal's number.
   void kill(std::string_view signal_name) {
     auto number = detail::signal_number(signal_name);
     if (!number)
@@ -262,43 +232,30 @@ public:
 
   // ---- lifecycle events ----
 
-  /// Waits until the worker is online (Node's `online`).
-  /// @par Completion Signature
-  /// `void(std::error_code)`: `errc::worker_exited` if it exited first.
-  /// @par Per-Operation Cancellation
-  /// All types; completes with `asio::error::operation_aborted`.
+  /// Waits on the `online_` event (set by the peer's `online`, at construction for this
+  /// process's own object, or with an error at exit).
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_online(Token&& token = {}) {
     return online_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
 
 
-  /// Waits until one of the worker's servers listens; yields its address (Node's `listening`).
-  /// @par Completion Signature
-  /// `void(std::error_code, listen_address)`: `errc::worker_exited` if it exited first.
+  /// Waits on the `listening_` event (set by `mark_listening`, or with an error at exit).
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_listening(Token&& token = {}) {
     return listening_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
 
 
-  /// Waits until the IPC channel has closed (Node's `disconnect`).
-  /// @par Completion Signature
-  /// `void(std::error_code)`.
-  /// @par Per-Operation Cancellation
-  /// All types; completes with `asio::error::operation_aborted`.
+  /// Waits on the `disconnected_` event (set when the channel closes).
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_disconnect(Token&& token = {}) {
     return disconnected_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
 
 
-  /// Waits until the process has ended; yields how (Node's `exit`). In a worker process about
-  /// itself it completes with `errc::wrong_role`.
-  /// @par Completion Signature
-  /// `void(std::error_code, exit_status)`.
-  /// @par Per-Operation Cancellation
-  /// All types; completes with `asio::error::operation_aborted`.
+  /// Waits on the `exited_` event (set at exit; the worker's own object sets it to
+  /// `errc::wrong_role` on the first wait).
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_exit(Token&& token = {}) {
     if (self_ && !exited_.is_set())

@@ -1,7 +1,7 @@
 /// @file
 /// Conversions between `cocluster::value` and C++ types: the `to_value`/`from_value` hooks for
 /// standard types, and the fallback through nlohmann's `to_json`/`from_json` for types that
-/// only have those. Included by `cocluster/value.hpp`.
+/// only have those. `cocluster/value.hpp` includes it.
 ///
 /// Standard types: `bool`; arithmetic types (integers must be integral numbers in range, or
 /// BigInts for integer targets); `std::string`; `js::bigint`; `std::vector`/`std::array`
@@ -9,14 +9,16 @@
 /// (objects) and with other keys (Maps); `std::set`/`std::unordered_set` (Sets);
 /// `std::optional` (`null`/`undefined` when empty); `std::chrono::system_clock::time_point`
 /// (Date); `std::vector<std::byte>` (Buffer; reading accepts any typed array or ArrayBuffer);
-/// `std::pair` (a two-element array); nlohmann::json (see `value_json.hpp`).
-#ifndef COCLUSTER_DETAIL_V8_VALUE_CONVERT_HPP
-#define COCLUSTER_DETAIL_V8_VALUE_CONVERT_HPP
+/// `std::pair` (a two-element array); nlohmann::json (see `cocluster/value/json.hpp`).
+#ifndef COCLUSTER_VALUE_CONVERT_HPP
+#define COCLUSTER_VALUE_CONVERT_HPP
 
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
@@ -30,7 +32,20 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/value.hpp"
+#include "cocluster/detail/v8/value_concepts.hpp"
+#include "cocluster/js/array.hpp"
+#include "cocluster/js/array_buffer.hpp"
+#include "cocluster/js/bigint.hpp"
+#include "cocluster/js/date.hpp"
+#include "cocluster/js/map.hpp"
+#include "cocluster/js/object.hpp"
+#include "cocluster/js/set.hpp"
+#include "cocluster/js/typed_array.hpp"
+#include "cocluster/value/definitions.hpp"
+#include "cocluster/value/error.hpp"
+#include "cocluster/value/json.hpp"
+#include "cocluster/value/kind.hpp"
+#include "cocluster/value/value.hpp"
 
 namespace cocluster::detail::v8 {
 
@@ -412,4 +427,4 @@ T value::get() const {
 
 } // namespace cocluster
 
-#endif // COCLUSTER_DETAIL_V8_VALUE_CONVERT_HPP
+#endif // COCLUSTER_VALUE_CONVERT_HPP

@@ -1,8 +1,8 @@
 /// @file
 /// `cocluster::js::bigint`: an arbitrary-size integer as V8 stores BigInts (sign and magnitude
-/// in 64-bit limbs). Included by `cocluster/value.hpp`, which is the header to use.
-#ifndef COCLUSTER_DETAIL_V8_BIGINT_HPP
-#define COCLUSTER_DETAIL_V8_BIGINT_HPP
+/// in 64-bit limbs). `cocluster/value.hpp` includes it.
+#ifndef COCLUSTER_JS_BIGINT_HPP
+#define COCLUSTER_JS_BIGINT_HPP
 
 #include <cstddef>
 #include <cstdint>
@@ -210,4 +210,4 @@ private:
 
 } // namespace cocluster::js
 
-#endif // COCLUSTER_DETAIL_V8_BIGINT_HPP
+#endif // COCLUSTER_JS_BIGINT_HPP

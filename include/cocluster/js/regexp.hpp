@@ -1,0 +1,28 @@
+/// @file
+/// `cocluster::js::regexp`: a JavaScript RegExp.
+#ifndef COCLUSTER_JS_REGEXP_HPP
+#define COCLUSTER_JS_REGEXP_HPP
+
+#include <string>
+#include <utility>
+
+#include "cocluster/js/node_base.hpp"
+#include "cocluster/value/kind.hpp"
+
+namespace cocluster::js {
+
+/// A JavaScript RegExp.
+class regexp final : public node_base {
+public:
+  /// `/pattern/flags`.
+  regexp(std::string source, std::string flag_letters)
+      : node_base(value_kind::regexp), pattern(std::move(source)), flags(std::move(flag_letters)) {}
+  /// The `source` (WTF-8), as V8 reports it (`a\/b` for `new RegExp('a/b')`).
+  std::string pattern;
+  /// The flag letters, any of `dgimsuvy` (written in that order by the decoder).
+  std::string flags;
+};
+
+} // namespace cocluster::js
+
+#endif // COCLUSTER_JS_REGEXP_HPP
