@@ -17,6 +17,7 @@
 #include <cocluster/detail/ipc/handle_inbox.hpp>
 #include <cocluster/detail/ipc/write_queue.hpp>
 #include <cocluster/detail/ipc/protocol.hpp>
+#include <cocluster/detail/ipc/requests.hpp>
 
 #include "support/fds.hpp"
 #include "support/run.hpp"
@@ -800,6 +801,101 @@ TEST_CASE("with busy_poll, messages and descriptors that arrive while polling co
     CHECK(c.errors.empty());
   }
   CHECK(test::open_fds() == before);
+}
+
+TEST_CASE("internal requests are stamped with the next seq and each reply goes to the request its "
+          "ack names") {
+  namespace protocol = cocluster::detail::protocol;
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  set_nonblocking(c.peer.get());
+  cocluster::detail::sequence seq;
+  seq.next = 7;
+  std::vector<std::string> errors;
+  cocluster::detail::internal_requests<cocluster::json> requests(
+      *c.ipc, seq, [&](std::error_code, const std::string& what) { errors.push_back(what); });
+  std::vector<std::pair<std::string, nlohmann::json>> replies;
+  auto reply_to = [&](std::string name) {
+    return [&replies, name](nlohmann::json&& reply, unique_fd) {
+      replies.emplace_back(name, std::move(reply));
+    };
+  };
+  CHECK(requests.send(protocol::cluster_message("plain")));             // seq 7, no reply wanted
+  CHECK(requests.send_request(protocol::cluster_message("a"), reply_to("a"))); // seq 8
+  pipe_pair pipe;
+  CHECK(requests.send_request_with_fd(protocol::cluster_message("b"), pipe.write_end.get(),
+                                      reply_to("b"))); // seq 9
+  CHECK(seq.next == 10);
+  CHECK(requests.waiting() == 2);
+  run_while_ready(io);
+  const auto sent = read_with_fds(c.peer.get());
+  const auto frames = frames_of(sent.bytes);
+  REQUIRE(frames.size() == 3);
+  CHECK(frames[0]["act"] == "plain");
+  CHECK(frames[0]["seq"] == 7);
+  CHECK(frames[1]["act"] == "a");
+  CHECK(frames[1]["seq"] == 8);
+  CHECK(frames[2]["cmd"] == "NODE_HANDLE");
+  CHECK(frames[2]["msg"]["act"] == "b");
+  CHECK(frames[2]["msg"]["seq"] == 9);
+  REQUIRE(sent.fds.size() == 1);
+  CHECK(writes_into(sent.fds[0].get(), pipe));
+
+  // Replies in the other order: each goes to the request whose seq its ack names.
+  auto deliver = [&](nlohmann::json message) {
+    unique_fd fd;
+    return requests.deliver_reply(message, fd);
+  };
+  CHECK(deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 9}, {"which", "second"}}));
+  CHECK(!deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 7}})); // no reply wanted: not taken
+  CHECK(!deliver({{"cmd", "NODE_CLUSTER"}, {"act", "x"}})); // no ack
+  CHECK(deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 8}, {"which", "first"}}));
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[0].first == "b");
+  CHECK(replies[0].second["which"] == "second");
+  CHECK(replies[1].first == "a");
+  CHECK(replies[1].second["which"] == "first");
+  CHECK(!deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 8}})); // answered once only
+  CHECK(requests.waiting() == 0);
+
+  // Forgotten with the channel: no seq is taken while it is closed.
+  CHECK(requests.send_request(protocol::cluster_message("c"), reply_to("c"))); // seq 10
+  requests.forget_all();
+  CHECK(!deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 10}}));
+  c.ipc->close();
+  CHECK(!requests.send_request(protocol::cluster_message("d"), reply_to("d")));
+  CHECK(seq.next == 11);
+  CHECK(requests.waiting() == 0);
+  CHECK(errors.empty());
+}
+
+TEST_CASE("an internal request the channel refuses is reported, takes its seq and forgets its "
+          "handler") {
+  namespace protocol = cocluster::detail::protocol;
+  asio::io_context io;
+  cocluster::ipc_options options;
+  options.high_water_mark = 64 * 1024;
+  options.write_queue_limit = 1024 * 1024;
+  channel_with_raw_peer c(io, options); // the raw peer never reads
+  cocluster::detail::sequence seq;
+  std::vector<std::pair<std::error_code, std::string>> errors;
+  cocluster::detail::internal_requests<cocluster::json> requests(
+      *c.ipc, seq, [&](std::error_code ec, const std::string& what) { errors.emplace_back(ec, what); });
+  auto big = protocol::cluster_message("big");
+  big["data"] = std::string(16 * 1024, 'x');
+  bool refused = false;
+  std::int64_t refused_seq = -1;
+  for (int i = 0; i < 1000 && !refused; ++i) {
+    refused_seq = seq.next;
+    refused = !requests.send_request(big, [](nlohmann::json&&, unique_fd) {});
+    io.poll(); // let the writer fill the socket buffer
+  }
+  REQUIRE(refused);
+  CHECK(seq.next == refused_seq + 1);
+  CHECK(requests.waiting() == static_cast<std::size_t>(refused_seq)); // all but the refused one
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].first == cocluster::errc::write_queue_full);
+  CHECK(errors[0].second.rfind("sending an internal message: ", 0) == 0);
 }
 
 TEST_SUITE_END();

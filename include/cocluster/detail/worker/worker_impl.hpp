@@ -26,6 +26,7 @@
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/async/oneshot_event.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
+#include "cocluster/detail/ipc/requests.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/signal_names.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
@@ -84,9 +85,11 @@ public:
   /// Made by the cluster from `init`; the object for this process starts online.
   worker_impl(detail::worker_key, detail::worker_init<Serialization>&& init)
       : executor_(init.executor), id_(init.id), pid_(init.pid), self_(init.self),
-        channel_(std::move(init.ipc)), watcher_(std::move(init.watcher)), seq_(init.seq),
+        channel_(std::move(init.ipc)), watcher_(std::move(init.watcher)),
         observer_(init.observer), spawn_failure_(std::move(init.spawn_failure)),
         exit_on_unexpected_disconnect_(init.exit_on_unexpected_disconnect),
+        requests_(*channel_, *init.seq,
+                  [this](std::error_code ec, const std::string& what) { report_error({ec, what}); }),
         online_(executor_), listening_(executor_), disconnected_(executor_), exited_(executor_),
         messages_(executor_), errors_(executor_), listening_events_(executor_) {
     for (auto& [index, fd] : init.stdio_pipes)
@@ -302,14 +305,14 @@ public:
   /// Sends an internal message with the next `seq`. Returns false when not connected (Node's
   /// `sendHelper`), true otherwise.
   bool send_internal(detail::worker_key, detail::protocol::message message) {
-    return send_internal(std::move(message));
+    return requests_.send(std::move(message));
   }
 
   /// Sends an internal request; `on_reply` runs with the peer's reply (the message whose `ack`
   /// is this one's `seq`). Returns false, and forgets `on_reply`, when not connected.
   bool send_request(detail::worker_key, detail::protocol::message message,
                     std::function<void(nlohmann::json&&, detail::unique_fd)> on_reply) {
-    return send_request(std::move(message), std::move(on_reply));
+    return requests_.send_request(std::move(message), std::move(on_reply));
   }
 
   /// Sends an internal message with a descriptor in a `NODE_HANDLE` envelope; `on_reply` as in
@@ -317,19 +320,8 @@ public:
   bool send_request_with_fd(detail::worker_key, detail::protocol::message message, int fd,
                             std::function<void(nlohmann::json&&, detail::unique_fd)> on_reply,
                             std::string_view handle_type = detail::protocol::handle_net_native) {
-    if (!channel_->is_open())
-      return false;
-    const std::int64_t seq = seq_->take();
-    message["seq"] = seq;
-    try {
-      channel_->send_internal_with_fd(handle_type, message, fd);
-    } catch (const std::system_error& e) {
-      report_error({e.code(), std::string("sending an internal message: ") + e.what()});
-      return false;
-    }
-    if (on_reply)
-      pending_requests_.emplace(seq, std::move(on_reply));
-    return true;
+    return requests_.send_request_with_fd(std::move(message), fd, std::move(on_reply),
+                                          handle_type);
   }
 
   /// The process ended, or (when `clone` itself failed) never started.
@@ -385,15 +377,8 @@ private:
       return;
     }
     // Node's internal(): a message whose `ack` names one of our requests is that request's reply.
-    if (auto ack = protocol::integer_field(message, "ack")) {
-      auto it = pending_requests_.find(*ack);
-      if (it != pending_requests_.end()) {
-        auto on_reply = std::move(it->second);
-        pending_requests_.erase(it);
-        on_reply(std::move(message), std::move(fd));
-        return;
-      }
-    }
+    if (requests_.deliver_reply(message, fd))
+      return;
     const auto act = protocol::act(message);
     if (self_) {
       if (act == protocol::act_disconnect) {
@@ -416,7 +401,7 @@ private:
     } else if (act == protocol::act_exited_after_disconnect) {
       exited_after_disconnect_ = true;
       if (auto seq = protocol::integer_field(message, "seq"))
-        send_internal(protocol::reply_to(*seq));
+        requests_.send(protocol::reply_to(*seq));
     } else if (!act.empty() && observer_) {
       observer_->worker_internal(*this, std::move(message), std::move(fd));
     }
@@ -433,7 +418,7 @@ private:
     if (!connected_)
       return;
     connected_ = false;
-    pending_requests_.clear();
+    requests_.forget_all();
     messages_.close(make_error_code(errc::channel_closed));
     listening_events_.close(make_error_code(errc::channel_closed));
     if (!exited_after_disconnect_)
@@ -474,7 +459,7 @@ private:
     auto message = detail::protocol::cluster_message(detail::protocol::act_disconnect);
     if (drain_timeout)
       message[detail::protocol::field_drain_ms] = drain_timeout->count();
-    send_internal(std::move(message));
+    requests_.send(std::move(message));
     if (observer_)
       observer_->worker_disconnect_requested(*this);
   }
@@ -514,7 +499,7 @@ private:
 
   void leave_after_ack() {
     std::weak_ptr<worker_impl> weak = this->weak_from_this();
-    const bool sent = send_request(
+    const bool sent = requests_.send_request(
         detail::protocol::cluster_message(detail::protocol::act_exited_after_disconnect),
         [weak](nlohmann::json&&, detail::unique_fd) {
           if (auto self = weak.lock())
@@ -548,32 +533,6 @@ private:
     }
   }
 
-  // ---- sending ----
-
-  bool send_internal(detail::protocol::message message) {
-    if (!channel_->is_open())
-      return false;
-    message["seq"] = seq_->take();
-    try {
-      channel_->send_internal(message);
-    } catch (const std::system_error& e) {
-      report_error({e.code(), std::string("sending an internal message: ") + e.what()});
-      return false;
-    }
-    return true;
-  }
-
-  bool send_request(detail::protocol::message message,
-                    std::function<void(nlohmann::json&&, detail::unique_fd)> on_reply) {
-    if (!channel_->is_open())
-      return false;
-    const std::int64_t seq = seq_->next;
-    if (!send_internal(std::move(message)))
-      return false;
-    pending_requests_.emplace(seq, std::move(on_reply));
-    return true;
-  }
-
   void detach() {
     observer_ = nullptr;
     if (channel_)
@@ -591,10 +550,10 @@ private:
   bool self_;
   std::shared_ptr<detail::channel<Serialization>> channel_;
   std::shared_ptr<detail::child_watcher> watcher_;
-  detail::sequence* seq_;
   detail::worker_observer<worker_impl>* observer_;
   worker_error spawn_failure_;
   bool exit_on_unexpected_disconnect_;
+  detail::internal_requests<Serialization> requests_;
 
   worker_state state_ = worker_state::none;
   std::optional<bool> exited_after_disconnect_;
@@ -603,8 +562,6 @@ private:
   bool disconnect_requested_ = false;
   bool cocluster_peer_ = false;
   leaving leaving_ = leaving::no;
-  std::unordered_map<std::int64_t, std::function<void(nlohmann::json&&, detail::unique_fd)>>
-      pending_requests_;
   std::map<int, asio::posix::stream_descriptor> stdio_pipes_;
 
   detail::oneshot_event<> online_;

@@ -16,12 +16,6 @@
 
 namespace cocluster::detail {
 
-/// Node's `seq` counter. In the primary one counter is shared by every worker, as in Node.
-struct sequence {
-  std::int64_t next = 0;
-  std::int64_t take() noexcept { return next++; }
-};
-
 /// Implemented by the cluster's roles; a worker calls it from its own handlers. Every call
 /// happens after the worker's own state changed and before its own events were posted, so the
 /// worker's events are delivered before the cluster's.
