@@ -19,6 +19,7 @@
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/environment.hpp"
 #include "cocluster/detail/process/launch.hpp"
+#include "cocluster/detail/worker/child_worker.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
@@ -119,7 +120,8 @@ public:
     init.observer = this;
     init.spawn_failure = std::move(launched.failure);
     init.stdio_pipes = std::move(launched.pipes);
-    auto impl = std::make_shared<impl_type>(worker_key(), std::move(init));
+    std::shared_ptr<impl_type> impl =
+        std::make_shared<child_worker<S>>(worker_key(), std::move(init));
     workers_.emplace(id, worker_type(impl));
     impl->start(worker_key());
     if (launched.pid <= 0) // nothing was started: there will be no process to reap

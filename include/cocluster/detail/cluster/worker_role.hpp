@@ -19,6 +19,7 @@
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/options.hpp"
+#include "cocluster/detail/worker/self_worker.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/worker.hpp"
 
@@ -57,13 +58,12 @@ public:
     init.executor = executor;
     init.id = environment.id;
     init.pid = ::getpid();
-    init.self = true;
     init.ipc = std::make_shared<channel<S>>(executor, unique_fd(environment.channel_fd),
                                             options.ipc);
     init.seq = &seq_;
     init.observer = this;
     init.exit_on_unexpected_disconnect = options.exit_on_unexpected_disconnect;
-    self_ = std::make_shared<impl_type>(worker_key(), std::move(init));
+    self_ = std::make_shared<self_worker<S>>(worker_key(), std::move(init));
     self_->start(worker_key());
     // Node sends `online` during bootstrap, before any user code runs. The extra field tells a
     // cocluster primary that this peer takes several connections in flight (Node ignores it).

@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <map>
@@ -19,7 +18,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <unordered_map>
 #include <utility>
 
 #include "cocluster/config.hpp"
@@ -52,8 +50,6 @@ struct worker_init {
   asio::any_io_executor executor;
   int id = 0;
   pid_t pid = -1;
-  /// True for the worker object that represents this process (`cluster.worker()`).
-  bool self = false;
   std::shared_ptr<channel<S>> ipc;
   std::shared_ptr<child_watcher> watcher;
   sequence* seq = nullptr;
@@ -70,10 +66,14 @@ struct worker_key {
   explicit worker_key() = default;
 };
 
-/// The state and behaviour behind a `basic_worker` handle (which documents what users see): the
-/// channel's callbacks and Node's internal `cluster` messages drive the state, the one-shot
-/// events and the subscriptions. Owned by the cluster's registry until the worker has both
-/// disconnected and exited, and by every handle and pending wait.
+/// The state and behaviour behind a `basic_worker` handle (which documents what users see) that
+/// are the same on both sides: identity, state, the one-shot events and the subscriptions, user
+/// messages, error reports, and the internal requests. The channel's callbacks and Node's
+/// internal `cluster` messages drive it. What differs by side is in the two kinds made from it:
+/// `child_worker` (a worker process seen from the primary) and `self_worker` (this worker
+/// process seen from itself), which implement the lifecycle hooks below. Owned by the cluster's
+/// registry until the worker has both disconnected and exited, and by every handle and pending
+/// wait.
 template <serialization_policy Serialization>
 class worker_impl : public std::enable_shared_from_this<worker_impl<Serialization>> {
 public:
@@ -82,28 +82,23 @@ public:
   /// The policy.
   using serialization_type = Serialization;
 
-  /// Made by the cluster from `init`; the object for this process starts online.
+  /// Made by the cluster, as one of the two kinds, from `init`.
   worker_impl(detail::worker_key, detail::worker_init<Serialization>&& init)
-      : executor_(init.executor), id_(init.id), pid_(init.pid), self_(init.self),
+      : executor_(init.executor), id_(init.id), pid_(init.pid),
         channel_(std::move(init.ipc)), watcher_(std::move(init.watcher)),
         observer_(init.observer), spawn_failure_(std::move(init.spawn_failure)),
-        exit_on_unexpected_disconnect_(init.exit_on_unexpected_disconnect),
         requests_(*channel_, *init.seq,
                   [this](std::error_code ec, const std::string& what) { report_error({ec, what}); }),
         online_(executor_), listening_(executor_), disconnected_(executor_), exited_(executor_),
         messages_(executor_), errors_(executor_), listening_events_(executor_) {
     for (auto& [index, fd] : init.stdio_pipes)
       stdio_pipes_.emplace(index, asio::posix::stream_descriptor(executor_, fd.release()));
-    if (self_) {
-      state_ = worker_state::online;
-      online_.set({});
-    }
   }
 
   worker_impl(const worker_impl&) = delete;
   worker_impl& operator=(const worker_impl&) = delete;
 
-  ~worker_impl() { detach(); }
+  virtual ~worker_impl() { detach(); }
 
   // ---- identity and state ----
 
@@ -129,8 +124,8 @@ public:
   /// The state is `dead`.
   bool is_dead() const noexcept { return state_ == worker_state::dead; }
 
-  /// Made with `worker_init::self`.
-  bool is_self() const noexcept { return self_; }
+  /// True for the object that represents this process (`cluster.worker()`): a `self_worker`.
+  virtual bool is_self() const noexcept = 0;
 
   /// Set when the exit is seen.
   const std::optional<exit_status>& status() const noexcept { return exit_status_; }
@@ -201,10 +196,7 @@ public:
   /// In the primary, sends `disconnect` (with the drain timeout); in the worker, closes the
   /// servers and leaves after the primary's ack. Once only.
   worker_impl& disconnect(std::optional<std::chrono::milliseconds> drain_timeout = std::nullopt) {
-    if (self_)
-      disconnect_self(drain_timeout);
-    else
-      disconnect_from_primary(drain_timeout);
+    start_disconnect(drain_timeout);
     return *this;
   }
 
@@ -213,15 +205,12 @@ public:
   bool is_cocluster_peer() const noexcept { return cocluster_peer_; }
 
   /// Checks the signal, then signals the process through the watcher (primary) or leaves
-  /// (`kill_self`, worker).
+  /// (worker).
   void kill(int signal = SIGTERM) {
     if (!detail::is_valid_signal(signal))
       throw std::invalid_argument("cocluster: worker.kill: " + std::to_string(signal) +
                                   " is not a signal");
-    if (self_)
-      return kill_self();
-    if (watcher_ && !is_dead())
-      watcher_->send_signal(signal);
+    do_kill(signal);
   }
 
   /// `kill` of the signal's number.
@@ -261,8 +250,7 @@ public:
   /// `errc::wrong_role` on the first wait).
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_exit(Token&& token = {}) {
-    if (self_ && !exited_.is_set())
-      exited_.set(make_error_code(errc::wrong_role), exit_status{});
+    before_exit_wait();
     return exited_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
 
@@ -351,12 +339,26 @@ public:
   /// The channel (for the net layer's descriptor window).
   detail::channel<Serialization>& ipc(detail::worker_key) { return *channel_; }
 
-private:
+protected:
+  // ---- what each kind does ----
+
+  // disconnect(): the side's own way of leaving, once.
+  virtual void start_disconnect(std::optional<std::chrono::milliseconds> drain_timeout) = 0;
+  // kill(signal), with the signal checked.
+  virtual void do_kill(int signal) = 0;
+  // Runs before every exit wait.
+  virtual void before_exit_wait() {}
+  // A NODE_CLUSTER message that is no reply to one of our requests.
+  virtual void on_cluster_message(nlohmann::json&& message, detail::unique_fd fd) = 0;
+  // The channel closed: the common part is done (subscriptions closed, flag settled).
+  virtual void on_disconnected() = 0;
+
   // ---- incoming ----
 
   void on_user_message(value_type&& message) {
     const bool here = messages_.has_subscribers();
-    const bool cluster_wide = observer_ != nullptr && !self_ && observer_->wants_messages();
+    // (the worker role never wants them: a worker process has no cluster-wide stream)
+    const bool cluster_wide = observer_ != nullptr && observer_->wants_messages();
     if (here && cluster_wide) {
       messages_.publish(message);
       observer_->worker_message(*this, std::move(message));
@@ -379,33 +381,7 @@ private:
     // Node's internal(): a message whose `ack` names one of our requests is that request's reply.
     if (requests_.deliver_reply(message, fd))
       return;
-    const auto act = protocol::act(message);
-    if (self_) {
-      if (act == protocol::act_disconnect) {
-        std::optional<std::chrono::milliseconds> drain;
-        if (auto ms = protocol::integer_field(message, protocol::field_drain_ms))
-          drain = std::chrono::milliseconds(*ms);
-        disconnect_requested_by_primary(drain);
-      }
-      else if (observer_ && !act.empty())
-        observer_->worker_internal(*this, std::move(message), std::move(fd));
-      return;
-    }
-    if (act == protocol::act_online) {
-      cocluster_peer_ = message.contains(protocol::field_peer);
-      if (state_ == worker_state::none)
-        state_ = worker_state::online;
-      online_.set({});
-      if (observer_)
-        observer_->worker_online(*this);
-    } else if (act == protocol::act_exited_after_disconnect) {
-      exited_after_disconnect_ = true;
-      if (auto seq = protocol::integer_field(message, "seq"))
-        requests_.send(protocol::reply_to(*seq));
-    } else if (!act.empty() && observer_) {
-      observer_->worker_internal(*this, std::move(message), std::move(fd));
-    }
-    // Anything else (an unknown act, an unmatched ack) is ignored, as Node does.
+    on_cluster_message(std::move(message), std::move(fd));
   }
 
   void report_error(const worker_error& error) {
@@ -423,15 +399,7 @@ private:
     listening_events_.close(make_error_code(errc::channel_closed));
     if (!exited_after_disconnect_)
       exited_after_disconnect_ = false;
-    if (self_)
-      return on_self_channel_closed();
-    if (state_ != worker_state::dead)
-      state_ = worker_state::disconnected;
-    disconnected_.set({});
-    if (observer_)
-      observer_->worker_disconnected(*this);
-    if (is_dead())
-      errors_.close(make_error_code(errc::stream_closed));
+    on_disconnected();
   }
 
   void on_process_exit(detail::wait_status wait) {
@@ -449,90 +417,7 @@ private:
       errors_.close(make_error_code(errc::stream_closed));
   }
 
-  // ---- primary side ----
-
-  void disconnect_from_primary(std::optional<std::chrono::milliseconds> drain_timeout) {
-    if (!connected_ || disconnect_requested_)
-      return;
-    disconnect_requested_ = true;
-    exited_after_disconnect_ = true;
-    auto message = detail::protocol::cluster_message(detail::protocol::act_disconnect);
-    if (drain_timeout)
-      message[detail::protocol::field_drain_ms] = drain_timeout->count();
-    requests_.send(std::move(message));
-    if (observer_)
-      observer_->worker_disconnect_requested(*this);
-  }
-
-  // ---- worker side ----
-
-  // The primary sent `disconnect`: close the servers, then the channel (no exitedAfterDisconnect
-  // message: the primary already knows).
-  void disconnect_requested_by_primary(std::optional<std::chrono::milliseconds> drain_timeout) {
-    if (leaving_ != leaving::no)
-      return;
-    leaving_ = leaving::disconnecting;
-    exited_after_disconnect_ = true;
-    close_servers_then([](worker_impl& self) { self.channel_->close_when_flushed(); },
-                       drain_timeout);
-  }
-
-  // cluster.worker().disconnect(): close the servers, tell the primary, wait for its ack, close.
-  void disconnect_self(std::optional<std::chrono::milliseconds> drain_timeout) {
-    if (leaving_ != leaving::no || !connected_)
-      return;
-    leaving_ = leaving::disconnecting;
-    exited_after_disconnect_ = true;
-    close_servers_then([](worker_impl& self) { self.leave_after_ack(); }, drain_timeout);
-  }
-
-  // cluster.worker().kill(): no graceful server close; tell the primary, close, exit(0).
-  void kill_self() {
-    if (leaving_ == leaving::destroying)
-      return;
-    exited_after_disconnect_ = true;
-    if (!connected_)
-      std::exit(0);
-    leaving_ = leaving::destroying;
-    leave_after_ack();
-  }
-
-  void leave_after_ack() {
-    std::weak_ptr<worker_impl> weak = this->weak_from_this();
-    const bool sent = requests_.send_request(
-        detail::protocol::cluster_message(detail::protocol::act_exited_after_disconnect),
-        [weak](nlohmann::json&&, detail::unique_fd) {
-          if (auto self = weak.lock())
-            self->channel_->close_when_flushed();
-        });
-    if (!sent)
-      channel_->close();
-  }
-
-  template <class Then>
-  void close_servers_then(Then then, std::optional<std::chrono::milliseconds> drain_timeout) {
-    std::weak_ptr<worker_impl> weak = this->weak_from_this();
-    auto done = [weak, then] {
-      if (auto self = weak.lock())
-        then(*self);
-    };
-    if (observer_)
-      observer_->close_servers(done, drain_timeout);
-    else
-      done();
-  }
-
-  void on_self_channel_closed() {
-    disconnected_.set({});
-    errors_.close(make_error_code(errc::stream_closed));
-    const bool expected = exited_after_disconnect_.value_or(false);
-    if (leaving_ == leaving::destroying || (!expected && exit_on_unexpected_disconnect_)) {
-      // After the handlers already posted (the user's disconnect handlers run first, as in
-      // Node, and may exit with a code of their own).
-      asio::post(executor_, [] { std::exit(0); });
-    }
-  }
-
+private:
   void detach() {
     observer_ = nullptr;
     if (channel_)
@@ -542,26 +427,22 @@ private:
     connected_ = false;
   }
 
-  enum class leaving { no, disconnecting, destroying };
-
+protected:
+  // The state both kinds read and change.
   asio::any_io_executor executor_;
   int id_;
   pid_t pid_;
-  bool self_;
   std::shared_ptr<detail::channel<Serialization>> channel_;
   std::shared_ptr<detail::child_watcher> watcher_;
   detail::worker_observer<worker_impl>* observer_;
   worker_error spawn_failure_;
-  bool exit_on_unexpected_disconnect_;
   detail::internal_requests<Serialization> requests_;
 
   worker_state state_ = worker_state::none;
   std::optional<bool> exited_after_disconnect_;
   std::optional<exit_status> exit_status_;
   bool connected_ = false;
-  bool disconnect_requested_ = false;
   bool cocluster_peer_ = false;
-  leaving leaving_ = leaving::no;
   std::map<int, asio::posix::stream_descriptor> stdio_pipes_;
 
   detail::oneshot_event<> online_;

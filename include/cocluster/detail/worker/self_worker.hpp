@@ -1,0 +1,144 @@
+/// @file
+/// This worker process seen from itself (Node's `cluster.worker`).
+#ifndef COCLUSTER_DETAIL_WORKER_SELF_WORKER_HPP
+#define COCLUSTER_DETAIL_WORKER_SELF_WORKER_HPP
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/detail/worker/worker_impl.hpp"
+#include "cocluster/error.hpp"
+#include "cocluster/exit_status.hpp"
+#include "cocluster/serialization/policy.hpp"
+#include "cocluster/worker_state.hpp"
+
+namespace cocluster::detail {
+
+/// The worker process's object for itself: it starts online, leaves on its own `disconnect()`
+/// or `kill()` (servers closed, `exitedAfterDisconnect` acknowledged by the primary) or on the
+/// primary's `disconnect`, and has no exit to wait for.
+template <serialization_policy Serialization>
+class self_worker final : public worker_impl<Serialization> {
+  using base = worker_impl<Serialization>;
+
+public:
+  /// Made by the worker role from `init`; starts online.
+  self_worker(worker_key key, worker_init<Serialization>&& init)
+      : base(key, std::move(init)),
+        exit_on_unexpected_disconnect_(init.exit_on_unexpected_disconnect) {
+    this->state_ = worker_state::online;
+    this->online_.set({});
+  }
+
+  /// True: this object stands for this process.
+  bool is_self() const noexcept override { return true; }
+
+private:
+  enum class leaving { no, disconnecting, destroying };
+
+  // cluster.worker().disconnect(): close the servers, tell the primary, wait for its ack, close.
+  void start_disconnect(std::optional<std::chrono::milliseconds> drain_timeout) override {
+    if (leaving_ != leaving::no || !this->connected_)
+      return;
+    leaving_ = leaving::disconnecting;
+    this->exited_after_disconnect_ = true;
+    close_servers_then([](self_worker& self) { self.leave_after_ack(); }, drain_timeout);
+  }
+
+  // cluster.worker().kill(): no graceful server close; tell the primary, close, exit(0).
+  void do_kill(int) override {
+    if (leaving_ == leaving::destroying)
+      return;
+    this->exited_after_disconnect_ = true;
+    if (!this->connected_)
+      std::exit(0);
+    leaving_ = leaving::destroying;
+    leave_after_ack();
+  }
+
+  // A worker has no exit of its own to wait for: the first wait sets the event to wrong_role.
+  void before_exit_wait() override {
+    if (!this->exited_.is_set())
+      this->exited_.set(make_error_code(errc::wrong_role), exit_status{});
+  }
+
+  // The primary's `disconnect`; other acts go to the observer.
+  void on_cluster_message(nlohmann::json&& message, unique_fd fd) override {
+    const auto act = protocol::act(message);
+    if (act == protocol::act_disconnect) {
+      std::optional<std::chrono::milliseconds> drain;
+      if (auto ms = protocol::integer_field(message, protocol::field_drain_ms))
+        drain = std::chrono::milliseconds(*ms);
+      disconnect_requested_by_primary(drain);
+    } else if (this->observer_ && !act.empty()) {
+      this->observer_->worker_internal(*this, std::move(message), std::move(fd));
+    }
+  }
+
+  // The channel closed: the event, the error stream's end, and the exit when this process was
+  // leaving or the close was unexpected.
+  void on_disconnected() override {
+    this->disconnected_.set({});
+    this->errors_.close(make_error_code(errc::stream_closed));
+    const bool expected = this->exited_after_disconnect_.value_or(false);
+    if (leaving_ == leaving::destroying || (!expected && exit_on_unexpected_disconnect_)) {
+      // After the handlers already posted (the user's disconnect handlers run first, as in
+      // Node, and may exit with a code of their own).
+      asio::post(this->executor_, [] { std::exit(0); });
+    }
+  }
+
+  // The primary sent `disconnect`: close the servers, then the channel (no exitedAfterDisconnect
+  // message: the primary already knows).
+  void disconnect_requested_by_primary(std::optional<std::chrono::milliseconds> drain_timeout) {
+    if (leaving_ != leaving::no)
+      return;
+    leaving_ = leaving::disconnecting;
+    this->exited_after_disconnect_ = true;
+    close_servers_then([](self_worker& self) { self.channel_->close_when_flushed(); },
+                       drain_timeout);
+  }
+
+  // Tells the primary `exitedAfterDisconnect` and closes once it answered (at once when it
+  // cannot be sent).
+  void leave_after_ack() {
+    std::weak_ptr<base> weak = this->weak_from_this();
+    const bool sent = this->requests_.send_request(
+        protocol::cluster_message(protocol::act_exited_after_disconnect),
+        [weak](nlohmann::json&&, unique_fd) {
+          if (auto self = weak.lock())
+            static_cast<self_worker&>(*self).channel_->close_when_flushed();
+        });
+    if (!sent)
+      this->channel_->close();
+  }
+
+  // Asks the observer to close the servers, then runs `then(*this)` if this object still lives.
+  template <class Then>
+  void close_servers_then(Then then, std::optional<std::chrono::milliseconds> drain_timeout) {
+    std::weak_ptr<base> weak = this->weak_from_this();
+    auto done = [weak, then] {
+      if (auto self = weak.lock())
+        then(static_cast<self_worker&>(*self));
+    };
+    if (this->observer_)
+      this->observer_->close_servers(done, drain_timeout);
+    else
+      done();
+  }
+
+  bool exit_on_unexpected_disconnect_;
+  leaving leaving_ = leaving::no;
+};
+
+} // namespace cocluster::detail
+
+#endif // COCLUSTER_DETAIL_WORKER_SELF_WORKER_HPP
