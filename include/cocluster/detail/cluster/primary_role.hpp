@@ -258,6 +258,8 @@ private:
                      std::optional<std::chrono::milliseconds>) override {
     done();
   }
+  // Only a worker process's own object leaves; the primary's children never ask.
+  void process_should_exit(exit_timing) override {}
 
   // Node's removeWorker, once a worker has both disconnected and exited.
   void remove(impl_type& worker) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <memory>
@@ -101,6 +102,13 @@ private:
       net_->close_all(std::move(done), drain_timeout);
     else
       done();
+  }
+  // The worker object decided that this process leaves: exit code 0, as Node's worker.
+  void process_should_exit(exit_timing when) override {
+    if (when == exit_timing::now)
+      std::exit(0);
+    else
+      asio::post(executor_, [] { std::exit(0); });
   }
 
   asio::any_io_executor executor_;

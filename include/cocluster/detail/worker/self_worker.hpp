@@ -4,7 +4,6 @@
 #define COCLUSTER_DETAIL_WORKER_SELF_WORKER_HPP
 
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -15,6 +14,7 @@
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
+#include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/exit_status.hpp"
 #include "cocluster/serialization/policy.hpp"
@@ -53,13 +53,16 @@ private:
     close_servers_then([](self_worker& self) { self.leave_after_ack(); }, drain_timeout);
   }
 
-  // cluster.worker().kill(): no graceful server close; tell the primary, close, exit(0).
+  // cluster.worker().kill(): no graceful server close; tell the primary, close, leave (the role
+  // exits).
   void do_kill(int) override {
     if (leaving_ == leaving::destroying)
       return;
     this->exited_after_disconnect_ = true;
-    if (!this->connected_)
-      std::exit(0);
+    if (!this->connected_) {
+      leave(exit_timing::now);
+      return;
+    }
     leaving_ = leaving::destroying;
     leave_after_ack();
   }
@@ -83,17 +86,20 @@ private:
     }
   }
 
-  // The channel closed: the event, the error stream's end, and the exit when this process was
-  // leaving or the close was unexpected.
+  // The channel closed: the event, the error stream's end, and the leaving when this process
+  // was leaving or the close was unexpected.
   void on_disconnected() override {
     this->disconnected_.set({});
     this->errors_.close(make_error_code(errc::stream_closed));
     const bool expected = this->exited_after_disconnect_.value_or(false);
-    if (leaving_ == leaving::destroying || (!expected && exit_on_unexpected_disconnect_)) {
-      // After the handlers already posted (the user's disconnect handlers run first, as in
-      // Node, and may exit with a code of their own).
-      asio::post(this->executor_, [] { std::exit(0); });
-    }
+    if (leaving_ == leaving::destroying || (!expected && exit_on_unexpected_disconnect_))
+      leave(exit_timing::after_posted_handlers); // the user's disconnect handlers run first
+  }
+
+  // Tells the observer (the worker role, which exits) that this process leaves, at `when`.
+  void leave(exit_timing when) {
+    if (this->observer_)
+      this->observer_->process_should_exit(when);
   }
 
   // The primary sent `disconnect`: close the servers, then the channel (no exitedAfterDisconnect

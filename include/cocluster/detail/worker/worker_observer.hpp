@@ -16,6 +16,15 @@
 
 namespace cocluster::detail {
 
+/// When a worker process should end (with exit code 0, as Node's worker does).
+enum class exit_timing {
+  /// At once.
+  now,
+  /// Once the handlers already posted have run (the user's disconnect handlers run first, as in
+  /// Node, and may exit with a code of their own).
+  after_posted_handlers,
+};
+
 /// Implemented by the cluster's roles; a worker calls it from its own handlers. Every call
 /// happens after the worker's own state changed and before its own events were posted, so the
 /// worker's events are delivered before the cluster's.
@@ -43,6 +52,9 @@ public:
   /// (or `drain_timeout` passed and the rest were shut down).
   virtual void close_servers(std::function<void()> done,
                              std::optional<std::chrono::milliseconds> drain_timeout) = 0;
+  /// In a worker process: the worker object decided that this process leaves, at `when`; the
+  /// role ends the process.
+  virtual void process_should_exit(exit_timing when) = 0;
 
 protected:
   ~worker_observer() = default;
