@@ -15,7 +15,7 @@
 
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
-#include "cocluster/events.hpp"
+#include "cocluster/listen_address.hpp"
 #include "cocluster/net/listen_options.hpp"
 
 namespace cocluster::detail {
