@@ -23,6 +23,7 @@
 #include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/cluster/worker_role.hpp"
+#include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
@@ -127,8 +128,7 @@ public:
         worker_->set_net(servers_.get());
       } else {
         primary_ = std::make_unique<detail::primary_role<Serialization>>(executor_, options_);
-        listeners_ = std::make_unique<detail::primary_listeners<Scheduling, Serialization>>(
-            executor_, *primary_, options_.handoff);
+        listeners_ = std::make_unique<listeners_type>(executor_, *primary_, options_.handoff);
         primary_->set_net(listeners_.get());
       }
     } catch (...) {
@@ -308,6 +308,7 @@ public:
   }
 
 private:
+  using listeners_type = detail::primary_listeners<Scheduling, detail::worker_impl<Serialization>>;
   using impl_callback = std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
 
   void freeze_distribution() {
@@ -401,7 +402,7 @@ private:
   cocluster::distribution distribution_ = Scheduling::mode;
   bool distribution_frozen_ = false;
   std::unique_ptr<detail::primary_role<Serialization>> primary_;
-  std::unique_ptr<detail::primary_listeners<Scheduling, Serialization>> listeners_;
+  std::unique_ptr<listeners_type> listeners_;
   std::unique_ptr<detail::worker_role<Serialization>> worker_;
   std::shared_ptr<detail::worker_servers<Serialization>> servers_;
 };

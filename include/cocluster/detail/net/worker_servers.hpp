@@ -21,11 +21,11 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/net/connection_tracker.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
+#include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/server_impl.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
-#include "cocluster/detail/cluster/worker_role.hpp"
 
 namespace cocluster::detail {
 
