@@ -123,8 +123,8 @@ public:
       if (auto environment = detail::take_worker_environment()) {
         worker_ = std::make_unique<detail::worker_role<Serialization>>(executor_, options_,
                                                                        *environment);
-        servers_ = std::make_shared<detail::worker_servers<Serialization>>(
-            executor_, worker_->self_impl(), options_.drain_timeout);
+        servers_ = std::make_shared<servers_type>(executor_, worker_->self_impl(),
+                                                  options_.drain_timeout);
         worker_->set_net(servers_.get());
       } else {
         primary_ = std::make_unique<detail::primary_role<Serialization>>(executor_, options_);
@@ -309,6 +309,7 @@ public:
 
 private:
   using listeners_type = detail::primary_listeners<Scheduling, detail::worker_impl<Serialization>>;
+  using servers_type = detail::worker_servers<detail::worker_impl<Serialization>>;
   using impl_callback = std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
 
   void freeze_distribution() {
@@ -404,7 +405,7 @@ private:
   std::unique_ptr<detail::primary_role<Serialization>> primary_;
   std::unique_ptr<listeners_type> listeners_;
   std::unique_ptr<detail::worker_role<Serialization>> worker_;
-  std::shared_ptr<detail::worker_servers<Serialization>> servers_;
+  std::shared_ptr<servers_type> servers_;
 };
 
 } // namespace cocluster
