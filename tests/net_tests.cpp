@@ -904,7 +904,7 @@ TEST_CASE("in the primary, a failed listen completes with its error code, and co
 }
 
 TEST_CASE("a worker's failed UDP bind completes with its error code, and co_await with the "
-          "default token throws a std::system_error naming the call") {
+          "default token throws a std::system_error naming the call and the address") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
@@ -921,9 +921,39 @@ TEST_CASE("a worker's failed UDP bind completes with its error code, and co_awai
     CHECK(report["open"] == false);
     CHECK(report["thrown"] == EADDRINUSE);
     const auto what = report["error"].template get<std::string>();
-    CHECK(what.find("cocluster: bind: bind ") != std::string::npos);
+    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) != std::string::npos);
     co_await cluster.disconnect();
     co_await exits.check();
+  });
+}
+
+TEST_CASE("in the primary, bind simply binds a UDP socket of its own") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::ip::udp::socket taken(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int port = taken.local_endpoint().port();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto socket = co_await cluster.bind(cocluster::udp_bind_options(0, "127.0.0.1"));
+    REQUIRE(socket.is_open());
+    const auto here = socket.local_endpoint();
+    CHECK(here.port() != 0);
+    co_await taken.async_send_to(asio::buffer(std::string("ping")), here, asio::use_awaitable);
+    char buffer[16];
+    asio::ip::udp::endpoint from;
+    const auto n = co_await socket.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable);
+    CHECK(std::string(buffer, n) == "ping");
+
+    auto [ec, none] = co_await cluster.async_bind(cocluster::udp_bind_options(port, "127.0.0.1"),
+                                                  test::as_tuple);
+    CHECK(ec == std::errc::address_in_use);
+    CHECK(!none.is_open());
+    std::string what;
+    try {
+      co_await cluster.bind(cocluster::udp_bind_options(port, "127.0.0.1"));
+    } catch (const std::system_error& e) {
+      what = e.what();
+    }
+    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) != std::string::npos);
   });
 }
 

@@ -259,7 +259,8 @@ public:
   /// @par Completion Signature
   /// `void(std::error_code, asio::ip::udp::socket)`, as for `async_listen`: the socket is closed
   /// on failure, and with `asio::use_awaitable` (the default) a failure is thrown as a
-  /// `std::system_error` with that code whose what() names the call ("cocluster: bind: ...").
+  /// `std::system_error` with that code whose what() names the call and the address
+  /// ("cocluster: bind: bind 127.0.0.1:5353: Address already in use").
   template <class Token = asio::use_awaitable_t<>>
   auto async_bind(const udp_bind_options& options, Token&& token = {}) {
     return detail::async_complete<asio::ip::udp::socket>(
