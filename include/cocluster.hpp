@@ -14,6 +14,7 @@
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/exit_status.hpp"
+#include "cocluster/listen_address.hpp"
 #include "cocluster/net/listen_options.hpp"
 #include "cocluster/net/server.hpp"
 #include "cocluster/options.hpp"

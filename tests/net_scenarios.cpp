@@ -205,13 +205,7 @@ WORKER_SCENARIO("listen-on-demand") {
                 cocluster::tcp_listen_options(port, "127.0.0.1"),
                 asio::experimental::as_tuple(asio::use_awaitable));
             if (failure) {
-              int code = 0;
-              try {
-                std::rethrow_exception(failure);
-              } catch (const std::system_error& e) {
-                code = e.code().value();
-              }
-              self.send(listen_report("error", port, code));
+              self.send(listen_report("error", port, failure.value()));
             } else {
               servers.push_back(server);
               self.send(listen_report("ok", server.port(), 0));
@@ -228,7 +222,8 @@ WORKER_SCENARIO("listen-on-demand") {
   return 0;
 }
 
-// Listens where told and reports the failure text: {"error": what, "code": errno}.
+// Listens where told and reports the failure that co_await (the default token) throws:
+// {"error": what, "code": errno}.
 WORKER_SCENARIO("listen-fails") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
@@ -237,15 +232,11 @@ WORKER_SCENARIO("listen-fails") {
       io,
       [&]() -> asio::awaitable<void> {
         auto self = cluster.worker();
-        auto [failure, server] = co_await cluster.async_listen(
-            tcp_options(o), asio::experimental::as_tuple(asio::use_awaitable));
-        if (!failure) {
-          self.send(std::string("listening"));
-          co_return;
-        }
         nlohmann::json report;
         try {
-          std::rethrow_exception(failure);
+          auto server = co_await cluster.async_listen(tcp_options(o));
+          self.send(std::string("listening"));
+          co_return;
         } catch (const std::system_error& e) {
           report["error"] = e.what();
           report["code"] = e.code().value();
@@ -253,6 +244,33 @@ WORKER_SCENARIO("listen-fails") {
         co_await self.async_send(std::move(report));
       },
       test::exit_on_failure("listen-fails"));
+  io.run();
+  return 0;
+}
+
+// Binds UDP where told (port=, host=) and reports the code the completion gives (as_tuple) and
+// the failure that co_await (the default token) throws: {"code", "open", "thrown", "error"}.
+WORKER_SCENARIO("bind-fails") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  const auto o = options_of(args);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto self = cluster.worker();
+        const cocluster::udp_bind_options options(std::stoi(o.at("port")), o.at("host"));
+        auto [failure, socket] = co_await cluster.async_bind(
+            options, asio::experimental::as_tuple(asio::use_awaitable));
+        nlohmann::json report{{"code", failure.value()}, {"open", socket.is_open()}};
+        try {
+          co_await cluster.async_bind(options);
+        } catch (const std::system_error& e) {
+          report["thrown"] = e.code().value();
+          report["error"] = e.what();
+        }
+        co_await self.async_send(std::move(report));
+      },
+      test::exit_on_failure("bind-fails"));
   io.run();
   return 0;
 }

@@ -870,6 +870,94 @@ TEST_CASE("in the primary, listen simply binds a server of its own") {
   });
 }
 
+TEST_CASE("in the primary, a failed listen completes with its error code, and co_await with the "
+          "default token throws a std::system_error naming the call and the address") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::ip::tcp::acceptor taken(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int port = taken.local_endpoint().port();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    const auto options = cocluster::tcp_listen_options(port, "127.0.0.1");
+    auto [ec, server] = co_await cluster.async_listen(options, test::as_tuple);
+    CHECK(ec == std::errc::address_in_use);
+    CHECK(!server);
+
+    // A plain callback gets the code as Asio's own operations give it.
+    auto called = std::make_shared<cocluster::detail::oneshot_event<>>(io.get_executor());
+    std::error_code callback_ec;
+    cluster.async_listen(options, [&, called](std::error_code e, cocluster::tcp_server s) {
+      callback_ec = e;
+      CHECK(!s);
+      called->set({});
+    });
+    co_await called->async_wait(asio::use_awaitable);
+    CHECK(callback_ec == std::errc::address_in_use);
+
+    std::string what;
+    try {
+      co_await cluster.listen(options);
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::address_in_use);
+      what = e.what();
+    }
+    CHECK(what.find("listen: bind 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+  });
+}
+
+TEST_CASE("a worker's failed UDP bind completes with its error code, and co_await with the "
+          "default token throws a std::system_error naming the call and the address") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  asio::ip::udp::socket taken(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int port = taken.local_endpoint().port();
+  cluster.setup_primary(
+      test::scenario("bind-fails", test::strings("port=" + std::to_string(port), "host=127.0.0.1")));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    auto messages = worker.subscribe(cocluster::event::message);
+    auto report = co_await messages.async_receive();
+    INFO("the worker reported " << report.dump());
+    CHECK(report["code"] == EADDRINUSE);
+    CHECK(report["open"] == false);
+    CHECK(report["thrown"] == EADDRINUSE);
+    const auto what = report["error"].template get<std::string>();
+    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+}
+
+TEST_CASE("in the primary, bind simply binds a UDP socket of its own") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::ip::udp::socket taken(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const int port = taken.local_endpoint().port();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto socket = co_await cluster.bind(cocluster::udp_bind_options(0, "127.0.0.1"));
+    REQUIRE(socket.is_open());
+    const auto here = socket.local_endpoint();
+    CHECK(here.port() != 0);
+    co_await taken.async_send_to(asio::buffer(std::string("ping")), here, asio::use_awaitable);
+    char buffer[16];
+    asio::ip::udp::endpoint from;
+    const auto n = co_await socket.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable);
+    CHECK(std::string(buffer, n) == "ping");
+
+    auto [ec, none] = co_await cluster.async_bind(cocluster::udp_bind_options(port, "127.0.0.1"),
+                                                  test::as_tuple);
+    CHECK(ec == std::errc::address_in_use);
+    CHECK(!none.is_open());
+    std::string what;
+    try {
+      co_await cluster.bind(cocluster::udp_bind_options(port, "127.0.0.1"));
+    } catch (const std::system_error& e) {
+      what = e.what();
+    }
+    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+  });
+}
+
 // ---- the scheduling policies ----
 
 TEST_CASE_TEMPLATE("every policy answers 4,000 short connections exactly once with four workers",

@@ -20,9 +20,11 @@
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/primary_listeners.hpp"
 #include "cocluster/detail/net/worker_servers.hpp"
+#include "cocluster/detail/cluster/listen_completion.hpp"
 #include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/cluster/worker_role.hpp"
+#include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
@@ -58,29 +60,6 @@ inline std::optional<distribution> distribution_from_environment() {
   return std::nullopt;
 }
 
-/// Delivers `(exception, result)` to a handler once, from the handler's executor. Copyable, so
-/// it can travel through std::function.
-template <class Handler, class Result>
-class deliver_once {
-public:
-  deliver_once(Handler handler, const asio::any_io_executor& fallback)
-      : handler_(std::make_shared<std::optional<Handler>>(std::move(handler))),
-        executor_(asio::get_associated_executor(**handler_, fallback)) {}
-
-  void operator()(std::exception_ptr failure, Result result) const {
-    if (!*handler_)
-      return;
-    asio::post(executor_, [handler = std::move(**handler_), failure,
-                           result = std::move(result)]() mutable {
-      std::move(handler)(failure, std::move(result));
-    });
-    handler_->reset();
-  }
-
-private:
-  std::shared_ptr<std::optional<Handler>> handler_;
-  asio::associated_executor_t<Handler, asio::any_io_executor> executor_;
-};
 } // namespace detail
 
 /// Node's `cluster` module for one process.
@@ -122,13 +101,12 @@ public:
       if (auto environment = detail::take_worker_environment()) {
         worker_ = std::make_unique<detail::worker_role<Serialization>>(executor_, options_,
                                                                        *environment);
-        servers_ = std::make_shared<detail::worker_servers<Serialization>>(
-            executor_, worker_->self_impl(), options_.drain_timeout);
+        servers_ = std::make_shared<servers_type>(executor_, worker_->self_impl(),
+                                                  options_.drain_timeout);
         worker_->set_net(servers_.get());
       } else {
         primary_ = std::make_unique<detail::primary_role<Serialization>>(executor_, options_);
-        listeners_ = std::make_unique<detail::primary_listeners<Scheduling, Serialization>>(
-            executor_, *primary_, options_.handoff);
+        listeners_ = std::make_unique<listeners_type>(executor_, *primary_, options_.handoff);
         primary_->set_net(listeners_.get());
       }
     } catch (...) {
@@ -236,18 +214,19 @@ public:
   /// primary it is an ordinary server.
   ///
   /// @par Completion Signature
-  /// `void(std::exception_ptr, tcp_server)`: a failure is a `std::system_error` naming the call
-  /// and the address ("cocluster: listen: bind 127.0.0.1:80: Permission denied").
+  /// `void(std::error_code, tcp_server)`: the call's errno (EADDRINUSE, EACCES, ...), or
+  /// `errc::channel_closed` in a worker that has no primary; the server is empty then. With
+  /// `asio::use_awaitable` (the default) a failure is thrown as a `std::system_error` with that
+  /// code whose what() names the call and the address ("cocluster: listen: bind
+  /// 127.0.0.1:80: Permission denied"); other tokens get the code alone.
   template <class Token = asio::use_awaitable_t<>>
   auto async_listen(const tcp_listen_options& options, Token&& token = {}) {
-    return asio::async_initiate<Token, void(std::exception_ptr, tcp_server)>(
-        [this](auto handler, tcp_listen_options o) {
-          detail::deliver_once<decltype(handler), tcp_server> done(std::move(handler), executor_);
-          start_tcp_listen(std::move(o), [done](std::exception_ptr e, auto impl) {
+    return detail::async_complete<tcp_server>(
+        std::forward<Token>(token), executor_, [this, options](auto done) {
+          start_tcp_listen(options, [done](std::exception_ptr e, auto impl) {
             done(e, tcp_server(std::move(impl)));
           });
-        },
-        token, options);
+        });
   }
 
   /// `co_await cluster.listen(tcp_listen_options{...})`.
@@ -257,18 +236,17 @@ public:
 
   /// Listens on a Unix stream socket (Node's `server.listen(path)`).
   /// @par Completion Signature
-  /// `void(std::exception_ptr, unix_server)`.
+  /// `void(std::error_code, unix_server)`, as for TCP (with `asio::use_awaitable` a failure is
+  /// thrown naming the call and the path).
   template <class Token = asio::use_awaitable_t<>>
   auto async_listen(const unix_listen_options& options, Token&& token = {}) {
-    return asio::async_initiate<Token, void(std::exception_ptr, unix_server)>(
-        [this](auto handler, unix_listen_options o) {
-          detail::deliver_once<decltype(handler), unix_server> done(std::move(handler), executor_);
-          start_listen(detail::make_request(o), o.exclusive,
+    return detail::async_complete<unix_server>(
+        std::forward<Token>(token), executor_, [this, options](auto done) {
+          start_listen(detail::make_request(options), options.exclusive,
                        [done](std::exception_ptr e, auto impl) {
                          done(e, unix_server(std::move(impl)));
                        });
-        },
-        token, options);
+        });
   }
 
   /// `co_await cluster.listen(unix_listen_options{...})`.
@@ -279,16 +257,15 @@ public:
   /// Binds a UDP socket (Node's `dgram` `socket.bind`). In a worker it is the primary's socket,
   /// shared by every worker bound there (Node always shares UDP).
   /// @par Completion Signature
-  /// `void(std::exception_ptr, asio::ip::udp::socket)`.
+  /// `void(std::error_code, asio::ip::udp::socket)`, as for `async_listen`: the socket is closed
+  /// on failure, and with `asio::use_awaitable` (the default) a failure is thrown as a
+  /// `std::system_error` with that code whose what() names the call and the address
+  /// ("cocluster: bind: bind 127.0.0.1:5353: Address already in use").
   template <class Token = asio::use_awaitable_t<>>
   auto async_bind(const udp_bind_options& options, Token&& token = {}) {
-    return asio::async_initiate<Token, void(std::exception_ptr, asio::ip::udp::socket)>(
-        [this](auto handler, udp_bind_options o) {
-          detail::deliver_once<decltype(handler), asio::ip::udp::socket> done(std::move(handler),
-                                                                              executor_);
-          start_udp_bind(o, done);
-        },
-        token, options);
+    return detail::async_complete<asio::ip::udp::socket>(
+        std::forward<Token>(token), executor_,
+        [this, options](auto done) { start_udp_bind(options, done); });
   }
 
   /// `co_await cluster.bind(udp_bind_options{...})`.
@@ -308,6 +285,8 @@ public:
   }
 
 private:
+  using listeners_type = detail::primary_listeners<Scheduling, detail::worker_impl<Serialization>>;
+  using servers_type = detail::worker_servers<detail::worker_impl<Serialization>>;
   using impl_callback = std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
 
   void freeze_distribution() {
@@ -401,9 +380,9 @@ private:
   cocluster::distribution distribution_ = Scheduling::mode;
   bool distribution_frozen_ = false;
   std::unique_ptr<detail::primary_role<Serialization>> primary_;
-  std::unique_ptr<detail::primary_listeners<Scheduling, Serialization>> listeners_;
+  std::unique_ptr<listeners_type> listeners_;
   std::unique_ptr<detail::worker_role<Serialization>> worker_;
-  std::shared_ptr<detail::worker_servers<Serialization>> servers_;
+  std::shared_ptr<servers_type> servers_;
 };
 
 } // namespace cocluster

@@ -9,23 +9,10 @@
 #include <system_error>
 
 #include "cocluster/exit_status.hpp"
+#include "cocluster/listen_address.hpp"
 #include "cocluster/settings.hpp"
 
 namespace cocluster {
-
-/// Node's `addressType`: 4, 6, -1 (Unix socket), "udp4" or "udp6".
-enum class address_type { ipv4 = 4, ipv6 = 6, unix_socket = -1, udp4 = 104, udp6 = 106 };
-
-/// What a worker listens on (Node's `listening` event argument: address, port, addressType,
-/// fd). `address` is the one the worker asked for (empty for "any"), not the bound one.
-struct listen_address {
-  std::optional<std::string> address;
-  int port = 0;
-  address_type type = address_type::ipv4;
-  std::optional<int> fd;
-
-  friend bool operator==(const listen_address&, const listen_address&) = default;
-};
 
 /// An error about one worker: a spawn failure, a malformed message, a failed write.
 struct worker_error {

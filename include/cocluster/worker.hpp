@@ -17,6 +17,7 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
+#include "cocluster/detail/worker_key.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/exit_status.hpp"

@@ -15,10 +15,11 @@
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/event_hub.hpp"
+#include "cocluster/detail/cluster/launch.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
+#include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/environment.hpp"
-#include "cocluster/detail/process/launch.hpp"
 #include "cocluster/detail/worker/child_worker.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/event_stream.hpp"
@@ -29,26 +30,10 @@
 
 namespace cocluster::detail {
 
-/// Hooks of the net layer that the primary calls (listeners shared with workers).
-template <class Worker>
-class primary_net_hooks {
-public:
-  /// A worker's internal message about servers (queryServer, listening, close, ...).
-  virtual void on_server_message(Worker&, nlohmann::json&& message, unique_fd fd) = 0;
-  /// The worker takes no new connections (the primary asked it to disconnect); connections it
-  /// has not answered yet wait for its answer.
-  virtual void retire_worker(Worker&) = 0;
-  /// The worker is gone from every listener (disconnected, or exited): connections it had not
-  /// accepted go to other workers.
-  virtual void remove_worker(Worker&) = 0;
-
-protected:
-  ~primary_net_hooks() = default;
-};
-
 /// The primary's state. Owned by `cluster`.
 template <serialization_policy S>
-class primary_role final : public worker_observer<worker_impl<S>> {
+class primary_role final : public worker_observer<worker_impl<S>>,
+                           public primary_net_reports<worker_impl<S>> {
 public:
   using worker_type = basic_worker<S>;
   using impl_type = worker_impl<S>;
@@ -194,7 +179,7 @@ public:
   }
 
   /// Reports a listening worker (called by the net layer).
-  void worker_listening(impl_type& worker, const listen_address& address) {
+  void worker_listening(impl_type& worker, const listen_address& address) override {
     worker.mark_listening(worker_key(), address);
     listening_hub_.publish({handle(worker), address});
   }

@@ -18,6 +18,7 @@
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
+#include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/options.hpp"
 #include "cocluster/detail/worker/self_worker.hpp"
@@ -25,20 +26,6 @@
 #include "cocluster/worker.hpp"
 
 namespace cocluster::detail {
-
-/// Hooks of the net layer that a worker process calls (its servers).
-template <class Worker>
-class worker_net_hooks {
-public:
-  /// An internal message about servers (newconn, replies are routed by `ack` already).
-  virtual void on_server_message(Worker&, nlohmann::json&& message, unique_fd fd) = 0;
-  /// Closes every server; calls `done` once their connections have ended (or the timeout).
-  virtual void close_all(std::function<void()> done,
-                         std::optional<std::chrono::milliseconds> drain_timeout) = 0;
-
-protected:
-  ~worker_net_hooks() = default;
-};
 
 /// The worker process's state. Owned by `cluster`.
 template <serialization_policy S>

@@ -27,7 +27,7 @@
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
-#include "cocluster/detail/worker/worker_impl.hpp"
+#include "cocluster/detail/worker_key.hpp"
 #include "cocluster/net/handoff_options.hpp"
 #include "cocluster/scheduling/policy.hpp"
 

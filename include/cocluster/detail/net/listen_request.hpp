@@ -15,7 +15,7 @@
 
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
-#include "cocluster/events.hpp"
+#include "cocluster/listen_address.hpp"
 #include "cocluster/net/listen_options.hpp"
 
 namespace cocluster::detail {
@@ -25,7 +25,7 @@ struct listen_request {
   address_type type = address_type::ipv4;
   std::optional<std::string> address; // an IP address, a Unix path, or null for "any"
   int port = 0;                       // -1 for Unix sockets and descriptors, as Node sends
-  std::optional<int> fd;
+  std::optional<int> fd;    // -1 (Node's "no descriptor") for UDP binds, as Node sends
   std::optional<int> flags; // TCP: 1 = IPv6 only; UDP: 1 = IPv6 only, 4 = reuse address
   int backlog = 511;
   bool readable_all = false;
@@ -71,6 +71,9 @@ struct listen_request {
     return m;
   }
 
+  /// The descriptor to use, if any (not UDP's -1).
+  std::optional<int> descriptor() const { return fd && *fd >= 0 ? fd : std::nullopt; }
+
   /// What the bind helpers need.
   bind_spec spec() const {
     bind_spec s;
@@ -78,7 +81,7 @@ struct listen_request {
     s.address = type == address_type::unix_socket ? std::nullopt : address;
     s.path = type == address_type::unix_socket ? address.value_or("") : std::string();
     s.port = port < 0 ? 0 : port;
-    s.fd = fd;
+    s.fd = descriptor();
     s.ipv6_only = flags && (*flags & 1) != 0;
     s.reuse_address = flags && (*flags & 4) != 0;
     s.readable_all = readable_all;
@@ -90,7 +93,7 @@ struct listen_request {
 
   /// "bind 127.0.0.1:8000", for errors.
   std::string describe(const std::string& syscall) const {
-    if (fd)
+    if (descriptor())
       return syscall + " fd " + std::to_string(*fd);
     return describe_bind(syscall, address, port, type, address.value_or(""));
   }

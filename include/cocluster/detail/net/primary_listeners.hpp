@@ -15,24 +15,27 @@
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/handle_entry.hpp"
 #include "cocluster/detail/net/accepting_handle.hpp"
+#include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/shared_handle.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/net/handoff_options.hpp"
-#include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/worker_key.hpp"
 #include "cocluster/scheduling/policy.hpp"
 #include "cocluster/scheduling/round_robin.hpp"
 
 namespace cocluster::detail {
 
 /// Shares listening sockets with workers according to the cluster's distribution.
-/// `Policy` picks workers when the primary accepts (`distribution::primary_accepts`).
-template <scheduling_policy Policy, serialization_policy S>
-class primary_listeners final : public primary_net_hooks<worker_impl<S>> {
+/// `Policy` picks workers when the primary accepts (`distribution::primary_accepts`); `Worker`
+/// is the primary's worker object (`worker_impl`), which the listeners send replies and
+/// handles through; `primary` hears of workers that listen.
+template <scheduling_policy Policy, class Worker>
+class primary_listeners final : public primary_net_hooks<Worker> {
 public:
-  using impl_type = worker_impl<S>;
+  using impl_type = Worker;
 
-  primary_listeners(asio::any_io_executor executor, primary_role<S>& primary,
+  primary_listeners(asio::any_io_executor executor, primary_net_reports<Worker>& primary,
                     handoff_options windows)
       : executor_(executor), primary_(primary), windows_(windows) {}
 
@@ -173,7 +176,7 @@ private:
   }
 
   asio::any_io_executor executor_;
-  primary_role<S>& primary_;
+  primary_net_reports<Worker>& primary_;
   handoff_options windows_;
   distribution distribution_ = Policy::mode;
   std::map<std::string, std::shared_ptr<handle_entry<impl_type>>> listeners_;

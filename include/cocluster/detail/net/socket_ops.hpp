@@ -23,7 +23,7 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/unique_fd.hpp"
-#include "cocluster/events.hpp"
+#include "cocluster/listen_address.hpp"
 
 namespace cocluster::detail {
 

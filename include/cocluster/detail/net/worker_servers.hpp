@@ -4,6 +4,9 @@
 #ifndef COCLUSTER_DETAIL_NET_WORKER_SERVERS_HPP
 #define COCLUSTER_DETAIL_NET_WORKER_SERVERS_HPP
 
+#include <fcntl.h>
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -21,11 +24,13 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/net/connection_tracker.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
+#include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/server_impl.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
-#include "cocluster/detail/worker/worker_impl.hpp"
-#include "cocluster/detail/cluster/worker_role.hpp"
+#include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/detail/worker_key.hpp"
+#include "cocluster/error.hpp"
 
 namespace cocluster::detail {
 
@@ -53,12 +58,14 @@ inline unique_fd bind_udp_directly(const listen_request& request) {
   return std::move(bound.fd);
 }
 
-/// The servers of a worker process (Node's child.js handle table and indexes).
-template <serialization_policy S>
-class worker_servers final : public worker_net_hooks<worker_impl<S>>,
-                             public std::enable_shared_from_this<worker_servers<S>> {
+/// The servers of a worker process (Node's child.js handle table and indexes). `Worker` is the
+/// object of this worker process (`worker_impl`): the servers send their requests to the primary
+/// through it and mark it listening.
+template <class Worker>
+class worker_servers final : public worker_net_hooks<Worker>,
+                             public std::enable_shared_from_this<worker_servers<Worker>> {
 public:
-  using impl_type = worker_impl<S>;
+  using impl_type = Worker;
 
   worker_servers(asio::any_io_executor executor, std::shared_ptr<impl_type> self,
                  std::optional<std::chrono::milliseconds> drain_timeout)

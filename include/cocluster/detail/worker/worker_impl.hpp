@@ -30,6 +30,7 @@
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
+#include "cocluster/detail/worker_key.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
@@ -59,11 +60,6 @@ struct worker_init {
   /// Pipes of `stdio_entry::pipe` entries: (descriptor in the worker, primary's end).
   std::map<int, unique_fd> stdio_pipes;
   bool exit_on_unexpected_disconnect = true;
-};
-
-/// Only the cluster can name this, so only the cluster makes workers.
-struct worker_key {
-  explicit worker_key() = default;
 };
 
 /// The state and behaviour behind a `basic_worker` handle (which documents what users see) that

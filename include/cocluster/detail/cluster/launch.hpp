@@ -1,7 +1,9 @@
 /// @file
-/// Turns cluster settings into a started worker process with its IPC socket and stdio.
-#ifndef COCLUSTER_DETAIL_PROCESS_LAUNCH_HPP
-#define COCLUSTER_DETAIL_PROCESS_LAUNCH_HPP
+/// Turns cluster settings into a started worker process with its IPC socket and stdio: the glue
+/// between the cluster's settings, Node's environment variables (the wire protocol's) and the
+/// process layer's spawn, which knows none of them.
+#ifndef COCLUSTER_DETAIL_CLUSTER_LAUNCH_HPP
+#define COCLUSTER_DETAIL_CLUSTER_LAUNCH_HPP
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -14,9 +16,9 @@
 #include <system_error>
 #include <vector>
 
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/process/environment.hpp"
 #include "cocluster/detail/process/spawn.hpp"
-#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/settings.hpp"
@@ -147,4 +149,4 @@ inline launched_worker launch_worker(const settings& current,
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_PROCESS_LAUNCH_HPP
+#endif // COCLUSTER_DETAIL_CLUSTER_LAUNCH_HPP

@@ -1,0 +1,33 @@
+/// @file
+/// What a worker listens on: the payload of the `listening` event, and the address type of
+/// Node's messages.
+///
+/// It sits in the foundation layer, not in net/: the worker layer (whose `listening` event
+/// carries it) and the net layer (which makes it) are of one rank and may not include each
+/// other, so a plain type both need lives below both. It depends on nothing but the standard
+/// library.
+#ifndef COCLUSTER_LISTEN_ADDRESS_HPP
+#define COCLUSTER_LISTEN_ADDRESS_HPP
+
+#include <optional>
+#include <string>
+
+namespace cocluster {
+
+/// Node's `addressType`: 4, 6, -1 (Unix socket), "udp4" or "udp6".
+enum class address_type { ipv4 = 4, ipv6 = 6, unix_socket = -1, udp4 = 104, udp6 = 106 };
+
+/// What a worker listens on (Node's `listening` event argument: address, port, addressType,
+/// fd). `address` is the one the worker asked for (empty for "any"), not the bound one.
+struct listen_address {
+  std::optional<std::string> address;
+  int port = 0;
+  address_type type = address_type::ipv4;
+  std::optional<int> fd;
+
+  friend bool operator==(const listen_address&, const listen_address&) = default;
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_LISTEN_ADDRESS_HPP
