@@ -186,35 +186,37 @@ private:
     return std::nullopt;
   }
 
+  // Offers waiting connections again and accepts more after `delay` (out of descriptors, or
+  // every worker refused the oldest connection).
   void schedule_retry(std::chrono::milliseconds delay) {
-    if (retry_pending_ || closed_)
-      return;
-    retry_pending_ = true;
-    retry_.expires_after(delay);
-    retry_.async_wait([weak = this->weak_from_this()](std::error_code ec) {
-      auto self = weak.lock();
-      if (!self)
-        return;
-      self->retry_pending_ = false;
-      if (!ec) {
-        self->dispatch();
-        self->accept_some();
-      }
+    after(retry_, &accepting_handle::retry_pending_, delay, [](accepting_handle& self) {
+      self.dispatch();
+      self.accept_some();
     });
   }
 
+  // Looks again after `delay`, when a worker the connections wait for would count as stalled.
   void schedule_recheck(std::chrono::steady_clock::duration delay) {
-    if (recheck_pending_)
+    after(recheck_, &accepting_handle::recheck_pending_, delay,
+          [](accepting_handle& self) { self.dispatch(); });
+  }
+
+  // Runs `then` on this handle once `timer` has waited `delay`, one wait at a time (the flag
+  // `pending` is set meanwhile); nothing once the handle is closed or gone.
+  template <class Then>
+  void after(asio::steady_timer& timer, bool accepting_handle::*pending,
+             std::chrono::steady_clock::duration delay, Then then) {
+    if (this->*pending || closed_)
       return;
-    recheck_pending_ = true;
-    recheck_.expires_after(delay);
-    recheck_.async_wait([weak = this->weak_from_this()](std::error_code ec) {
+    this->*pending = true;
+    timer.expires_after(delay);
+    timer.async_wait([weak = this->weak_from_this(), pending, then](std::error_code ec) {
       auto self = weak.lock();
       if (!self)
         return;
-      self->recheck_pending_ = false;
+      (*self).*pending = false;
       if (!ec)
-        self->dispatch();
+        then(*self);
     });
   }
 
