@@ -340,7 +340,6 @@ namespace {
 
 // Counts what the table tells it.
 struct counting_policy : cocluster::round_robin {
-  static constexpr bool tracks_connections = true;
   std::map<int, int> closed;
   std::map<int, int> removed;
   void connection_closed(int id) { ++closed[id]; }

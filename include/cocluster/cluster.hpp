@@ -265,7 +265,7 @@ public:
   auto async_bind(const udp_bind_options& options, Token&& token = {}) {
     return detail::async_complete<asio::ip::udp::socket>(
         std::forward<Token>(token), executor_,
-        [this, options](auto done) { start_udp_bind(options, done); });
+        [this, options](auto done) { this->start_udp_bind(options, done); });
   }
 
   /// `co_await cluster.bind(udp_bind_options{...})`.
