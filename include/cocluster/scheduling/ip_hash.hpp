@@ -34,7 +34,7 @@ public:
     if (workers.empty())
       return std::nullopt;
     if (!request.peer)
-      return least_recently_used(workers);
+      return cocluster::least_recently_used(workers);
     const std::string client = key_of(*request.peer);
     if (auto it = table_.find(client); it != table_.end()) {
       for (const auto& worker : workers)
@@ -107,16 +107,6 @@ private:
     x *= 0x94d049bb133111ebull;
     x ^= x >> 31;
     return x;
-  }
-
-  static std::optional<int> least_recently_used(std::span<const worker_load> workers) {
-    const worker_load* best = nullptr;
-    for (const auto& worker : workers)
-      if (worker.available && (!best || worker.idle_since < best->idle_since))
-        best = &worker;
-    if (!best)
-      return std::nullopt;
-    return best->id;
   }
 
   void remember(const std::string& client, int worker) {

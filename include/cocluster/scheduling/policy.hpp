@@ -64,6 +64,19 @@ struct connection_request {
   std::optional<asio::ip::address> peer;
 };
 
+/// The available worker that was given a connection least recently, if any: the fallback of
+/// the built-in policies (a connection without a client address, a sticky choice that refused
+/// it), there for custom policies too.
+inline std::optional<int> least_recently_used(std::span<const worker_load> workers) noexcept {
+  const worker_load* best = nullptr;
+  for (const auto& worker : workers)
+    if (worker.available && (!best || worker.idle_since < best->idle_since))
+      best = &worker;
+  if (!best)
+    return std::nullopt;
+  return best->id;
+}
+
 /// A scheduling policy `P`:
 /// - `P::mode`: a `distribution`; the hooks below are used only for `primary_accepts`;
 /// - `p.pick(request, workers) -> std::optional<int>`: the id of the worker that gets the

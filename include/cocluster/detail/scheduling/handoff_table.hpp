@@ -167,13 +167,10 @@ public:
         return std::nullopt; // the policy named no usable worker: wait for a change
       if (refused(front, *pick)) {
         // A sticky choice that refused it: the least recently used available worker instead.
-        const worker_load* best = nullptr;
-        for (const auto& load : loads_)
-          if (load.available && (!best || load.idle_since < best->idle_since))
-            best = &load;
-        if (!best)
+        const auto fallback = least_recently_used(loads_);
+        if (!fallback)
           return std::nullopt;
-        target = slots_.find(best->id);
+        target = slots_.find(*fallback);
       }
       item i = std::move(queue_.front());
       queue_.pop_front();
