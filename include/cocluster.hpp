@@ -27,6 +27,7 @@
 #include "cocluster/serialization/json.hpp"
 #include "cocluster/serialization/policy.hpp"
 #include "cocluster/settings.hpp"
+#include "cocluster/supervisor.hpp"
 #include "cocluster/value.hpp"
 #include "cocluster/worker.hpp"
 

@@ -31,6 +31,16 @@ enum class errc {
   stream_closed,
   /// The operation is not valid in this process's role (primary or worker).
   wrong_role,
+  /// The supervisor saw too many failed starts or crashes within its window and stopped
+  /// respawning (`crash_loop_options`).
+  crash_loop,
+  /// A worker failed before it was ever ready: it exited during boot, or did not get ready
+  /// within the boot timeout.
+  boot_failed,
+  /// A rolling reload stopped because a replacement worker failed; the old release serves on.
+  reload_failed,
+  /// The supervisor is stopping or has stopped: the operation was refused or cut short.
+  supervisor_stopped,
 };
 
 namespace detail {
@@ -51,6 +61,10 @@ public:
     case errc::handle_lost: return "file descriptor announced by NODE_HANDLE was not received";
     case errc::stream_closed: return "event stream closed";
     case errc::wrong_role: return "operation not valid in this process's cluster role";
+    case errc::crash_loop: return "workers keep failing: crash loop, respawning stopped";
+    case errc::boot_failed: return "worker failed before it was ready";
+    case errc::reload_failed: return "rolling reload failed: a replacement worker failed";
+    case errc::supervisor_stopped: return "supervisor stopped";
     }
     return "unknown cocluster error";
   }

@@ -42,6 +42,9 @@ inline constexpr std::string_view act_disconnect = "disconnect";         // P→
 
 // cocluster's own acts and fields: a Node peer ignores unknown acts and extra fields.
 inline constexpr std::string_view act_load = "cocluster.load";          // W→P: open connections
+inline constexpr std::string_view act_heartbeat = "cocluster.heartbeat"; // P→W: beat every `interval_ms`
+inline constexpr std::string_view act_beat = "cocluster.beat";          // W→P: the worker's loop is alive
+inline constexpr const char* field_interval_ms = "interval_ms";         // in `act_heartbeat`
 inline constexpr const char* field_peer = "cocluster";                  // in `online`: a cocluster peer
 inline constexpr const char* field_open = "cocluster_open";             // in a newconn reply
 inline constexpr const char* field_closed = "cocluster_closed";         // in a newconn reply
@@ -156,6 +159,14 @@ inline message load_report(const std::string& key, const connection_counts& coun
   m["key"] = key;
   m["open"] = counts.open;
   m["closed"] = counts.closed;
+  return m;
+}
+
+/// The supervisor's request that a cocluster worker report a heartbeat every `interval_ms`
+/// (sent only to workers that said they are cocluster peers: a Node worker never gets it).
+inline message heartbeat_request(std::int64_t interval_ms) {
+  message m = cluster_message(act_heartbeat);
+  m[field_interval_ms] = interval_ms;
   return m;
 }
 

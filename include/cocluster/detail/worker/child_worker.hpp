@@ -63,6 +63,8 @@ private:
       this->online_.set({});
       if (this->observer_)
         this->observer_->worker_online(*this);
+    } else if (act == protocol::act_beat) {
+      this->last_heartbeat_ = std::chrono::steady_clock::now();
     } else if (act == protocol::act_exited_after_disconnect) {
       this->exited_after_disconnect_ = true;
       if (auto seq = protocol::integer_field(message, "seq"))

@@ -33,7 +33,8 @@ public:
   /// Made by the worker role from `init`; starts online.
   self_worker(worker_key key, worker_init<Serialization>&& init)
       : base(key, std::move(init)),
-        exit_on_unexpected_disconnect_(init.exit_on_unexpected_disconnect) {
+        exit_on_unexpected_disconnect_(init.exit_on_unexpected_disconnect),
+        heartbeat_timer_(this->executor_) {
     this->state_ = worker_state::online;
     this->online_.set({});
   }
@@ -81,6 +82,9 @@ private:
       if (auto ms = protocol::integer_field(message, protocol::field_drain_ms))
         drain = std::chrono::milliseconds(*ms);
       disconnect_requested_by_primary(drain);
+    } else if (act == protocol::act_heartbeat) {
+      if (auto ms = protocol::integer_field(message, protocol::field_interval_ms); ms && *ms > 0)
+        start_heartbeats(std::chrono::milliseconds(*ms));
     } else if (this->observer_ && !act.empty()) {
       this->observer_->worker_internal(*this, std::move(message), std::move(fd));
     }
@@ -89,11 +93,33 @@ private:
   // The channel closed: the event, the error stream's end, and the leaving when this process
   // was leaving or the close was unexpected.
   void on_disconnected() override {
+    heartbeat_timer_.cancel();
     this->disconnected_.set({});
     this->errors_.close(make_error_code(errc::stream_closed));
     const bool expected = this->exited_after_disconnect_.value_or(false);
     if (leaving_ == leaving::destroying || (!expected && exit_on_unexpected_disconnect_))
       leave(exit_timing::after_posted_handlers); // the user's disconnect handlers run first
+  }
+
+  // A cocluster primary's supervisor asked for heartbeats: one now, then one every `interval`
+  // from this process's own event loop, so that a loop blocked by a handler stops them (a side
+  // thread would go on beating for a hung worker). A later request changes the interval.
+  void start_heartbeats(std::chrono::milliseconds interval) {
+    heartbeat_interval_ = interval;
+    heartbeat_timer_.cancel();
+    beat();
+  }
+
+  void beat() {
+    if (!this->is_connected())
+      return;
+    this->requests_.send(protocol::cluster_message(protocol::act_beat));
+    heartbeat_timer_.expires_after(heartbeat_interval_);
+    std::weak_ptr<base> weak = this->weak_from_this();
+    heartbeat_timer_.async_wait([weak](std::error_code ec) {
+      if (auto self = weak.lock(); self && !ec)
+        static_cast<self_worker&>(*self).beat();
+    });
   }
 
   // Tells the observer (the worker role, which exits) that this process leaves, at `when`.
@@ -143,6 +169,8 @@ private:
 
   bool exit_on_unexpected_disconnect_;
   leaving leaving_ = leaving::no;
+  asio::steady_timer heartbeat_timer_;
+  std::chrono::milliseconds heartbeat_interval_{1000};
 };
 
 } // namespace cocluster::detail

@@ -200,6 +200,11 @@ public:
   /// connections in flight.
   bool is_cocluster_peer() const noexcept { return cocluster_peer_; }
 
+  /// When the worker last reported a heartbeat (`request_heartbeats`), if it has.
+  std::optional<std::chrono::steady_clock::time_point> last_heartbeat() const noexcept {
+    return last_heartbeat_;
+  }
+
   /// Checks the signal, then signals the process through the watcher (primary) or leaves
   /// (worker).
   void kill(int signal = SIGTERM) {
@@ -308,6 +313,21 @@ public:
                                           handle_type);
   }
 
+  /// Asks a cocluster worker to report a heartbeat from its event loop every `interval`. Returns
+  /// false, sending nothing, for a peer that is not cocluster (a Node worker would not answer,
+  /// and a Node primary never asks) or when not connected.
+  bool request_heartbeats(detail::worker_key, std::chrono::milliseconds interval) {
+    if (!cocluster_peer_ || !is_connected())
+      return false;
+    return requests_.send(detail::protocol::heartbeat_request(interval.count()));
+  }
+
+  /// Lets `peek` see every user message from the peer before it is delivered (it cannot take
+  /// one): the supervisor's readiness message. One peek at a time; an empty function removes it.
+  void set_message_peek(detail::worker_key, std::function<void(const value_type&)> peek) {
+    peek_ = std::move(peek);
+  }
+
   /// The process ended, or (when `clone` itself failed) never started.
   void process_exited(detail::worker_key, detail::wait_status status) { on_process_exit(status); }
 
@@ -352,6 +372,8 @@ protected:
   // ---- incoming ----
 
   void on_user_message(value_type&& message) {
+    if (peek_)
+      peek_(message);
     const bool here = messages_.has_subscribers();
     // (the worker role never wants them: a worker process has no cluster-wide stream)
     const bool cluster_wide = observer_ != nullptr && observer_->wants_messages();
@@ -439,6 +461,8 @@ protected:
   std::optional<exit_status> exit_status_;
   bool connected_ = false;
   bool cocluster_peer_ = false;
+  std::optional<std::chrono::steady_clock::time_point> last_heartbeat_;
+  std::function<void(const value_type&)> peek_;
   std::map<int, asio::posix::stream_descriptor> stdio_pipes_;
 
   detail::oneshot_event<> online_;

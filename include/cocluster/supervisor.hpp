@@ -1,0 +1,166 @@
+/// @file
+/// `supervisor`: keeps a pool of N workers alive, reloads them without dropping a request,
+/// stops them gracefully and replaces hung ones (what PM2, gunicorn, puma and nginx do for their
+/// workers, on top of Node's `cluster` API).
+#ifndef COCLUSTER_SUPERVISOR_HPP
+#define COCLUSTER_SUPERVISOR_HPP
+
+#include <cstddef>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "cocluster/config.hpp"
+#include "cocluster/detail/supervisor/completion.hpp"
+#include "cocluster/detail/supervisor/pool.hpp"
+#include "cocluster/event_stream.hpp"
+#include "cocluster/settings.hpp"
+#include "cocluster/supervision/cpu_limit.hpp"
+#include "cocluster/supervision/crash_loop_guard.hpp"
+#include "cocluster/supervision/restart_backoff.hpp"
+#include "cocluster/supervisor/available_cpus.hpp"
+#include "cocluster/supervisor/events.hpp"
+#include "cocluster/supervisor/options.hpp"
+#include "cocluster/supervisor/ready.hpp"
+
+namespace cocluster {
+
+/// A primary's pool of workers for one `cluster`, kept at `size()` ready workers.
+///
+/// - **Run**: `async_run` forks the pool and completes when the supervisor has stopped — with
+///   success after `async_stop`, with `errc::crash_loop` when workers kept failing (turn it into
+///   a non-zero exit so that systemd or Kubernetes apply their own restart limits).
+/// - **Readiness**: a worker is ready when it listens (`readiness::listening`), or when it says
+///   so (`readiness::ready_message`, `report_ready`). One not ready within `boot_timeout` is
+///   killed and counts as a failed start.
+/// - **Respawn**: a worker that exits without being asked to is replaced after a delay that
+///   grows with each consecutive failure of its slot (`backoff_options`), until the crash-loop
+///   guard stops the pool. A worker that disconnected itself is replaced at once.
+/// - **Reload**: `async_reload` replaces the workers a batch at a time, each old one retired
+///   only once its replacement is ready; a failed replacement rolls the pool back to the old
+///   release and the reload completes with `errc::reload_failed`. A reload asked for while one
+///   runs is queued (one at most: later requests join it, with their changes merged) and runs
+///   after it.
+/// - **Stop**: `async_stop` disconnects every worker with `drain_timeout`, kills what is left
+///   after `kill_timeout`; a second stop kills at once.
+/// - **Hang detection**: cocluster workers beat from their event loop; one silent for
+///   `heartbeat.timeout` is killed and replaced. Node workers are not checked.
+/// - **Signals** (`handle_signals`): SIGTERM/SIGINT stop (the second kills), SIGHUP reloads,
+///   SIGTTIN/SIGTTOU add or remove a worker.
+///
+/// The cluster must outlive the supervisor, and the supervisor's operations are for the
+/// primary. The raw cluster API stays usable beside it (its events report supervised workers as
+/// any others), but forks made by hand are not part of the pool.
+///
+/// @par Thread Safety
+/// Use from the thread that runs the cluster's `io_context`.
+template <class Cluster>
+class supervisor {
+public:
+  /// The cluster type.
+  using cluster_type = Cluster;
+  /// A worker handle.
+  using worker_type = typename Cluster::worker_type;
+  /// The executor everything runs on.
+  using executor_type = asio::any_io_executor;
+
+  /// Makes the supervisor; nothing starts before `async_run`.
+  /// @throws std::invalid_argument for options out of range.
+  explicit supervisor(Cluster& cluster, supervisor_options options = {})
+      : executor_(cluster.get_executor()),
+        pool_(std::make_shared<detail::supervisor_pool<Cluster>>(cluster, std::move(options))) {}
+
+  supervisor(const supervisor&) = delete;
+  supervisor& operator=(const supervisor&) = delete;
+
+  /// Ends every wait (`asio::error::operation_aborted`) and subscription; the workers stay with
+  /// the cluster (which ends them when it is destroyed).
+  ~supervisor() { pool_->detach(); }
+
+  /// The executor.
+  executor_type get_executor() const noexcept { return executor_; }
+
+  /// Starts the pool (once) and waits until the supervisor has stopped.
+  /// @par Completion Signature
+  /// `void(std::error_code)`: success after a stop; `errc::crash_loop`; `errc::spawn_failed`
+  /// when a fork was refused; `errc::wrong_role` in a worker. With `asio::use_awaitable` a
+  /// failure is thrown as a `std::system_error` whose what() names the last failure.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_run(Token&& token = {}) {
+    return detail::async_outcome(std::forward<Token>(token), executor_,
+                                 [pool = pool_](detail::outcome_callback done) {
+                                   pool->run(std::move(done));
+                                 });
+  }
+
+  /// Waits until every slot has had a ready worker (level-triggered: once it happened, at
+  /// once).
+  /// @par Completion Signature
+  /// `void(std::error_code)`: `errc::supervisor_stopped` if the run ended first.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_wait_ready(Token&& token = {}) {
+    return detail::async_outcome(std::forward<Token>(token), executor_,
+                                 [pool = pool_](detail::outcome_callback done) {
+                                   pool->wait_ready(std::move(done));
+                                 });
+  }
+
+  /// Stops gracefully: every worker is disconnected with `drain_timeout` and killed if still
+  /// alive after `kill_timeout`; completes once all have exited. Called while a stop runs, it
+  /// kills the workers at once (and waits for the same end).
+  /// @par Completion Signature
+  /// `void(std::error_code)`.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_stop(Token&& token = {}) {
+    return detail::async_outcome(std::forward<Token>(token), executor_,
+                                 [pool = pool_](detail::outcome_callback done) {
+                                   pool->stop(std::move(done));
+                                 });
+  }
+
+  /// Rolling reload with the settings changed by `changes` (a new `exec`, `args`, `env`: a new
+  /// release; empty: the same program started afresh). Completes once every worker runs it.
+  /// @par Completion Signature
+  /// `void(std::error_code)`: `errc::reload_failed` (the pool was rolled back; what() names
+  /// the worker and its failure), `std::errc::invalid_argument` for a bad setting (nothing
+  /// changed), `errc::supervisor_stopped` when the pool is not running or a stop cut it short.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_reload(settings changes = {}, Token&& token = {}) {
+    return detail::async_outcome(std::forward<Token>(token), executor_,
+                                 [pool = pool_, changes](detail::outcome_callback done) {
+                                   pool->reload(changes, std::move(done));
+                                 });
+  }
+
+  /// Sets the pool size: new slots get a worker at once; the newest slots beyond it are
+  /// retired gracefully.
+  /// @throws std::invalid_argument for 0; std::system_error `errc::supervisor_stopped` once
+  /// stopping.
+  void scale(std::size_t workers) { pool_->scale(workers); }
+
+  /// The pool size it keeps.
+  std::size_t size() const noexcept { return pool_->size(); }
+
+  /// Workers ready now (replacements not yet ready and retiring workers not counted).
+  std::size_t ready_count() const { return pool_->ready_count(); }
+
+  /// The pool's workers (booting or ready; not those retiring), oldest first.
+  std::vector<worker_type> workers() const { return pool_->workers(); }
+
+  /// Subscribes to the supervisor's events. The stream ends (`errc::stream_closed`) after
+  /// `stopped`.
+  event_stream<supervisor_event> subscribe() { return pool_->subscribe(); }
+
+  /// Handles SIGTERM and SIGINT (graceful stop; a second one kills), SIGHUP (rolling reload)
+  /// and SIGTTIN/SIGTTOU (one worker more/less) until the supervisor stops. Failures are
+  /// reported as events.
+  void handle_signals() { pool_->handle_signals(); }
+
+private:
+  executor_type executor_;
+  std::shared_ptr<detail::supervisor_pool<Cluster>> pool_;
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_SUPERVISOR_HPP

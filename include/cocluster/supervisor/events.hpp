@@ -1,0 +1,96 @@
+/// @file
+/// `supervisor_event`: what a supervisor reports, one stream for logging and for programs.
+#ifndef COCLUSTER_SUPERVISOR_EVENTS_HPP
+#define COCLUSTER_SUPERVISOR_EVENTS_HPP
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace cocluster {
+
+/// The kinds of supervisor events.
+enum class supervisor_event_type {
+  started,           ///< a worker was forked into a slot
+  ready,             ///< a worker got ready
+  pool_ready,        ///< every slot has a ready worker, the first time
+  exited,            ///< a worker the supervisor retired (scale down, reload, stop) exited, or
+                     ///< one that disconnected itself (it is replaced at once)
+  crashed,           ///< a ready worker exited unexpectedly
+  boot_failed,       ///< a worker failed before it was ever ready (exit, boot timeout)
+  respawn_scheduled, ///< a failed worker's slot starts again after `delay`
+  crash_loop,        ///< too many failures within the window: respawning stopped
+  hang_detected,     ///< a worker missed its heartbeats: it is killed and replaced
+  reload_started,    ///< a rolling reload began
+  reload_step,       ///< a replacement is ready and the worker it replaces was retired
+  reload_finished,   ///< every worker runs the new release
+  reload_failed,     ///< a replacement failed: rolled back, the old release serves on
+  scaled,            ///< the pool size changed
+  stopping,          ///< a graceful stop began (or, the second time, the kill)
+  stopped,           ///< every worker has exited; the run is over
+};
+
+/// The name of an event type ("respawn_scheduled").
+inline const char* to_string(supervisor_event_type type) noexcept {
+  switch (type) {
+  case supervisor_event_type::started: return "started";
+  case supervisor_event_type::ready: return "ready";
+  case supervisor_event_type::pool_ready: return "pool_ready";
+  case supervisor_event_type::exited: return "exited";
+  case supervisor_event_type::crashed: return "crashed";
+  case supervisor_event_type::boot_failed: return "boot_failed";
+  case supervisor_event_type::respawn_scheduled: return "respawn_scheduled";
+  case supervisor_event_type::crash_loop: return "crash_loop";
+  case supervisor_event_type::hang_detected: return "hang_detected";
+  case supervisor_event_type::reload_started: return "reload_started";
+  case supervisor_event_type::reload_step: return "reload_step";
+  case supervisor_event_type::reload_finished: return "reload_finished";
+  case supervisor_event_type::reload_failed: return "reload_failed";
+  case supervisor_event_type::scaled: return "scaled";
+  case supervisor_event_type::stopping: return "stopping";
+  case supervisor_event_type::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+/// One supervisor event.
+struct supervisor_event {
+  /// What happened.
+  supervisor_event_type type{};
+  /// The worker's id (0 for an event of the whole pool).
+  int worker = 0;
+  /// The worker's pid (0 for an event of the whole pool).
+  pid_t pid = 0;
+  /// The worker's slot, from 0 (-1 for an event of the whole pool).
+  int slot = -1;
+  /// Why, in words: an exit status, a timeout, the failure that stopped a reload.
+  std::string reason{};
+  /// For `respawn_scheduled`: the wait before the start.
+  std::chrono::milliseconds delay{0};
+  /// The pool size the supervisor keeps after this event.
+  std::size_t pool_size = 0;
+
+  /// One line for a log: "worker 3 (pid 1234, slot 0) crashed: signal SIGKILL".
+  std::string to_string() const {
+    std::string line;
+    if (worker != 0)
+      line = "worker " + std::to_string(worker) + " (pid " + std::to_string(pid) + ", slot " +
+             std::to_string(slot) + ") ";
+    else
+      line = "pool ";
+    line += cocluster::to_string(type);
+    if (type == supervisor_event_type::respawn_scheduled)
+      line += " in " + std::to_string(delay.count()) + " ms";
+    if (type == supervisor_event_type::scaled || type == supervisor_event_type::pool_ready)
+      line += " to " + std::to_string(pool_size) + " workers";
+    if (!reason.empty())
+      line += ": " + reason;
+    return line;
+  }
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_SUPERVISOR_EVENTS_HPP

@@ -1,0 +1,99 @@
+/// @file
+/// `supervisor_options`: pool size, readiness, respawn, stop, reload and heartbeat settings.
+#ifndef COCLUSTER_SUPERVISOR_OPTIONS_HPP
+#define COCLUSTER_SUPERVISOR_OPTIONS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "cocluster/supervision/crash_loop_guard.hpp"
+#include "cocluster/supervision/restart_backoff.hpp"
+#include "cocluster/supervisor/available_cpus.hpp"
+
+namespace cocluster {
+
+/// When a supervised worker counts as ready to serve.
+enum class readiness {
+  /// When it listens on `supervisor_options::listening_servers` servers (Node's `listening`).
+  listening,
+  /// When it sends the message "ready" (`report_ready`; PM2's `wait_ready`).
+  ready_message,
+};
+
+/// Hang detection: cocluster workers report a heartbeat from their own event loop.
+struct heartbeat_options {
+  /// How often a worker beats. Zero turns hang detection off.
+  std::chrono::milliseconds interval{1000};
+  /// A ready worker silent this long is hung: it is killed and replaced.
+  std::chrono::milliseconds timeout{10'000};
+  /// Send SIGABRT first (a core dump, where the system keeps them), SIGKILL after
+  /// `abort_grace`; otherwise SIGKILL at once.
+  bool core_dump = false;
+  /// How long a SIGABRT may take before SIGKILL follows.
+  std::chrono::milliseconds abort_grace{5000};
+};
+
+/// How a `supervisor` runs its pool. The defaults suit a server behind systemd or Kubernetes:
+/// the stop finishes within Kubernetes' default grace period of 30 s.
+struct supervisor_options {
+  /// The pool size. Default: `available_cpus(cpu_limits)`.
+  std::optional<std::size_t> workers{};
+  /// Where the default pool size reads the cgroup quota (tests point it at a fake tree).
+  cpu_limit_sources cpu_limits{};
+  /// Variables for every worker's environment (`cluster.fork(env)`), besides the settings' own.
+  /// Each worker also gets NODE_APP_INSTANCE, its slot number from 0, as under PM2.
+  std::map<std::string, std::string> env{};
+
+  /// When a worker is ready.
+  cocluster::readiness readiness = cocluster::readiness::listening;
+  /// With `readiness::listening`: how many servers a worker opens.
+  std::size_t listening_servers = 1;
+  /// A worker not ready this long after its fork is killed and counted as a failed start.
+  std::chrono::milliseconds boot_timeout{30'000};
+
+  /// Respawn delays of a slot whose worker failed.
+  backoff_options backoff{};
+  /// When failures stop the pool.
+  crash_loop_options crash_loop{};
+
+  /// How long a worker that is stopped, retired or replaced may finish its open connections
+  /// (`worker.disconnect(drain_timeout)`: the worker shuts down what is left then).
+  std::chrono::milliseconds drain_timeout{20'000};
+  /// A worker still alive this long after it was asked to stop is killed with SIGKILL.
+  std::chrono::milliseconds kill_timeout{25'000};
+
+  /// How many workers a rolling reload replaces at a time.
+  std::size_t reload_batch = 1;
+
+  /// Hang detection.
+  heartbeat_options heartbeat{};
+
+  /// @throws std::invalid_argument naming the first option out of range.
+  void validate() const {
+    if (workers && *workers == 0)
+      throw std::invalid_argument("cocluster: supervisor: workers must be at least 1");
+    if (listening_servers == 0)
+      throw std::invalid_argument("cocluster: supervisor: listening_servers must be at least 1");
+    if (boot_timeout.count() <= 0)
+      throw std::invalid_argument("cocluster: supervisor: boot_timeout must be positive");
+    if (drain_timeout.count() < 0 || kill_timeout.count() <= 0)
+      throw std::invalid_argument("cocluster: supervisor: drain_timeout and kill_timeout must "
+                                  "not be negative");
+    if (reload_batch == 0)
+      throw std::invalid_argument("cocluster: supervisor: reload_batch must be at least 1");
+    if (heartbeat.interval.count() < 0 ||
+        (heartbeat.interval.count() > 0 && heartbeat.timeout <= heartbeat.interval))
+      throw std::invalid_argument("cocluster: supervisor: heartbeat.timeout must be longer than "
+                                  "heartbeat.interval");
+    backoff.validate();
+    crash_loop.validate();
+  }
+};
+
+} // namespace cocluster
+
+#endif // COCLUSTER_SUPERVISOR_OPTIONS_HPP
