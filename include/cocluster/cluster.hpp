@@ -165,6 +165,22 @@ public:
     return role.fork(env);
   }
 
+  /// Starts a worker as `fork(options.env)` does, with `options.overrides` merged over the
+  /// settings for this worker only and in pool slot `options.slot` (cocluster's extension, for
+  /// pools such as the `supervisor`'s).
+  /// @throws std::invalid_argument for bad overrides or `env` (nothing is started).
+  worker_type fork_with(const fork_options& options) {
+    auto& role = primary("fork_with");
+    freeze_distribution();
+    return role.fork(options.env, options.overrides, options.slot);
+  }
+
+  /// Closes the sockets kept for pool slot `slot` (`fork_options::slot`) once no worker of the
+  /// slot is left: a pool that shrinks calls it for the slots it gave up. Connections still
+  /// queued in them are reset by the kernel, unless `net.ipv4.tcp_migrate_req` is 1 (Linux
+  /// 5.14+), which moves them to the port's other sockets.
+  void release_slot(int slot) { primary("release_slot").release_slot(slot); }
+
   /// How connections reach workers (Node's `cluster.schedulingPolicy`): `Scheduling::mode`,
   /// unless NODE_CLUSTER_SCHED_POLICY says "rr" (the primary accepts, with `Scheduling` if it is
   /// such a policy, else `round_robin`), "none" (`shared_socket`) or "reuseport". UDP is always

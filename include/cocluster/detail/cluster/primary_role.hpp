@@ -5,6 +5,7 @@
 #define COCLUSTER_DETAIL_CLUSTER_PRIMARY_ROLE_HPP
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -84,14 +85,21 @@ public:
 
   // ---- workers ----
 
-  worker_type fork(const std::map<std::string, std::string>& env) {
+  worker_type fork(const std::map<std::string, std::string>& env) { return fork(env, {}, {}); }
+
+  /// `fork(env)` with `overrides` merged over the settings for this worker only, into `slot`.
+  worker_type fork(const std::map<std::string, std::string>& env, const settings& overrides,
+                   std::optional<int> slot) {
     for (const auto& [name, value] : env)
       if (name.empty() || name.find('=') != std::string::npos ||
           (name + value).find('\0') != std::string::npos)
         throw std::invalid_argument("cocluster: fork: bad environment variable '" + name + "'");
     setup({});
+    overrides.validate();
+    const settings effective = settings_.merged_with(overrides);
+    effective.validate();
     const int id = ++last_id_;
-    auto launched = launch_worker(settings_, env, id, S::mode_name);
+    auto launched = launch_worker(effective, env, id, S::mode_name);
 
     worker_init<S> init;
     init.executor = executor_;
@@ -105,6 +113,7 @@ public:
     init.observer = this;
     init.spawn_failure = std::move(launched.failure);
     init.stdio_pipes = std::move(launched.pipes);
+    init.slot = slot;
     std::shared_ptr<impl_type> impl =
         std::make_shared<child_worker<S>>(worker_key(), std::move(init));
     workers_.emplace(id, worker_type(impl));
@@ -120,6 +129,12 @@ public:
   }
 
   const std::map<int, worker_type>& workers() const noexcept { return workers_; }
+
+  /// The sockets kept for a pool slot close (see `fork_options::slot`).
+  void release_slot(int slot) {
+    if (net_)
+      net_->release_slot(slot);
+  }
 
   worker_type find(int id) const {
     auto it = workers_.find(id);

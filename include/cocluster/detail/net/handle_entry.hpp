@@ -43,6 +43,8 @@ public:
   virtual bool remove(Worker&) = 0;
   /// A cocluster worker's counts of its open and ended connections.
   virtual void report_load(Worker&, const protocol::connection_counts&) {}
+  /// The pool slot is gone (scaled down): its sockets close.
+  virtual void release_slot(int) {}
   /// Closes the listening socket and whatever connections wait in it.
   virtual void close() = 0;
   /// Node's per-handle server data: the first worker's wins.

@@ -29,6 +29,8 @@ public:
   /// The worker is gone from every listener (disconnected, or exited): connections it had not
   /// accepted go to other workers.
   virtual void remove_worker(Worker&) = 0;
+  /// A pool slot is gone: the sockets kept for it close.
+  virtual void release_slot(int slot) = 0;
 
 protected:
   ~primary_net_hooks() = default;

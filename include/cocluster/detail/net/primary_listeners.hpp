@@ -72,6 +72,11 @@ public:
     for_each_listener([&](auto& l) { return l.remove(worker); });
   }
 
+  void release_slot(int slot) override {
+    for (auto& [key, listener] : listeners_)
+      listener->release_slot(slot);
+  }
+
 private:
   template <class F>
   void with_listener(const nlohmann::json& message, F&& f) {
@@ -172,7 +177,7 @@ private:
     if (failure)
       return nullptr;
     return std::make_shared<shared_handle<impl_type>>(std::move(bound), udp,
-                                                        mode == distribution::reuse_port);
+                                                        mode == distribution::reuse_port, spec);
   }
 
   asio::any_io_executor executor_;

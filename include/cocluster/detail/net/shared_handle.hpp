@@ -1,12 +1,18 @@
 /// @file
 /// Node's SharedHandle: the primary binds once and every worker gets the descriptor. Used for
-/// `shared_socket`, for every UDP socket, and for `reuse_port` (where cocluster workers bind
-/// their own socket on the port the primary reserved, and Node workers listen on the primary's).
+/// `shared_socket`, for every UDP socket, and for `reuse_port`. Under `reuse_port` a worker
+/// forked into a pool slot (a supervisor's) gets the slot's SO_REUSEPORT socket, bound and kept
+/// here, so that a replacement in that slot accepts from the same socket as the worker it
+/// replaces and nothing queued there is lost when the old one closes; other cocluster workers
+/// bind their own socket on the port the primary reserved, and Node workers listen on the
+/// primary's.
 #ifndef COCLUSTER_DETAIL_NET_SHARED_HANDLE_HPP
 #define COCLUSTER_DETAIL_NET_SHARED_HANDLE_HPP
 
 #include <unistd.h>
 
+#include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -19,9 +25,14 @@ namespace cocluster::detail {
 template <class Worker>
 class shared_handle final : public handle_entry<Worker> {
 public:
-  /// `reuse_port`: cocluster peers bind their own socket (`socket` is the primary's reservation).
-  shared_handle(bound_socket socket, bool udp, bool reuse_port)
-      : socket_(std::move(socket)), udp_(udp), reuse_port_(reuse_port) {}
+  /// `reuse_port`: `socket` is the primary's reservation of the port; `spec` binds the slots'
+  /// sockets on it.
+  shared_handle(bound_socket socket, bool udp, bool reuse_port, bind_spec spec = {})
+      : socket_(std::move(socket)), udp_(udp), reuse_port_(reuse_port), spec_(std::move(spec)) {
+    spec_.port = socket_.port;
+    spec_.reuse_port = true;
+    spec_.backlog.reset();
+  }
 
   ~shared_handle() override { close(); }
 
@@ -30,6 +41,12 @@ public:
   join_reply add(Worker& worker) override {
     workers_.insert(worker.id());
     join_reply reply;
+    if (reuse_port_ && worker.slot()) {
+      if (const int fd = slot_socket(*worker.slot()); fd >= 0) {
+        reply.fd = fd;
+        return reply;
+      }
+    }
     if (reuse_port_ && worker.is_cocluster_peer()) {
       reply.sockname = socket_.sockname;
       reply.reuse_port = true;
@@ -47,7 +64,10 @@ public:
     return workers_.empty();
   }
 
+  void release_slot(int slot) override { slots_.erase(slot); }
+
   void close() override {
+    slots_.clear();
     if (!socket_.fd)
       return;
     socket_.fd.reset();
@@ -56,9 +76,25 @@ public:
   }
 
 private:
+  // The slot's socket, bound on first use; -1 if it cannot be bound (the worker then binds its
+  // own, as without a slot).
+  int slot_socket(int slot) {
+    auto it = slots_.find(slot);
+    if (it == slots_.end()) {
+      std::optional<bind_failure> failure;
+      auto bound = bind_socket(spec_, failure);
+      if (failure)
+        return -1;
+      it = slots_.emplace(slot, std::move(bound)).first;
+    }
+    return it->second.fd.get();
+  }
+
   bound_socket socket_;
   bool udp_;
   bool reuse_port_;
+  bind_spec spec_;
+  std::map<int, bound_socket> slots_;
   std::set<int> workers_;
 };
 

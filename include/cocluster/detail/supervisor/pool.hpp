@@ -30,6 +30,7 @@
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/exit_status.hpp"
+#include "cocluster/options.hpp"
 #include "cocluster/settings.hpp"
 #include "cocluster/supervision/crash_loop_guard.hpp"
 #include "cocluster/supervision/restart_backoff.hpp"
@@ -197,7 +198,7 @@ private:
   };
 
   struct reload_state {
-    settings previous;          // the settings to roll back to
+    settings previous;          // the release to roll back to
     int previous_generation = 0;
     int target_generation = 0;
     std::vector<int> batch;     // replacements forked and not yet ready
@@ -211,11 +212,14 @@ private:
   void start_member(int slot, int replaces) {
     if (phase_ != phase::running)
       return;
-    auto env = options_.env;
-    env["NODE_APP_INSTANCE"] = std::to_string(slot);
+    fork_options fork;
+    fork.overrides = release_;
+    fork.env = options_.env;
+    fork.env["NODE_APP_INSTANCE"] = std::to_string(slot);
+    fork.slot = slot;
     worker_type worker;
     try {
-      worker = cluster_.fork(env);
+      worker = cluster_.fork_with(fork);
     } catch (const std::exception& e) {
       // Settings refused at fork (a reload validates them first): nothing was started.
       fail_run(make_error_code(errc::spawn_failed), std::string("supervisor: fork: ") + e.what());
@@ -348,6 +352,13 @@ private:
       m.worker.impl(worker_key()).set_message_peek(worker_key(), nullptr);
   }
 
+  bool slot_is_taken(int slot) const {
+    for (const auto& [id, m] : members_)
+      if (m.slot == slot)
+        return true;
+    return false;
+  }
+
   bool slot_is_served(int slot) const {
     for (const auto& [id, m] : members_)
       if (m.slot == slot && !m.retiring)
@@ -368,6 +379,8 @@ private:
 
     if (phase_ == phase::stopping || phase_ == phase::stopped || m.retiring) {
       publish_member(supervisor_event_type::exited, m, status.to_string());
+      if (m.slot >= static_cast<int>(size_) && !slot_is_taken(m.slot))
+        cluster_.release_slot(m.slot); // scaled down: the slot's sockets go
       if (phase_ == phase::stopping && members_.empty())
         finish_stop();
       else if (reload_)
@@ -482,8 +495,8 @@ private:
     publish({supervisor_event_type::stopped, 0, 0, -1, run_error_what_, {}, size_});
     pool_ready_.set(make_error_code(errc::supervisor_stopped),
                     "supervisor: stopped before the pool was ready");
+    run_end_.set(run_error_, run_error_what_); // before the stop's waiters: the run is over
     stopped_.set({}, "");
-    run_end_.set(run_error_, run_error_what_);
     events_.close(make_error_code(errc::stream_closed));
   }
 
@@ -501,16 +514,19 @@ private:
 
   void start_reload(const settings& changes, outcome_waiters waiters) {
     auto reload = std::make_unique<reload_state>();
-    reload->previous = cluster_.settings();
+    reload->previous = release_;
     reload->previous_generation = generation_;
+    const settings next = release_.merged_with(changes);
     try {
-      cluster_.setup_primary(changes); // validates: a bad setting changes nothing
+      changes.validate(); // a bad setting changes nothing
+      cluster_.settings().merged_with(next).validate();
     } catch (const std::exception& e) {
       waiters.complete(std::make_error_code(std::errc::invalid_argument),
                        std::string("supervisor: reload: ") + e.what());
       start_pending_reload();
       return;
     }
+    release_ = next;
     reload->target_generation = ++generation_counter_;
     generation_ = reload->target_generation;
     reload->waiters = std::move(waiters);
@@ -583,13 +599,7 @@ private:
     r.failure = what;
     r.rolling_back = true;
     // Back to the old release: workers already replaced are replaced again, by it.
-    try {
-      cluster_.setup_primary(r.previous);
-    } catch (const std::exception& e) {
-      r.failure += std::string("; restoring the old settings failed: ") + e.what();
-      finish_reload();
-      return;
-    }
+    release_ = r.previous;
     generation_ = r.previous_generation;
     fill_empty_slots();
     advance_reload();
@@ -714,7 +724,8 @@ private:
   value_type ready_message_;
   std::mt19937 random_;
 
-  int generation_ = 0;          // the release forks get now
+  settings release_;            // what forks get over the cluster's settings: the release
+  int generation_ = 0;          // the release's number
   int generation_counter_ = 0;  // the last release number given
   std::unique_ptr<reload_state> reload_;
   std::optional<settings> pending_changes_;

@@ -60,6 +60,8 @@ struct worker_init {
   /// Pipes of `stdio_entry::pipe` entries: (descriptor in the worker, primary's end).
   std::map<int, unique_fd> stdio_pipes;
   bool exit_on_unexpected_disconnect = true;
+  /// The pool slot the worker was forked into (`fork_options::slot`), if any.
+  std::optional<int> slot;
 };
 
 /// The state and behaviour behind a `basic_worker` handle (which documents what users see) that
@@ -82,7 +84,7 @@ public:
   worker_impl(detail::worker_key, detail::worker_init<Serialization>&& init)
       : executor_(init.executor), id_(init.id), pid_(init.pid),
         channel_(std::move(init.ipc)), watcher_(std::move(init.watcher)),
-        observer_(init.observer), spawn_failure_(std::move(init.spawn_failure)),
+        observer_(init.observer), spawn_failure_(std::move(init.spawn_failure)), slot_(init.slot),
         requests_(*channel_, *init.seq,
                   [this](std::error_code ec, const std::string& what) { report_error({ec, what}); }),
         online_(executor_), listening_(executor_), disconnected_(executor_), exited_(executor_),
@@ -106,6 +108,9 @@ public:
 
   /// The current state.
   worker_state state() const noexcept { return state_; }
+
+  /// The pool slot it was forked into, if any (workers of one slot share reuse_port sockets).
+  std::optional<int> slot() const noexcept { return slot_; }
 
   /// Set to true on the disconnect and kill paths (either side's), to false by the channel's
   /// close or the process's exit when still empty.
@@ -454,6 +459,7 @@ protected:
   std::shared_ptr<detail::child_watcher> watcher_;
   detail::worker_observer<worker_impl>* observer_;
   worker_error spawn_failure_;
+  std::optional<int> slot_;
   detail::internal_requests<Serialization> requests_;
 
   worker_state state_ = worker_state::none;
