@@ -157,7 +157,38 @@ WORKER_SCENARIO("serve") {
   return 0;
 }
 
+// Reports ready the way a supervised worker does, then stays until disconnected.
+WORKER_SCENARIO("ready-under-node") {
+  return test::with_serialization([]<class S>() {
+    return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
+      cocluster::report_ready(cluster);
+      co_return;
+    });
+  });
+}
+
 TEST_SUITE_BEGIN("interop");
+
+TEST_CASE("a cocluster worker under a real Node primary sends no heartbeat, and its readiness "
+          "call arrives as the message PM2's wait_ready expects") {
+  const auto node = test::node_path();
+  if (!node) {
+    test::skip(test::needs_node);
+    return;
+  }
+  const auto result = test::run_program({*node, test::test_file("node/heartbeat_primary.js"),
+                                         test::self_binary(), "--worker-scenario",
+                                         "ready-under-node"});
+  INFO("node primary said: " << result.output);
+  CHECK(result.exit_code == 0);
+  const auto report = nlohmann::json::parse(result.output, nullptr, false);
+  REQUIRE(!report.is_discarded());
+  REQUIRE(report.contains("acts"));
+  for (const auto& act : report["acts"]) // Node's own acts only: online, exitedAfterDisconnect...
+    CHECK(act.get<std::string>().rfind("cocluster.", 0) == std::string::npos);
+  CHECK(report["messages"] == nlohmann::json::array({"ready"}));
+  CHECK(report["exit"]["code"] == 0);
+}
 
 TEST_CASE_TEMPLATE("a cocluster worker under a real Node primary comes online, trades messages and "
                    "exits cleanly on disconnect",

@@ -34,8 +34,9 @@ namespace {
 // SUP_MODE picks how a supervised worker behaves, so that a reload can change it through the
 // settings' env: "ok" (default) serves HTTP on the port; "exit" exits 1 at boot; "never-ready"
 // connects and never listens; "ready-message" serves, and reports ready once the primary sends
-// "go". Every mode obeys the messages "block" (its event loop sleeps 30 s: a hang) and "busy"
-// (two seconds of CPU work in slices that let the loop run: busy, not hung).
+// "go". Every mode obeys the messages "block" (its event loop sleeps 30 s: a hang), "busy"
+// (two seconds of CPU work in slices that let the loop run: busy, not hung) and "leave" (it
+// disconnects itself, as a worker recycling itself after its own limit does).
 std::string mode() {
   const char* value = std::getenv("SUP_MODE");
   return value ? value : "ok";
@@ -61,6 +62,8 @@ asio::awaitable<void> obey(Cluster& cluster) {
       }
     } else if (message == "go") {
       cocluster::report_ready(cluster);
+    } else if (message == "leave") {
+      self.disconnect();
     }
   }
 }
@@ -500,6 +503,66 @@ TEST_CASE("a graceful stop cuts a connection held past the drain timeout, and ki
     CHECK(run->done);
     co_await exits.check();
   });
+}
+
+TEST_CASE("a second stop while the first waits kills the workers at once") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  cluster.setup_primary(http_workers(test::free_port()));
+  auto options = test_options(1);
+  options.kill_timeout = 60s; // longer than the test may take
+  cocluster::supervisor supervisor(cluster, options);
+  auto log = record(supervisor);
+  test::run(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto run = start_run(supervisor);
+        co_await supervisor.async_wait_ready();
+        auto worker = supervisor.workers().at(0);
+        co_await worker.async_send("block"); // it cannot leave by itself
+        exits.expect_signal(worker, SIGKILL);
+        auto first = test::start(io.get_executor(), [&]() -> asio::awaitable<int> {
+          co_await supervisor.async_stop();
+          co_return 1;
+        }());
+        co_await test::sleep(300ms);
+        CHECK(!run->done);
+        co_await supervisor.async_stop();
+        CHECK(co_await first.result() == 1);
+        CHECK(run->done);
+        co_await exits.check();
+      },
+      20s);
+  CHECK(of_type(log, cocluster::supervisor_event_type::stopping).size() == 2);
+}
+
+TEST_CASE("a worker that disconnects itself is replaced at once, without a failure counted") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  cluster.setup_primary(http_workers(test::free_port()));
+  auto options = test_options(1);
+  options.backoff.initial = 30s; // a respawn after a failure would not happen within the test
+  options.crash_loop.max_failures = 1;
+  cocluster::supervisor supervisor(cluster, options);
+  auto log = record(supervisor);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto run = start_run(supervisor);
+    co_await supervisor.async_wait_ready();
+    auto leaving = supervisor.workers().at(0);
+    leaving.send("leave");
+    CHECK(co_await test::eventually([&] {
+      return supervisor.ready_count() == 1 && supervisor.workers().at(0) != leaving;
+    }));
+    CHECK(leaving.exited_after_disconnect() == true);
+    CHECK(!run->done); // no crash loop
+    co_await supervisor.async_stop();
+    co_await exits.check();
+  });
+  CHECK(of_type(log, cocluster::supervisor_event_type::exited).size() == 2);
+  CHECK(of_type(log, cocluster::supervisor_event_type::respawn_scheduled).empty());
+  CHECK(of_type(log, cocluster::supervisor_event_type::crashed).empty());
 }
 
 TEST_CASE("a worker whose event loop blocks is detected within the heartbeat timeout plus an "
