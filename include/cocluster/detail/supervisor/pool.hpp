@@ -655,6 +655,12 @@ private:
 
   void check_heartbeats() {
     const auto now = clock::now();
+    const auto previous = last_check_;
+    last_check_ = now;
+    // A check this late means the primary's own loop was held up: the beats it has not read
+    // yet are no sign of a hung worker. The next check judges.
+    if (previous && now - *previous > options_.heartbeat.interval + options_.heartbeat.timeout / 2)
+      return;
     for (auto& [id, m] : members_) {
       if (!m.ready_at || !m.heartbeats_since || m.retiring || !m.failure.empty() ||
           m.worker.is_dead())
@@ -719,6 +725,7 @@ private:
   std::map<int, std::shared_ptr<asio::steady_timer>> respawns_; // by slot
   crash_loop_guard crash_guard_;
   asio::steady_timer heartbeat_timer_;
+  std::optional<clock::time_point> last_check_;
   std::unique_ptr<asio::signal_set> signals_;
   event_hub<supervisor_event> events_;
   value_type ready_message_;
