@@ -5,11 +5,13 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -430,6 +432,76 @@ TEST_CASE("a reload to a release that exits at boot, or never gets ready, stops 
     CHECK(of_type(log, cocluster::supervisor_event_type::reload_failed).size() == 1);
     CHECK(of_type(log, cocluster::supervisor_event_type::reload_step).empty());
   }
+}
+
+TEST_CASE("a reload asked for while one runs is queued and runs after it, with the changes of "
+          "every request merged") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  const int port = test::free_port();
+  cluster.setup_primary(http_workers(port));
+  cocluster::supervisor supervisor(cluster, test_options(2));
+  auto log = record(supervisor);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto run = start_run(supervisor);
+    co_await supervisor.async_wait_ready();
+    const auto first = pids_of(supervisor);
+    // Three requests at once: the first runs, the other two wait as one reload.
+    int done = 0;
+    std::error_code failure;
+    auto count = [&](std::error_code ec) {
+      ++done;
+      if (ec)
+        failure = ec;
+    };
+    supervisor.async_reload({}, count);
+    cocluster::settings cwd_change;
+    cwd_change.cwd = "/";
+    supervisor.async_reload(cwd_change, count);
+    supervisor.async_reload(with_mode(cocluster::settings{}, "ok"), count);
+    CHECK(co_await test::eventually([&] { return done == 3; }, 30s));
+    CHECK(!failure);
+    for (pid_t pid : pids_of(supervisor))
+      CHECK(first.count(pid) == 0);
+    // Both changes of the queued requests reached the workers of the second reload.
+    for (pid_t pid : pids_of(supervisor)) {
+      std::error_code ec;
+      CHECK(std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/cwd", ec) == "/");
+    }
+    co_await supervisor.async_stop();
+    co_await exits.check();
+  });
+  CHECK(of_type(log, cocluster::supervisor_event_type::reload_started).size() == 2);
+  CHECK(of_type(log, cocluster::supervisor_event_type::reload_finished).size() == 2);
+  CHECK(of_type(log, cocluster::supervisor_event_type::reload_step).size() == 4);
+}
+
+TEST_CASE("a hung worker is sent SIGABRT first when core dumps are asked for") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  cluster.setup_primary(http_workers(test::free_port()));
+  auto options = test_options(1);
+  options.heartbeat.interval = 100ms;
+  options.heartbeat.timeout = 500ms;
+  options.heartbeat.core_dump = true;
+  cocluster::supervisor supervisor(cluster, options);
+  // No core file from the test: the limit is inherited by the workers.
+  rlimit no_core{0, 0};
+  ::setrlimit(RLIMIT_CORE, &no_core);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto run = start_run(supervisor);
+    co_await supervisor.async_wait_ready();
+    auto hung = supervisor.workers().at(0);
+    exits.expect_signal(hung, SIGABRT);
+    hung.send("block");
+    const auto status = co_await hung.exited();
+    CHECK(status.signal == SIGABRT);
+    CHECK(co_await all_ready(supervisor, 1));
+    co_await supervisor.async_stop();
+    co_await exits.check();
+  });
 }
 
 TEST_CASE("a graceful stop lets a request in flight finish within the drain timeout") {
