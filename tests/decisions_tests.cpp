@@ -1,19 +1,29 @@
 // The pure decisions, tested directly (no process, no socket): the scheduling policies, the
-// primary's hand-off table, and the keys that tell shared servers apart. This suite builds
-// without Asio's I/O, which also proves those headers need none.
+// primary's hand-off table, the keys that tell shared servers apart, and the supervisor's pure
+// layer (restart backoff, crash-loop guard, CPU limits; available_cpus over a fake cgroup tree
+// in a temporary folder). This suite builds without Asio's I/O, which also proves those headers
+// need none.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
 #include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -22,6 +32,10 @@
 #include <cocluster/scheduling/ip_hash.hpp>
 #include <cocluster/scheduling/least_connections.hpp>
 #include <cocluster/scheduling/round_robin.hpp>
+#include <cocluster/supervision/cpu_limit.hpp>
+#include <cocluster/supervision/crash_loop_guard.hpp>
+#include <cocluster/supervision/restart_backoff.hpp>
+#include <cocluster/supervisor/available_cpus.hpp>
 
 using namespace std::chrono_literals;
 
@@ -82,6 +96,78 @@ int spread(const accepted_by& accepted) {
       accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   return high->second - low->second;
 }
+
+// The delays of `count` consecutive failures, each after `uptime`, without jitter's spread.
+std::vector<long long> delays(cocluster::restart_backoff& backoff, int count,
+                              std::chrono::milliseconds uptime = 0ms) {
+  std::vector<long long> out;
+  for (int n = 0; n < count; ++n)
+    out.push_back(backoff.failed(uptime, 0.5).count());
+  return out;
+}
+
+// Backoff options without jitter.
+cocluster::backoff_options steady(std::chrono::milliseconds initial, std::chrono::milliseconds max,
+                                  double factor) {
+  return cocluster::backoff_options{
+      .initial = initial, .max = max, .factor = factor, .jitter = 0.0, .reset_after = 30s};
+}
+
+// The CPUs this machine lets the test process use with no quota: its online CPUs, lowered to
+// its affinity mask, at least 1.
+unsigned host_cpus() {
+  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  unsigned cpus = online > 0 ? static_cast<unsigned>(online) : 1u;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    cpus = std::min(cpus, static_cast<unsigned>(CPU_COUNT(&set)));
+  return std::max(cpus, 1u);
+}
+
+// A fake cgroup v2 tree in a fresh temporary folder: a membership file standing for
+// /proc/self/cgroup, and cpu.max files under a folder standing for /sys/fs/cgroup. The folder is
+// removed when the tree ends.
+class fake_cgroups {
+public:
+  explicit fake_cgroups(const std::string& membership) {
+    static int made = 0;
+    folder_ = std::filesystem::temp_directory_path() /
+              ("cocluster-cgroups-" + std::to_string(::getpid()) + "-" + std::to_string(++made));
+    std::filesystem::remove_all(folder_);
+    std::filesystem::create_directories(folder_ / "mount");
+    write(folder_ / "self_cgroup", membership);
+  }
+  fake_cgroups(const fake_cgroups&) = delete;
+  fake_cgroups& operator=(const fake_cgroups&) = delete;
+  ~fake_cgroups() {
+    std::error_code ignored;
+    std::filesystem::remove_all(folder_, ignored);
+  }
+
+  // Writes `text` as the cpu.max of `cgroup` ("/" for the root, "/a/b" for a nested one).
+  void cpu_max(const std::string& cgroup, const std::string& text) const {
+    const auto dir = folder_ / "mount" / std::filesystem::path(cgroup).relative_path();
+    std::filesystem::create_directories(dir);
+    write(dir / "cpu.max", text);
+  }
+
+  cocluster::cpu_limit_sources sources() const {
+    return cocluster::cpu_limit_sources{.cgroup_root = folder_ / "mount",
+                                        .self_cgroup = folder_ / "self_cgroup"};
+  }
+
+  const std::filesystem::path& folder() const noexcept { return folder_; }
+
+private:
+  static void write(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream out(path);
+    out << text;
+    REQUIRE(out.good());
+  }
+
+  std::filesystem::path folder_;
+};
 
 } // namespace
 
@@ -452,6 +538,253 @@ TEST_CASE("a server's key names address, port, address type and descriptor as No
   CHECK(server_key(query) == "/tmp/s.sock:-1:-1:5");
   query = {{"address", "::"}, {"port", 53}, {"addressType", "udp6"}};
   CHECK(server_key(query) == ":::53:udp6:undefined");
+}
+
+// ---- supervision: restart backoff ----
+
+TEST_CASE("restart_backoff waits the initial delay, then multiplies it by the factor at each "
+          "consecutive failure") {
+  cocluster::restart_backoff doubling(steady(100ms, 30s, 2.0));
+  CHECK(delays(doubling, 5) == std::vector<long long>{100, 200, 400, 800, 1600});
+  CHECK(doubling.streak() == 5);
+  cocluster::restart_backoff tripling(steady(100ms, 30s, 3.0));
+  CHECK(delays(tripling, 3) == std::vector<long long>{100, 300, 900});
+}
+
+TEST_CASE("restart_backoff never waits longer than max, however many failures") {
+  cocluster::restart_backoff backoff(steady(100ms, 1000ms, 2.0));
+  CHECK(delays(backoff, 6) == std::vector<long long>{100, 200, 400, 800, 1000, 1000});
+  for (const auto delay : delays(backoff, 50))
+    CHECK(delay == 1000);
+}
+
+TEST_CASE("restart_backoff spreads a delay by up to plus or minus jitter: random 0 is the "
+          "shortest, 0.5 the delay itself, and higher values longer") {
+  cocluster::backoff_options options = steady(1000ms, 30s, 1.0);
+  options.jitter = 0.1;
+  cocluster::restart_backoff backoff(options);
+  CHECK(backoff.failed(0ms, 0.0) == 900ms);
+  CHECK(backoff.failed(0ms, 0.25) == 950ms);
+  CHECK(backoff.failed(0ms, 0.5) == 1000ms);
+  CHECK(backoff.failed(0ms, 0.75) == 1050ms);
+  for (int n = 0; n < 100; ++n) {
+    const auto delay = backoff.failed(0ms, n / 100.0);
+    CHECK(delay >= 900ms);
+    CHECK(delay <= 1100ms);
+  }
+}
+
+TEST_CASE("restart_backoff's jitter never takes a delay above max") {
+  cocluster::backoff_options options = steady(1000ms, 1000ms, 2.0);
+  options.jitter = 0.5;
+  cocluster::restart_backoff backoff(options);
+  CHECK(backoff.failed(0ms, 0.9) == 1000ms);
+  CHECK(backoff.failed(0ms, 0.0) == 500ms);
+}
+
+TEST_CASE("a failure after reset_after of uptime waits the initial delay again; a shorter uptime "
+          "continues the streak") {
+  cocluster::restart_backoff backoff(steady(100ms, 30s, 2.0)); // reset_after 30 s
+  CHECK(backoff.failed(0ms, 0.5) == 100ms);
+  CHECK(backoff.failed(1s, 0.5) == 200ms);
+  CHECK(backoff.failed(29'999ms, 0.5) == 400ms);
+  CHECK(backoff.failed(30s, 0.5) == 100ms);
+  CHECK(backoff.streak() == 1);
+  CHECK(backoff.failed(0ms, 0.5) == 200ms);
+}
+
+TEST_CASE("restart_backoff::reset forgets the streak: the next failure waits the initial delay") {
+  cocluster::restart_backoff backoff(steady(100ms, 30s, 2.0));
+  delays(backoff, 3);
+  backoff.reset();
+  CHECK(backoff.streak() == 0);
+  CHECK(backoff.failed(0ms, 0.5) == 100ms);
+}
+
+TEST_CASE("backoff_options::validate rejects a negative initial delay, an initial above max, a "
+          "factor under 1 and a jitter outside 0 to 1") {
+  CHECK_NOTHROW(cocluster::backoff_options{}.validate());
+  CHECK_NOTHROW(steady(0ms, 0ms, 1.0).validate());
+  CHECK_THROWS_AS(steady(-1ms, 1s, 2.0).validate(), std::invalid_argument);
+  CHECK_THROWS_AS(steady(2s, 1s, 2.0).validate(), std::invalid_argument);
+  CHECK_THROWS_AS(steady(1s, 2s, 0.5).validate(), std::invalid_argument);
+  CHECK_THROWS_AS(steady(1s, 2s, std::nan("")).validate(), std::invalid_argument);
+  auto jittery = steady(1s, 2s, 2.0);
+  jittery.jitter = -0.1;
+  CHECK_THROWS_AS(jittery.validate(), std::invalid_argument);
+  jittery.jitter = 1.5;
+  CHECK_THROWS_AS(cocluster::restart_backoff{jittery}, std::invalid_argument);
+}
+
+// ---- supervision: crash-loop guard ----
+
+TEST_CASE("crash_loop_guard reports a crash loop at the max_failures-th failure within the "
+          "window, not before") {
+  const auto t0 = cocluster::crash_loop_guard::clock::time_point{} + 1h;
+  cocluster::crash_loop_guard guard({.max_failures = 3, .window = 10s});
+  CHECK_FALSE(guard.failed(t0));
+  CHECK_FALSE(guard.failed(t0 + 1s));
+  CHECK(guard.failed(t0 + 2s));
+  CHECK(guard.failures(t0 + 2s) == 3);
+  cocluster::crash_loop_guard once({.max_failures = 1, .window = 10s});
+  CHECK(once.failed(t0));
+}
+
+TEST_CASE("crash_loop_guard forgets a failure once it is a window old, not sooner") {
+  const auto t0 = cocluster::crash_loop_guard::clock::time_point{} + 1h;
+  cocluster::crash_loop_guard guard({.max_failures = 3, .window = 10s});
+  CHECK_FALSE(guard.failed(t0));
+  CHECK_FALSE(guard.failed(t0 + 1s));
+  CHECK(guard.failures(t0 + 9'999ms) == 2);
+  CHECK(guard.failures(t0 + 10s) == 1);
+  CHECK_FALSE(guard.failed(t0 + 10'500ms)); // the failures at 1 s and 10.5 s
+  CHECK(guard.failures(t0 + 60s) == 0);
+  CHECK_FALSE(guard.failed(t0 + 60s));
+}
+
+TEST_CASE("crash_loop_options::validate rejects zero max_failures and a window that is not "
+          "positive") {
+  CHECK_NOTHROW(cocluster::crash_loop_options{}.validate());
+  CHECK_THROWS_AS(cocluster::crash_loop_options({.max_failures = 0, .window = 1s}).validate(),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(cocluster::crash_loop_options({.max_failures = 1, .window = 0s}).validate(),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(cocluster::crash_loop_guard({.max_failures = 1, .window = -1s}),
+                  std::invalid_argument);
+}
+
+// ---- supervision: CPU limits ----
+
+TEST_CASE("cgroup_v2_path finds the 0:: line of /proc/self/cgroup among the cgroup v1 lines") {
+  using cocluster::cpu_limit::cgroup_v2_path;
+  CHECK(cgroup_v2_path("12:cpu,cpuacct:/x\n1:name=systemd:/y\n0::/a/b\n") == "/a/b");
+  CHECK(cgroup_v2_path("0::/kubepods/pod1/c2") == "/kubepods/pod1/c2");
+  CHECK(cgroup_v2_path("0::/\n") == "/");
+}
+
+TEST_CASE("cgroup_v2_path finds no path for a process in cgroup v1 only") {
+  using cocluster::cpu_limit::cgroup_v2_path;
+  CHECK_FALSE(cgroup_v2_path("12:cpu,cpuacct:/x\n1:name=systemd:/y\n").has_value());
+  CHECK_FALSE(cgroup_v2_path("").has_value());
+}
+
+TEST_CASE("quota_of_cpu_max divides the quota by the period, 100000 when none is written") {
+  using cocluster::cpu_limit::quota_of_cpu_max;
+  CHECK(quota_of_cpu_max("150000 100000\n") == 1.5);
+  CHECK(quota_of_cpu_max("50000 200000") == 0.25);
+  CHECK(quota_of_cpu_max("400000 100000") == 4.0);
+  CHECK(quota_of_cpu_max("200000\n") == 2.0);
+}
+
+TEST_CASE("quota_of_cpu_max finds no limit in max, nor in text that is not a quota") {
+  using cocluster::cpu_limit::quota_of_cpu_max;
+  CHECK_FALSE(quota_of_cpu_max("max 100000\n").has_value());
+  CHECK_FALSE(quota_of_cpu_max("max").has_value());
+  CHECK_FALSE(quota_of_cpu_max("").has_value());
+  CHECK_FALSE(quota_of_cpu_max("lots 100000").has_value());
+  CHECK_FALSE(quota_of_cpu_max("0 100000").has_value());
+  CHECK_FALSE(quota_of_cpu_max("100000 0").has_value());
+  CHECK_FALSE(quota_of_cpu_max("100000 often").has_value());
+}
+
+TEST_CASE("usable_cpus is the affinity mask's CPUs, lowered to the quota rounded up") {
+  using cocluster::cpu_limit::usable_cpus;
+  CHECK(usable_cpus(8, std::nullopt, 8) == 8);
+  CHECK(usable_cpus(4, std::nullopt, 8) == 4);
+  CHECK(usable_cpus(8, 1.5, 8) == 2);
+  CHECK(usable_cpus(8, 2.0, 8) == 2);
+  CHECK(usable_cpus(8, 0.25, 8) == 1);
+  CHECK(usable_cpus(4, 6.0, 8) == 4);
+}
+
+TEST_CASE("usable_cpus is never more than the machine's CPUs, and counts those when the mask is "
+          "unknown") {
+  using cocluster::cpu_limit::usable_cpus;
+  CHECK(usable_cpus(16, std::nullopt, 8) == 8);
+  CHECK(usable_cpus(16, 12.0, 8) == 8);
+  CHECK(usable_cpus(0, std::nullopt, 6) == 6);
+  CHECK(usable_cpus(0, 2.5, 6) == 3);
+}
+
+TEST_CASE("usable_cpus is at least 1") {
+  using cocluster::cpu_limit::usable_cpus;
+  CHECK(usable_cpus(0, std::nullopt, 0) == 1);
+  CHECK(usable_cpus(4, 0.0, 4) == 1);
+}
+
+TEST_CASE("available_cpus lowers the CPUs to the process's cgroup quota, rounded up") {
+  {
+    fake_cgroups tree("0::/a/b");
+    tree.cpu_max("/a/b", "150000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == std::min(2u, host_cpus()));
+  }
+  {
+    fake_cgroups tree("1:name=systemd:/a\n0::/a/b\n");
+    tree.cpu_max("/a/b", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+}
+
+TEST_CASE("available_cpus takes the smallest quota on the way from the process's cgroup up to "
+          "the root") {
+  { // a parent's quota limits the cgroups below it
+    fake_cgroups tree("0::/a/b");
+    tree.cpu_max("/a/b", "max 100000\n");
+    tree.cpu_max("/a", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  { // and the child's when it is the smaller
+    fake_cgroups tree("0::/a/b");
+    tree.cpu_max("/a/b", "50000 100000\n");
+    tree.cpu_max("/a", "400000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  { // the mount's own cpu.max counts: a container with its own cgroup namespace sees "0::/"
+    fake_cgroups tree("0::/\n");
+    tree.cpu_max("/", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  { // a quota above the machine's stops at the machine's CPUs
+    fake_cgroups tree("0::/a/b");
+    tree.cpu_max("/a/b", "6400000 100000\n");
+    tree.cpu_max("/a", "max 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == host_cpus());
+  }
+}
+
+TEST_CASE("available_cpus finds no limit in max, in a missing cpu.max, or for a process in "
+          "cgroup v1 only") {
+  const unsigned all = host_cpus();
+  {
+    fake_cgroups tree("0::/a/b");
+    tree.cpu_max("/a/b", "max 100000\n");
+    tree.cpu_max("/a", "max 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == all);
+  }
+  {
+    fake_cgroups tree("0::/a/b"); // no cpu.max anywhere
+    CHECK(cocluster::available_cpus(tree.sources()) == all);
+  }
+  {
+    fake_cgroups tree("4:memory:/x\n1:cpu:/x\n");
+    tree.cpu_max("/", "50000 100000\n");
+    tree.cpu_max("/x", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == all);
+  }
+  {
+    fake_cgroups tree("0::/a/b");
+    tree.cpu_max("/a/b", "50000 100000\n");
+    auto sources = tree.sources();
+    sources.self_cgroup = tree.folder() / "no-such-file";
+    CHECK(cocluster::available_cpus(sources) == all);
+  }
+}
+
+TEST_CASE("available_cpus of the real process is at least 1 and no more than its mask and the "
+          "machine allow") {
+  const unsigned cpus = cocluster::available_cpus();
+  CHECK(cpus >= 1);
+  CHECK(cpus <= host_cpus());
 }
 
 TEST_SUITE_END();
