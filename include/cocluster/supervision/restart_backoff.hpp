@@ -32,8 +32,8 @@ struct backoff_options {
   void validate() const {
     if (initial.count() < 0 || max < initial)
       throw std::invalid_argument("cocluster: backoff: needs 0 <= initial <= max");
-    if (!(factor >= 1.0))
-      throw std::invalid_argument("cocluster: backoff: factor must be at least 1");
+    if (!(factor >= 1.0) || !std::isfinite(factor))
+      throw std::invalid_argument("cocluster: backoff: factor must be at least 1 (and finite)");
     if (!(jitter >= 0.0 && jitter <= 1.0))
       throw std::invalid_argument("cocluster: backoff: jitter must be between 0 and 1");
   }
