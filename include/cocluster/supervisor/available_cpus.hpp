@@ -59,6 +59,11 @@ inline unsigned available_cpus(const cpu_limit_sources& sources = {}) {
     if (auto path = cpu_limit::cgroup_v2_path(*membership)) {
       // From the process's own cgroup up to the root; each level's cpu.max caps the ones below.
       std::filesystem::path relative = std::filesystem::path(*path).relative_path();
+      // A cgroup outside this cgroup namespace shows as "/../x": not under the mount; the
+      // namespace's root (a container's own cgroup) is what can be read.
+      for (const auto& part : relative)
+        if (part == "..")
+          relative.clear();
       for (;;) {
         if (auto text = detail::read_small_file(sources.cgroup_root / relative / "cpu.max"))
           if (auto level = cpu_limit::quota_of_cpu_max(*text); level && (!quota || *level < *quota))
