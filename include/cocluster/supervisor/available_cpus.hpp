@@ -61,9 +61,11 @@ inline unsigned available_cpus(const cpu_limit_sources& sources = {}) {
       std::filesystem::path relative = std::filesystem::path(*path).relative_path();
       // A cgroup outside this cgroup namespace shows as "/../x": not under the mount; the
       // namespace's root (a container's own cgroup) is what can be read.
+      bool outside = false;
       for (const auto& part : relative)
-        if (part == "..")
-          relative.clear();
+        outside = outside || part == "..";
+      if (outside)
+        relative.clear();
       for (;;) {
         if (auto text = detail::read_small_file(sources.cgroup_root / relative / "cpu.max"))
           if (auto level = cpu_limit::quota_of_cpu_max(*text); level && (!quota || *level < *quota))
