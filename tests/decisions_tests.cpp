@@ -752,6 +752,21 @@ TEST_CASE("available_cpus takes the smallest quota on the way from the process's
   }
 }
 
+TEST_CASE("available_cpus reads only the namespace's root for a cgroup outside its cgroup "
+          "namespace, never a path outside the mount") {
+  { // "/../x": the process's cgroup is not under the mount; a file beside the mount is not read
+    fake_cgroups tree("0::/../x\n");
+    std::filesystem::create_directories(tree.folder() / "x");
+    std::ofstream(tree.folder() / "x" / "cpu.max") << "50000 100000\n";
+    CHECK(cocluster::available_cpus(tree.sources()) == host_cpus());
+  }
+  { // the root's quota still counts
+    fake_cgroups tree("0::/../x\n");
+    tree.cpu_max("/", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+}
+
 TEST_CASE("available_cpus finds no limit in max, in a missing cpu.max, or for a process in "
           "cgroup v1 only") {
   const unsigned all = host_cpus();
