@@ -30,6 +30,19 @@ function emit(object) {
   process.stdout.write(JSON.stringify(object) + '\n');
 }
 
+/**
+ * With BENCH_READY_FILE set, appends {"listening":PID,"t_ms":...} to that file (one line, one
+ * append): the moment this worker's listen completed, in CLOCK_MONOTONIC milliseconds (as
+ * process.hrtime, the cocluster programs and the runner's time.monotonic()). The respawn
+ * workload times every contender this way.
+ */
+function reportListening(impl) {
+  const path = process.env.BENCH_READY_FILE;
+  if (!path) return;
+  const line = JSON.stringify({ listening: process.pid, t_ms: nowMs(), impl }) + '\n';
+  require('node:fs').appendFileSync(path, line);
+}
+
 /** Resolves on the first SIGTERM or SIGINT. */
 function stopSignal() {
   return new Promise((resolve) => {
@@ -38,4 +51,4 @@ function stopSignal() {
   });
 }
 
-module.exports = { parseArguments, list, median, nowMs, emit, stopSignal };
+module.exports = { parseArguments, list, median, nowMs, emit, stopSignal, reportListening };
