@@ -364,8 +364,11 @@ int worker_main(asio::io_context& io, const command_line& options) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGTTIN, SIGTTOU})
     std::signal(sig, SIG_IGN);
   cocluster::cluster<> cluster(io);
-  asio::co_spawn(io, run_worker(cluster, options.port), asio::detached);
-  io.run(); // an exception of the worker's coroutines comes out here, and to main
+  asio::co_spawn(io, run_worker(cluster, options.port), [](std::exception_ptr e) {
+    if (e)
+      std::rethrow_exception(e); // a failed listen: out of io.run(), to main (exit code 1)
+  });
+  io.run();
   return 0;
 }
 
@@ -512,9 +515,9 @@ asio::awaitable<int> run_primary(Cluster& cluster, Supervisor& supervisor,
             announce_and_demo(supervisor, std::move(listening), options, state));
 
   if (state.run_error) {
+    // A crash loop (errc::crash_loop) included: exit code 1, so that systemd or Kubernetes
+    // restart the program with their own limits.
     std::fprintf(stderr, "http_cluster: %s\n", state.run_failure.c_str());
-    if (state.run_error == cocluster::errc::crash_loop)
-      std::fprintf(stderr, "http_cluster: workers keep failing; exiting with 1\n");
     co_return 1;
   }
   // The count each worker sent last (one that was killed may have served more).

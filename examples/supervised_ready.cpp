@@ -59,7 +59,10 @@ int main() {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
   if (cluster.is_worker()) {
-    asio::co_spawn(io, worker(cluster), asio::detached);
+    asio::co_spawn(io, worker(cluster), [](std::exception_ptr e) {
+      if (e)
+        std::rethrow_exception(e); // a failed listen: the worker ends with it (a boot failure)
+    });
     io.run();
     return 0;
   }
