@@ -1,52 +1,151 @@
-// A multi-worker HTTP server: Node's first cluster example, in C++.
+// A multi-worker HTTP server under a supervisor: Node's first cluster example, in C++, run the way
+// PM2, gunicorn or nginx run their workers.
 //
-//   http_cluster [--port N] [--workers N] [--policy rr|none|reuseport|least|iphash] [--demo SECONDS]
+//   http_cluster [--port N] [--workers N] [--policy rr|none|reuseport|least|iphash]
+//                [--demo SECONDS] [--boot-timeout MS] [--drain-timeout MS] [--kill-timeout MS]
+//   http_cluster --help
 //
-// N workers (default: one per core) share the port and answer every request with the bytes
-// Node's `http.createServer((req, res) => res.end('Hello World\n'))` sends, keep-alive included.
-// On SIGINT or SIGTERM the primary shuts the cluster down gracefully and prints how many requests
-// each worker served. With --demo, the primary also drives load at its own server for a few
-// seconds, prints the request rate, and shuts down.
+// N workers (default: the CPUs this process may use) share the port and answer every request
+// with the bytes Node's `http.createServer((req, res) => res.end('Hello World\n'))` sends,
+// keep-alive included. The primary prints one line per supervisor event. Signals to the primary:
+//
+//   SIGHUP           rolling reload: each worker is replaced by a fresh one, the old one retired
+//                    only once its replacement listens; no request is lost
+//   SIGTERM, SIGINT  graceful stop: workers finish their connections (--drain-timeout), are
+//                    killed after --kill-timeout; a second signal kills at once. Exit code 0
+//   SIGTTIN/SIGTTOU  one worker more / one less
+//   (kill -9 of a worker: it is replaced, after a back-off that grows while crashes repeat)
+//
+// A worker whose server is closing (reload, scale-down, stop) answers what it holds and every
+// next request on a kept-alive connection with `Connection: close`, then closes that connection;
+// idle ones end at the 5 s keep-alive timeout or at the drain timeout. Each worker sends its
+// request count to the primary whenever it has no connection left, and the primary prints the
+// counts when it stops. With --demo, the primary also drives load at its own server for a few
+// seconds, prints the request rate, and stops under that load. Exit codes: 0 after a stop, 1 for a failure (a crash loop
+// of workers included, so that systemd restarts the program), 2 for a bad command line.
 #include <cocluster.hpp>
 
+#include <unistd.h>
+
+#include <cctype>
+#include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <memory>
-#include <set>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
-#include <vector>
 
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// ---------------------------------------------------------------------------------------------
+// The command line.
+
 struct command_line {
   int port = 8000;
-  int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::optional<std::size_t> workers;
   std::string policy = "rr";
   int demo_seconds = 0;
+  std::optional<std::chrono::milliseconds> boot_timeout, drain_timeout, kill_timeout;
 };
 
-command_line parse(int argc, char** argv) {
-  command_line c;
-  for (int i = 1; i + 1 < argc; i += 2) {
+void print_usage(std::FILE* to) {
+  std::fprintf(to,
+               "usage: http_cluster [options]\n"
+               "  --port N            the port to serve (0: any free port; default 8000)\n"
+               "  --workers N         the pool size (default: the CPUs this process may use, %zu)\n"
+               "  --policy P          how connections are spread: rr (default), none, reuseport,\n"
+               "                      least, iphash\n"
+               "  --demo SECONDS      drive keep-alive load for SECONDS, print the rate, stop\n"
+               "  --boot-timeout MS   a worker not listening within MS is killed (default 30000)\n"
+               "  --drain-timeout MS  how long a retiring worker may finish its connections\n"
+               "                      (default 20000)\n"
+               "  --kill-timeout MS   a retiring worker still alive after MS is killed (default 25000)\n"
+               "  -h, --help          print this text\n"
+               "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
+               "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n",
+               static_cast<std::size_t>(cocluster::available_cpus()));
+}
+
+// An integer in [low, high], the whole text.
+std::optional<long long> parse_integer(std::string_view text, long long low, long long high) {
+  long long value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < low || value > high)
+    return std::nullopt;
+  return value;
+}
+
+// Fills `c`; returns -1 to go on, or the exit code (0 after --help, 2 for a bad command line).
+int parse(int argc, char** argv, command_line& c) {
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "http_cluster: %s (try --help)\n", message.c_str());
+    return 2;
+  };
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    const std::string value = argv[i + 1];
-    if (flag == "--port")
-      c.port = std::stoi(value);
-    else if (flag == "--workers")
-      c.workers = std::max(1, std::stoi(value));
-    else if (flag == "--policy")
+    if (flag == "-h" || flag == "--help") {
+      print_usage(stdout);
+      return 0;
+    }
+    const bool known = flag == "--port" || flag == "--workers" || flag == "--policy" ||
+                       flag == "--demo" || flag == "--boot-timeout" ||
+                       flag == "--drain-timeout" || flag == "--kill-timeout";
+    if (!known)
+      return fail("unknown option '" + flag + "'");
+    if (i + 1 >= argc)
+      return fail(flag + " needs a value");
+    const std::string value = argv[++i];
+    auto number = [&](long long low, long long high) {
+      return parse_integer(value, low, high);
+    };
+    auto bad = [&](const std::string& expected) {
+      return fail("bad value '" + value + "' for " + flag + ": expected " + expected);
+    };
+    if (flag == "--policy") {
+      if (value != "rr" && value != "none" && value != "reuseport" && value != "least" &&
+          value != "iphash")
+        return bad("rr, none, reuseport, least or iphash");
       c.policy = value;
-    else if (flag == "--demo")
-      c.demo_seconds = std::stoi(value);
+    } else if (flag == "--port") {
+      const auto n = number(0, 65535);
+      if (!n)
+        return bad("a port from 0 to 65535");
+      c.port = static_cast<int>(*n);
+    } else if (flag == "--workers") {
+      const auto n = number(1, 4096);
+      if (!n)
+        return bad("a number of workers from 1 to 4096");
+      c.workers = static_cast<std::size_t>(*n);
+    } else if (flag == "--demo") {
+      const auto n = number(0, 86400);
+      if (!n)
+        return bad("a number of seconds");
+      c.demo_seconds = static_cast<int>(*n);
+    } else {
+      // The timeouts, in milliseconds; a drain timeout may be 0 (cut connections at once).
+      const auto n = number(flag == "--drain-timeout" ? 0 : 1, 24LL * 3600 * 1000);
+      if (!n)
+        return bad(flag == "--drain-timeout" ? "milliseconds" : "milliseconds, at least 1");
+      const std::chrono::milliseconds ms(*n);
+      if (flag == "--boot-timeout")
+        c.boot_timeout = ms;
+      else if (flag == "--drain-timeout")
+        c.drain_timeout = ms;
+      else
+        c.kill_timeout = ms;
+    }
   }
-  return c;
+  return -1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,73 +180,155 @@ void append_response(std::string& out, bool keep_alive, bool http10) {
   out += "Hello World\n";
 }
 
-bool header_says(std::string_view head, std::string_view name, std::string_view value) {
-  // Case-insensitive search for "name: ...value..." in the request head.
-  auto lower = [](std::string_view s) {
-    std::string r(s);
-    for (auto& c : r)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return r;
-  };
-  const std::string h = lower(head), n = "\r\n" + lower(name) + ":", v = lower(value);
-  const auto at = h.find(n);
-  if (at == std::string::npos)
-    return false;
-  const auto end = h.find("\r\n", at + n.size());
-  return h.substr(at + n.size(), end - at - n.size()).find(v) != std::string::npos;
+// The value of header `name` (lower case) in a lower-cased request head, or empty.
+std::string_view header_value(std::string_view head, std::string_view name) {
+  std::string key = "\r\n";
+  key += name;
+  key += ':';
+  const auto at = head.find(key);
+  if (at == std::string_view::npos)
+    return {};
+  const auto start = at + key.size();
+  const auto end = head.find("\r\n", start);
+  return head.substr(start, end - start);
 }
 
+// The first request buffered in `in`, if it is complete.
+struct request {
+  std::size_t size = 0; // head and body
+  bool http10 = false;
+  bool wants_close = false;
+  bool bad = false;     // unparsable: the connection is closed without an answer
+};
+
+std::optional<request> next_request(std::string_view in) {
+  const auto head_end = in.find("\r\n\r\n");
+  if (head_end == std::string_view::npos)
+    return std::nullopt;
+  std::string head(in.substr(0, head_end + 2));
+  for (auto& c : head)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  request r;
+  r.http10 = head.find(" http/1.0\r\n") != std::string::npos;
+  r.wants_close = r.http10 || header_value(head, "connection").find("close") != std::string::npos;
+  std::size_t body = 0;
+  if (auto length = header_value(head, "content-length"); !length.empty()) {
+    while (!length.empty() && length.front() == ' ')
+      length.remove_prefix(1);
+    while (!length.empty() && length.back() == ' ')
+      length.remove_suffix(1);
+    const auto [end, error] = std::from_chars(length.data(), length.data() + length.size(), body);
+    if (error != std::errc() || end != length.data() + length.size()) {
+      r.bad = true;
+      return r;
+    }
+  }
+  if (in.size() - head_end - 4 < body)
+    return std::nullopt; // the body is still coming
+  r.size = head_end + 4 + body;
+  return r;
+}
+
+using worker_handle = cocluster::cluster<>::worker_type;
+
 struct worker_state {
+  worker_handle self;
+  cocluster::tcp_server server;
   std::uint64_t requests = 0;
-  bool stopping = false;
-  std::set<std::shared_ptr<asio::ip::tcp::socket>> idle; // keep-alive connections between requests
+  std::optional<std::uint64_t> reported; // the count last sent to the primary
+  std::size_t connections = 0;
+
+  // The supervisor disconnects a worker it retires (reload, scale-down, stop): the cluster
+  // closes the worker's servers, then waits for its connections (up to the drain timeout).
+  bool draining() const { return !server || !server.is_open(); }
+
+  // Sends the count to the primary if it changed: at the start, and each time the worker has no
+  // connection left. That makes the last count exact without a message per request: the
+  // worker cannot tell the moment its disconnect begins (its server just reads closed, and
+  // with no connection open the channel closes at once), but a connection that ends before
+  // that has been counted, and one still open then makes the cluster wait for it to end.
+  void report() {
+    if (reported == requests)
+      return;
+    reported = requests;
+    nlohmann::json message;
+    message["requests"] = requests;
+    try {
+      self.send(message);
+    } catch (const std::system_error&) {
+      // The channel has closed already: nothing to tell anyone.
+    }
+  }
+};
+
+// Counts a connection for as long as its coroutine runs.
+struct connection_count {
+  std::shared_ptr<worker_state> state;
+  explicit connection_count(std::shared_ptr<worker_state> s) : state(std::move(s)) {
+    ++state->connections;
+  }
+  connection_count(const connection_count&) = delete;
+  connection_count& operator=(const connection_count&) = delete;
+  ~connection_count() {
+    if (--state->connections == 0)
+      state->report();
+  }
 };
 
 asio::awaitable<void> serve_connection(std::shared_ptr<asio::ip::tcp::socket> socket,
                                        std::shared_ptr<worker_state> state) {
+  connection_count counted(state);
   std::string in, out;
+  char buffer[16 * 1024];
   asio::steady_timer idle_timer(socket->get_executor());
   for (;;) {
-    // Serve every complete request already buffered (pipelining), then write once.
+    // Answer every complete request already buffered (pipelining), then write once. A draining
+    // worker answers them all and marks the last `Connection: close`.
     bool close_after = false;
-    std::size_t head_end;
-    while ((head_end = in.find("\r\n\r\n")) != std::string::npos) {
-      const std::string_view head(in.data(), head_end + 2);
-      const bool http10 = head.find(" HTTP/1.0\r\n") != std::string_view::npos;
-      const bool keep_alive =
-          !state->stopping && (http10 ? false : !header_says(head, "connection", "close"));
-      std::size_t body = 0;
-      if (const auto at = in.find("\r\ncontent-length:"); at != std::string::npos && at < head_end)
-        body = std::stoul(in.substr(at + 17, head_end - at - 17));
-      if (in.size() < head_end + 4 + body)
-        break; // the body is still coming
-      append_response(out, keep_alive, http10);
+    while (auto r = next_request(in)) {
+      if (r->bad) {
+        close_after = true; // (the requests before it are answered)
+        break;
+      }
+      in.erase(0, r->size);
+      const bool more = state->draining() && next_request(in).has_value();
+      const bool keep_alive = !r->wants_close && (!state->draining() || more);
+      append_response(out, keep_alive, r->http10);
       ++state->requests;
-      in.erase(0, head_end + 4 + body);
       if (!keep_alive) {
         close_after = true;
         break;
       }
     }
     if (!out.empty()) {
-      auto [ec, n] = co_await asio::async_write(*socket, asio::buffer(out),
-                                                asio::experimental::as_tuple(asio::use_awaitable));
+      auto [ec, n] = co_await asio::async_write(*socket, asio::buffer(out), as_tuple);
       if (ec)
         co_return;
       out.clear();
     }
-    if (close_after || state->stopping)
-      co_return;
-    // Wait for more, at most 5 s (Node's keep-alive timeout).
-    char buffer[16 * 1024];
-    state->idle.insert(socket);
+    if (close_after) {
+      // Close gently, as Node does: send FIN, and read until the client closes too (1 s at
+      // most), so that a request it had already sent cannot make our close a reset that
+      // destroys the response it has not read yet.
+      std::error_code ignored;
+      socket->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+      idle_timer.expires_after(1s);
+      for (;;) {
+        auto result = co_await (socket->async_read_some(asio::buffer(buffer), as_tuple) ||
+                                idle_timer.async_wait(as_tuple));
+        if (result.index() == 1 || std::get<0>(std::get<0>(result)))
+          co_return;
+      }
+    }
+    // Wait for more, at most 5 s (Node's keep-alive timeout). Idle connections are not closed
+    // when the worker starts draining: that would race with a request the client is sending.
+    // The next request is answered with `Connection: close`; a connection that stays idle ends
+    // here, or at the drain timeout.
     idle_timer.expires_after(5s);
     // Errors as values on both sides: `||` waits for the first operation to *succeed*, so a
     // read that fails (end of file, or closed by a shutdown) must count as finishing.
-    constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
     auto result = co_await (socket->async_read_some(asio::buffer(buffer), as_tuple) ||
                             idle_timer.async_wait(as_tuple));
-    state->idle.erase(socket);
     if (result.index() == 1)
       co_return; // idle too long
     auto [read_error, n] = std::get<0>(result);
@@ -159,204 +340,252 @@ asio::awaitable<void> serve_connection(std::shared_ptr<asio::ip::tcp::socket> so
 
 asio::awaitable<void> run_worker(cocluster::cluster<>& cluster, int port) {
   auto state = std::make_shared<worker_state>();
-  auto self = cluster.worker();
-  auto server = co_await cluster.listen(cocluster::tcp_listen_options(port));
-
-  // The primary asks for a graceful stop with a "shutdown" message: report the count, stop
-  // keep-alive, and drop idle connections so that the disconnect that follows completes.
-  asio::co_spawn(
-      cluster.get_executor(),
-      [state, self]() -> asio::awaitable<void> {
-        auto messages = self.subscribe(cocluster::event::message);
-        for (;;) {
-          auto [ec, message] = co_await messages.async_receive(
-              asio::experimental::as_tuple(asio::use_awaitable));
-          if (ec)
-            co_return;
-          if (message == "shutdown") {
-            state->stopping = true;
-            for (auto& socket : state->idle)
-              socket->close();
-            nlohmann::json report; // (no initializer list: g++ 12 mishandles one in a coroutine)
-            report["requests"] = state->requests;
-            co_await self.async_send(std::move(report));
-          }
-        }
-      },
-      asio::detached);
-
+  state->self = cluster.worker();
+  state->server = co_await cluster.listen(cocluster::tcp_listen_options(port));
+  state->report(); // 0: every worker shows in the primary's summary
   for (;;) {
-    auto [ec, socket] =
-        co_await server.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, socket] = co_await state->server.async_accept(as_tuple);
     if (ec)
       break; // the server closed: the worker is disconnecting
-    socket.set_option(asio::ip::tcp::no_delay(true));
+    std::error_code ignored; // (a client that reset at once: its reads will fail)
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     asio::co_spawn(cluster.get_executor(),
                    serve_connection(std::make_shared<asio::ip::tcp::socket>(std::move(socket)),
                                     state),
                    asio::detached);
   }
+  state->server.close(); // (closed already, unless accepting failed)
 }
 
-// ---------------------------------------------------------------------------------------------
-// The primary.
-
-// Keep-alive clients hammering the server for `seconds`; returns the responses received.
-asio::awaitable<std::uint64_t> drive_load(int port, int seconds) {
-  auto executor = co_await asio::this_coro::executor;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  auto total = std::make_shared<std::uint64_t>(0);
-  auto remaining = std::make_shared<int>(32);
-  auto finished = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
-  for (int c = 0; c < 32; ++c)
-    asio::co_spawn(
-        executor,
-        [=]() -> asio::awaitable<void> {
-          const std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
-          asio::ip::tcp::socket socket(executor);
-          std::string in;
-          auto [connect_error] = co_await socket.async_connect(
-              {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
-              asio::experimental::as_tuple(asio::use_awaitable));
-          while (!connect_error && std::chrono::steady_clock::now() < deadline) {
-            auto [we, wn] = co_await asio::async_write(
-                socket, asio::buffer(request), asio::experimental::as_tuple(asio::use_awaitable));
-            if (we)
-              break;
-            // A response ends with "Hello World\n".
-            std::size_t end;
-            bool broken = false;
-            while ((end = in.find("Hello World\n")) == std::string::npos) {
-              char buffer[4096];
-              auto [re, rn] = co_await socket.async_read_some(
-                  asio::buffer(buffer), asio::experimental::as_tuple(asio::use_awaitable));
-              if (re) {
-                broken = true;
-                break;
-              }
-              in.append(buffer, rn);
-            }
-            if (broken)
-              break;
-            in.erase(0, end + 12);
-            ++*total;
-          }
-          if (--*remaining == 0)
-            finished->cancel();
-        },
-        asio::detached);
-  co_await finished->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-  co_return *total;
-}
-
-template <class Policy>
-asio::awaitable<void> run_primary(cocluster::cluster<Policy>& cluster, command_line options) {
-  auto executor = co_await asio::this_coro::executor;
-  auto messages = cluster.subscribe(cocluster::event::message);
-  auto exits = cluster.subscribe(cocluster::event::exit);
-  std::vector<typename cocluster::cluster<Policy>::worker_type> workers;
-  for (int i = 0; i < options.workers; ++i)
-    workers.push_back(cluster.fork());
-  for (auto& worker : workers) {
-    const cocluster::listen_address address = co_await worker.listening();
-    options.port = address.port; // the bound port, also for --port 0
-  }
-  std::printf("primary %d: %d workers share port %d (policy %s)\n", ::getpid(), options.workers,
-              options.port, options.policy.c_str());
-  std::fflush(stdout);
-
-  if (options.demo_seconds > 0) {
-    std::printf("demo: 32 keep-alive clients for %d s...\n", options.demo_seconds);
-    std::fflush(stdout);
-    const auto start = std::chrono::steady_clock::now();
-    const auto responses = co_await drive_load(options.port, options.demo_seconds);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("demo: %llu responses, %.0f requests/s\n",
-                static_cast<unsigned long long>(responses), static_cast<double>(responses) / elapsed);
-  } else {
-    asio::signal_set signals(executor, SIGINT, SIGTERM);
-    const int signal = co_await signals.async_wait(asio::use_awaitable);
-    std::printf("\nprimary: %s, shutting down\n", cocluster::detail::signal_name(signal).c_str());
-  }
-
-  // Graceful shutdown: ask for counts, then disconnect; connections still open after 5 s are
-  // shut down by the workers.
-  std::map<int, std::uint64_t> counts;
-  for (auto& worker : workers)
-    if (worker.is_connected())
-      worker.send("shutdown");
-  asio::steady_timer patience(executor, 2s);
-  while (counts.size() < workers.size()) {
-    auto result = co_await (messages.async_receive() || patience.async_wait(asio::use_awaitable));
-    if (result.index() == 1)
-      break;
-    auto& event = std::get<0>(result);
-    if (event.message.contains("requests"))
-      counts[event.worker.id()] = event.message["requests"].template get<std::uint64_t>();
-  }
-  for (auto& worker : workers)
-    worker.disconnect(5s);
-  co_await cluster.disconnect();
-  std::uint64_t total = 0;
-  for (auto& worker : workers) {
-    std::printf("worker %d (pid %d): %llu requests, %s\n", worker.id(), worker.pid(),
-                static_cast<unsigned long long>(counts[worker.id()]),
-                worker.status() ? worker.status()->to_string().c_str() : "running");
-    total += counts[worker.id()];
-  }
-  std::printf("total: %llu requests\n", static_cast<unsigned long long>(total));
-}
-
-template <class Policy>
-int primary_main(asio::io_context& io, const command_line& options) {
-  cocluster::cluster<Policy> cluster(io);
-  asio::co_spawn(io, run_primary(cluster, options), [](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& error) {
-        std::fprintf(stderr, "primary: %s\n", error.what());
-      }
-    }
+int worker_main(asio::io_context& io, const command_line& options) {
+  // The supervisor's signals are for the primary. One sent to the whole process group (Ctrl-C,
+  // systemd's SIGTERM to every process of the service) must not end a worker before the
+  // supervisor drains it; the supervisor itself kills with SIGKILL.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGTTIN, SIGTTOU})
+    std::signal(sig, SIG_IGN);
+  cocluster::cluster<> cluster(io);
+  asio::co_spawn(io, run_worker(cluster, options.port), [](std::exception_ptr e) {
+    if (e)
+      std::rethrow_exception(e); // a failed listen: out of io.run(), to main (exit code 1)
   });
   io.run();
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The primary.
+
+struct primary_state {
+  bool stopping = false;         // a stop has begun: demo clients do not reconnect
+  std::uint64_t responses = 0;   // received by the demo's clients
+  asio::steady_timer* demo_end = nullptr; // cut short by a stop
+  std::error_code run_error;     // how the supervisor's run ended
+  std::string run_failure;
+};
+
+// 32 keep-alive clients hammering the server until the stop: each reconnects when its worker
+// retires its connection (`Connection: close`, a reload) and ends when that happens during the
+// stop.
+asio::awaitable<void> drive_load(int port, primary_state& state) {
+  auto executor = co_await asio::this_coro::executor;
+  auto remaining = std::make_shared<int>(32);
+  auto finished = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  const asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
+                                       static_cast<unsigned short>(port));
+  for (int c = 0; c < 32; ++c)
+    asio::co_spawn(
+        executor,
+        [=, &state]() -> asio::awaitable<void> {
+          const std::string request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+          while (!state.stopping) {
+            asio::ip::tcp::socket socket(executor);
+            auto [connect_error] = co_await socket.async_connect(server, as_tuple);
+            if (connect_error)
+              break;
+            std::string in;
+            for (bool open = true; open;) {
+              auto [we, wn] = co_await asio::async_write(socket, asio::buffer(request), as_tuple);
+              if (we)
+                break;
+              // A response ends with "Hello World\n".
+              std::size_t end;
+              while ((end = in.find("Hello World\n")) == std::string::npos) {
+                char buffer[4096];
+                auto [re, rn] = co_await socket.async_read_some(asio::buffer(buffer), as_tuple);
+                if (re) {
+                  open = false;
+                  break;
+                }
+                in.append(buffer, rn);
+              }
+              if (!open)
+                break;
+              open = in.find("Connection: close") > end; // the worker retires this connection
+              in.erase(0, end + 12);
+              ++state.responses;
+            }
+          }
+          if (--*remaining == 0)
+            finished->cancel();
+        },
+        asio::detached);
+  co_await finished->async_wait(as_tuple);
+}
+
+// The demo's end: the rate so far, then a graceful stop under load (unless a signal stopped the
+// supervisor first).
+template <class Supervisor>
+asio::awaitable<void> stop_after(Supervisor& supervisor, int seconds, primary_state& state) {
+  const auto start = std::chrono::steady_clock::now();
+  asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::seconds(seconds));
+  state.demo_end = &timer;
+  co_await timer.async_wait(as_tuple);
+  state.demo_end = nullptr;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("demo: %llu responses, %.0f requests/s\n",
+              static_cast<unsigned long long>(state.responses),
+              static_cast<double>(state.responses) / elapsed);
+  std::fflush(stdout);
+  if (state.stopping)
+    co_return; // (a second stop would kill the workers)
+  std::printf("demo: stopping under load\n");
+  std::fflush(stdout);
+  state.stopping = true;
+  co_await supervisor.async_stop(as_tuple);
+}
+
+asio::awaitable<void> print_events(cocluster::event_stream<cocluster::supervisor_event>& events,
+                                   primary_state& state) {
+  for (;;) {
+    auto [ec, event] = co_await events.async_receive(as_tuple);
+    if (ec)
+      co_return; // after `stopped`
+    if (event.type == cocluster::supervisor_event_type::stopping) {
+      state.stopping = true;
+      if (state.demo_end)
+        state.demo_end->cancel();
+    }
+    std::printf("supervisor: %s\n", event.to_string().c_str());
+    std::fflush(stdout);
+  }
+}
+
+template <class Supervisor>
+asio::awaitable<void> run_pool(Supervisor& supervisor, primary_state& state) {
+  try {
+    co_await supervisor.async_run();
+  } catch (const std::system_error& e) {
+    state.run_error = e.code();
+    state.run_failure = e.what();
+  }
+}
+
+// Once the pool is ready: the line tests and bench/run wait for, then the demo if asked.
+template <class Supervisor, class Listening>
+asio::awaitable<void> announce_and_demo(Supervisor& supervisor, Listening listening,
+                                        const command_line& options, primary_state& state) {
+  auto [ready_error] = co_await supervisor.async_wait_ready(as_tuple);
+  if (ready_error)
+    co_return; // the run ended first (a crash loop)
+  int port = options.port;
+  if (auto first = listening.try_receive())
+    port = first->address.port; // the bound port, also for --port 0
+  std::printf("primary %d: %zu workers share port %d (policy %s)\n", ::getpid(), supervisor.size(),
+              port, options.policy.c_str());
+  std::fflush(stdout);
+  if (options.demo_seconds == 0)
+    co_return; // the signals decide from here
+  std::printf("demo: 32 keep-alive clients for %d s...\n", options.demo_seconds);
+  std::fflush(stdout);
+  co_await (drive_load(port, state) && stop_after(supervisor, options.demo_seconds, state));
+  std::printf("demo: %llu responses in all\n",
+              static_cast<unsigned long long>(state.responses));
+  std::fflush(stdout);
+}
+
+template <class Cluster, class Supervisor>
+asio::awaitable<int> run_primary(Cluster& cluster, Supervisor& supervisor,
+                                 const command_line& options) {
+  // Subscribed before the run starts, so that nothing is missed.
+  auto reports = cluster.subscribe(cocluster::event::message);
+  auto listening = cluster.subscribe(cocluster::event::listening);
+  auto events = supervisor.subscribe();
+  primary_state state;
+  co_await (print_events(events, state) && run_pool(supervisor, state) &&
+            announce_and_demo(supervisor, std::move(listening), options, state));
+
+  if (state.run_error) {
+    // A crash loop (errc::crash_loop) included: exit code 1, so that systemd or Kubernetes
+    // restart the program with their own limits.
+    std::fprintf(stderr, "http_cluster: %s\n", state.run_failure.c_str());
+    co_return 1;
+  }
+  // The count each worker sent last (one that was killed may have served more).
+  std::map<int, std::pair<pid_t, std::uint64_t>> counts;
+  while (auto report = reports.try_receive())
+    if (report->message.is_object() && report->message.contains("requests"))
+      counts[report->worker.id()] = std::make_pair(
+          report->worker.pid(), report->message["requests"].template get<std::uint64_t>());
+  std::uint64_t total = 0;
+  for (const auto& [id, count] : counts) {
+    std::printf("worker %d (pid %d): %llu requests\n", id, count.first,
+                static_cast<unsigned long long>(count.second));
+    total += count.second;
+  }
+  std::printf("total: %llu requests\n", static_cast<unsigned long long>(total));
+  std::fflush(stdout);
+  co_return 0;
+}
+
+template <class Policy>
+int primary_main(asio::io_context& io, const command_line& options) {
+  cocluster::cluster<Policy> cluster(io);
+  cocluster::supervisor_options supervision;
+  supervision.workers = options.workers;
+  if (options.boot_timeout)
+    supervision.boot_timeout = *options.boot_timeout;
+  if (options.drain_timeout)
+    supervision.drain_timeout = *options.drain_timeout;
+  if (options.kill_timeout)
+    supervision.kill_timeout = *options.kill_timeout;
+  cocluster::supervisor supervisor(cluster, supervision);
+  supervisor.handle_signals();
+  int exit_code = 1;
+  asio::co_spawn(io, run_primary(cluster, supervisor, options),
+                 [&exit_code](std::exception_ptr e, int code) {
+                   if (e)
+                     std::rethrow_exception(e); // out of io.run(), to main
+                   exit_code = code;
+                 });
+  io.run();
+  return exit_code;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  const auto options = parse(argc, argv);
-  asio::io_context io;
-  if (std::getenv("NODE_UNIQUE_ID") != nullptr) {
-    // A worker: Ctrl-C reaches the whole process group; the primary decides when workers stop.
-    std::signal(SIGINT, SIG_IGN);
-    cocluster::cluster<> cluster(io);
-    asio::co_spawn(io, run_worker(cluster, options.port), [](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& error) {
-          std::fprintf(stderr, "worker: %s\n", error.what());
-          std::exit(1);
-        }
-      }
-    });
-    io.run();
-    return 0;
+  command_line options;
+  if (const int code = parse(argc, argv, options); code >= 0)
+    return code;
+  // (read first: the cluster removes Node's variables from the environment)
+  const bool worker = std::getenv("NODE_UNIQUE_ID") != nullptr;
+  try {
+    asio::io_context io;
+    if (worker)
+      return worker_main(io, options); // started by a primary (this program's, or Node's)
+    if (options.policy == "none")
+      return primary_main<cocluster::shared_socket>(io, options);
+    if (options.policy == "reuseport")
+      return primary_main<cocluster::reuse_port>(io, options);
+    if (options.policy == "least")
+      return primary_main<cocluster::least_connections>(io, options);
+    if (options.policy == "iphash")
+      return primary_main<cocluster::ip_hash>(io, options);
+    return primary_main<cocluster::round_robin>(io, options);
+  } catch (const std::exception& e) {
+    // A cluster that could not be made (a worker started by a primary that speaks another
+    // serialization, say), a failed listen in a worker, a failure in the primary.
+    std::fprintf(stderr, "http_cluster%s: %s\n", worker ? " (worker)" : "", e.what());
+    return 1;
   }
-  if (options.policy == "none")
-    return primary_main<cocluster::shared_socket>(io, options);
-  if (options.policy == "reuseport")
-    return primary_main<cocluster::reuse_port>(io, options);
-  if (options.policy == "least")
-    return primary_main<cocluster::least_connections>(io, options);
-  if (options.policy == "iphash")
-    return primary_main<cocluster::ip_hash>(io, options);
-  if (options.policy != "rr") {
-    std::fprintf(stderr, "unknown policy '%s' (rr, none, reuseport, least, iphash)\n",
-                 options.policy.c_str());
-    return 2;
-  }
-  return primary_main<cocluster::round_robin>(io, options);
 }

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""The examples as an operator runs them: real processes, real sockets, signals.
+
+    HTTP_CLUSTER=build/examples/http_cluster SUPERVISED_READY=build/examples/supervised_ready \\
+        python3 examples/examples_test.py [-v] [TestCase.test_name ...]
+
+(`meson test -C build examples` sets both.) Waits are bounded by generous deadlines; nothing
+asserts on speed.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+HTTP_CLUSTER = os.environ.get('HTTP_CLUSTER', 'build/examples/http_cluster')
+SUPERVISED_READY = os.environ.get('SUPERVISED_READY', 'build/examples/supervised_ready')
+DEADLINE = 60  # seconds, for anything that should take one
+
+
+class Program:
+    """A running program whose stdout lines are collected by a thread."""
+
+    def __init__(self, args, **kwargs):
+        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, start_new_session=True, **kwargs)
+        self.lines = []
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            with self.cond:
+                self.lines.append(line.rstrip('\n'))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # end of output
+            self.cond.notify_all()
+
+    def wait_for(self, pattern, start=0, timeout=DEADLINE):
+        """The first match of `pattern` in the lines from `start` on, and its line index."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    line = self.lines[i]
+                    if line is None:
+                        raise AssertionError(f'ended before /{pattern}/:\n' + self.output())
+                    m = regex.search(line)
+                    if m:
+                        return m, i
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f'no /{pattern}/ within {timeout} s:\n' + self.output())
+                self.cond.wait(left)
+
+    def output(self):
+        return '\n'.join(line for line in self.lines if line is not None)
+
+    def finish(self, timeout=DEADLINE):
+        try:
+            rc = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.wait()
+            raise AssertionError(f'still running after {timeout} s:\n' + self.output())
+        self.reader.join(10)
+        return rc
+
+    def kill_all(self):
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.p.wait()
+        self.reader.join(10)
+        self.p.stdout.close()
+
+
+def http_get(port, keep=None):
+    """One GET. With `keep` (a dict), on a kept-alive connection stored there, reopened after a
+    `Connection: close`. Returns the response; raises on any failure."""
+    sock = keep.get('socket') if keep is not None else None
+    if sock is None:
+        sock = socket.create_connection(('127.0.0.1', port), timeout=10)
+    request = 'GET / HTTP/1.1\r\nHost: localhost\r\n'
+    request += '\r\n' if keep is not None else 'Connection: close\r\n\r\n'
+    try:
+        sock.sendall(request.encode())
+        data = b''
+        while not data.endswith(b'Hello World\n'):
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError('closed before a response: %r' % data)
+            data += chunk
+        response = data.decode()
+        if not response.startswith('HTTP/1.1 200 OK\r\n'):
+            raise ConnectionError('bad response: %r' % response)
+        closing = 'Connection: close' in response
+        if keep is not None and not closing:
+            keep['socket'] = sock
+            return response
+        if keep is not None:
+            keep['socket'] = None
+        sock.close()
+        return response
+    except BaseException:
+        sock.close()
+        if keep is not None:
+            keep['socket'] = None
+        raise
+
+
+class Load:
+    """Clients sending requests in a loop (keep-alive and `Connection: close`), counting the
+    requests answered and those that failed, until stopped (at most `limit` each)."""
+
+    def __init__(self, port, keep_alive_clients=2, close_clients=1, limit=200000):
+        self.port, self.limit = port, limit
+        self.ok = self.failed = 0
+        self.errors = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self._client, args=(k,), daemon=True)
+                        for k in [True] * keep_alive_clients + [False] * close_clients]
+        for t in self.threads:
+            t.start()
+
+    def _client(self, keep_alive):
+        keep = {} if keep_alive else None
+        for _ in range(self.limit):
+            if self.done.is_set():
+                break
+            try:
+                http_get(self.port, keep)
+                with self.lock:
+                    self.ok += 1
+            except OSError as e:
+                with self.lock:
+                    self.failed += 1
+                    self.errors.append(repr(e))
+        if keep and keep.get('socket'):
+            keep['socket'].close()
+
+    def stop(self):
+        self.done.set()
+        for t in self.threads:
+            t.join(DEADLINE)
+
+
+READY = r'worker (\d+) \(pid (\d+), slot \d+\) ready'
+
+
+class HttpClusterCommandLine(unittest.TestCase):
+    def run_it(self, *args, env=None):
+        return subprocess.run([HTTP_CLUSTER, *args], capture_output=True, text=True,
+                              timeout=DEADLINE, env=env)
+
+    def test_help_prints_usage_and_exits_0(self):
+        r = self.run_it('--help')
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('usage: http_cluster', r.stdout)
+        self.assertIn('--drain-timeout', r.stdout)
+        self.assertIn('SIGHUP', r.stdout)
+
+    def test_bad_values_exit_2_with_a_message(self):
+        for args in [['--port', 'abc'], ['--port', '70000'], ['--workers', '0'],
+                     ['--policy', 'foo'], ['--demo', '-1'], ['--kill-timeout', '0'], ['--port']]:
+            with self.subTest(args=args):
+                r = self.run_it(*args)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertIn('http_cluster:', r.stderr)
+                self.assertEqual(r.stdout, '')
+
+    def test_unknown_flag_exits_2(self):
+        r = self.run_it('--bogus')
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option '--bogus'", r.stderr)
+
+    def test_worker_of_a_primary_speaking_advanced_exits_1_with_a_message(self):
+        # Started as a worker by a primary that speaks the other serialization: the cluster
+        # cannot be made. A message and exit code 1, not std::terminate (SIGABRT).
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ, NODE_UNIQUE_ID='1', NODE_CHANNEL_SERIALIZATION_MODE='advanced',
+                   NODE_CHANNEL_FD=str(theirs.fileno()))
+        r = subprocess.run([HTTP_CLUSTER], capture_output=True, text=True, timeout=DEADLINE,
+                           env=env, pass_fds=[theirs.fileno()])
+        ours.close()
+        theirs.close()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn('serialization', r.stderr)
+
+
+class HttpClusterSignals(unittest.TestCase):
+    def start(self, *args):
+        program = Program([HTTP_CLUSTER, '--port', '0', '--workers', '2', '--drain-timeout',
+                           '3000', '--kill-timeout', '8000', *args])
+        self.addCleanup(program.kill_all)
+        m, at = program.wait_for(r'^primary \d+: 2 workers share port (\d+) \(policy rr\)$')
+        pids = {int(p.group(2)) for p in map(re.compile(READY).search, program.lines[:at]) if p}
+        self.assertEqual(len(pids), 2, program.output())
+        return program, int(m.group(1)), pids, at
+
+    def test_sighup_reloads_every_worker_without_a_failed_request_and_sigterm_exits_0(self):
+        program, port, pids, at = self.start()
+        self.assertIn('Hello World', http_get(port))
+        load = Load(port)
+        try:
+            while load.ok < 20 and not load.failed:  # the load runs before the reload
+                time.sleep(0.05)
+            for _ in range(3):  # (a reload takes a few tens of ms: three windows for a loss)
+                os.kill(program.p.pid, signal.SIGHUP)
+                _, begun = program.wait_for(r'^supervisor: pool reload_started$', at)
+                _, at = program.wait_for(r'^supervisor: pool reload_finished$', begun)
+                new_pids = {int(p.group(2)) for p in map(re.compile(READY).search,
+                                                         program.lines[begun:at]) if p}
+                self.assertEqual(len(new_pids), 2, program.output())
+                self.assertFalse(new_pids & pids, program.output())
+                # every old worker was retired gracefully and has exited
+                for pid in pids:
+                    program.wait_for(rf'^supervisor: worker \d+ \(pid {pid}, slot \d+\) '
+                                     r'exited: exit code 0$', begun)
+                pids = new_pids
+                served = load.ok
+                while load.ok < served + 20 and not load.failed:  # the new ones serve
+                    time.sleep(0.05)
+        finally:
+            load.stop()
+        self.assertEqual(load.failed, 0, '\n'.join(load.errors[:5]) + '\n' + program.output())
+        self.assertIn('Hello World', http_get(port))
+
+        os.kill(program.p.pid, signal.SIGTERM)
+        self.assertEqual(program.finish(), 0, program.output())
+        out = program.output()
+        self.assertIn('supervisor: pool stopping', out)
+        self.assertIn('supervisor: pool stopped', out)
+        total = int(re.search(r'^total: (\d+) requests$', out, re.M).group(1))
+        self.assertGreaterEqual(total, load.ok + 2)  # every answered request was counted
+
+    def test_scale_and_replace_a_killed_worker(self):
+        program, port, pids, at = self.start()
+        os.kill(program.p.pid, signal.SIGTTIN)
+        _, at = program.wait_for(r'^supervisor: pool scaled to 3 workers', at)
+        program.wait_for(READY, at)
+        os.kill(program.p.pid, signal.SIGTTOU)
+        _, at = program.wait_for(r'^supervisor: pool scaled to 2 workers', at)
+        program.wait_for(r'^supervisor: worker \d+ \(pid \d+, slot 2\) exited: exit code 0$', at)
+        victim = min(pids)
+        os.kill(victim, signal.SIGKILL)
+        _, at = program.wait_for(rf'^supervisor: worker \d+ \(pid {victim}, slot \d+\) crashed', at)
+        program.wait_for(READY, at)
+        self.assertIn('Hello World', http_get(port))
+        os.kill(program.p.pid, signal.SIGINT)
+        self.assertEqual(program.finish(), 0, program.output())
+
+    def test_sigterm_to_the_whole_process_group_still_drains(self):
+        # systemd's default KillMode sends SIGTERM to every process of the service at once:
+        # the workers leave it to the supervisor, which stops them gracefully.
+        program, port, pids, at = self.start()
+        self.assertIn('Hello World', http_get(port))
+        os.killpg(program.p.pid, signal.SIGTERM)
+        self.assertEqual(program.finish(), 0, program.output())
+        out = program.output()
+        for pid in pids:
+            self.assertRegex(out, rf'worker \d+ \(pid {pid}, slot \d+\) exited: exit code 0')
+
+
+class SupervisedReady(unittest.TestCase):
+    def test_runs_reloads_stops_and_exits_0(self):
+        r = subprocess.run([SUPERVISED_READY], capture_output=True, text=True, timeout=DEADLINE)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for line in ['supervisor: pool pool_ready to 2 workers', 'supervisor: pool reload_finished',
+                     'supervisor: pool stopped']:
+            self.assertIn(line, r.stdout)
+        self.assertEqual(len(re.findall(r'^worker \d+: ready on port', r.stdout, re.M)), 4)
+
+
+if __name__ == '__main__':
+    unittest.main(verbosity=2)
