@@ -516,25 +516,13 @@ TEST_CASE("a graceful stop lets a request in flight finish within the drain time
   test::run(io, [&]() -> asio::awaitable<void> {
     auto run = start_run(supervisor);
     co_await supervisor.async_wait_ready();
-    asio::ip::tcp::socket client(io);
-    co_await client.async_connect({asio::ip::make_address("127.0.0.1"),
-                                   static_cast<unsigned short>(port)},
-                                  asio::use_awaitable);
-    const std::string request = "GET /slow/600 HTTP/1.1\r\nHost: t\r\n\r\n";
-    co_await asio::async_write(client, asio::buffer(request), asio::use_awaitable);
+    auto client = co_await test::http::send_request(port, "GET /slow/600 HTTP/1.1\r\n\r\n");
     co_await test::sleep(150ms); // the worker holds the request
     auto stopping = test::start(io.get_executor(), [&]() -> asio::awaitable<int> {
       co_await supervisor.async_stop();
       co_return 0;
     }());
-    std::string answer;
-    char buffer[1024];
-    for (;;) {
-      auto [ec, n] = co_await client.async_read_some(asio::buffer(buffer), test::as_tuple);
-      if (ec)
-        break;
-      answer.append(buffer, n);
-    }
+    const std::string answer = co_await test::http::read_to_end(client);
     CHECK(answer.rfind("HTTP/1.1 200 OK", 0) == 0);
     CHECK(answer.find("Connection: close") != std::string::npos); // it was draining
     co_await stopping.result();
@@ -557,21 +545,14 @@ TEST_CASE("a graceful stop cuts a connection held past the drain timeout, and ki
     auto run = start_run(supervisor);
     co_await supervisor.async_wait_ready();
     // A client whose request takes longer than the drain timeout.
-    asio::ip::tcp::socket client(io);
-    co_await client.async_connect({asio::ip::make_address("127.0.0.1"),
-                                   static_cast<unsigned short>(port)},
-                                  asio::use_awaitable);
-    const std::string request = "GET /slow/20000 HTTP/1.1\r\nHost: t\r\n\r\n";
-    co_await asio::async_write(client, asio::buffer(request), asio::use_awaitable);
+    auto client = co_await test::http::send_request(port, "GET /slow/20000 HTTP/1.1\r\n\r\n");
     co_await test::sleep(150ms);
     // The worker's handler still waits for its 20 s when the drain cuts the connection: the
     // process cannot end by itself (as a Node process with a pending timer), so it is killed.
     auto worker = supervisor.workers().at(0);
     exits.expect_signal(worker, SIGKILL);
     co_await supervisor.async_stop();
-    char buffer[256];
-    auto [ec, n] = co_await client.async_read_some(asio::buffer(buffer), test::as_tuple);
-    CHECK(ec); // cut: no answer
+    CHECK(co_await test::http::read_to_end(client) == ""); // cut: no answer
     CHECK(run->done);
     co_await exits.check();
   });

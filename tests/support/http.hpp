@@ -68,6 +68,28 @@ asio::awaitable<void> serve(Cluster& cluster, int port) {
   }
 }
 
+/// Connects to 127.0.0.1:port and sends `request`; the connection stays open for the answer.
+inline asio::awaitable<asio::ip::tcp::socket> send_request(int port, std::string request) {
+  asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
+  co_await socket.async_connect({asio::ip::make_address("127.0.0.1"),
+                                 static_cast<unsigned short>(port)},
+                                asio::use_awaitable);
+  co_await asio::async_write(socket, asio::buffer(request), asio::use_awaitable);
+  co_return socket;
+}
+
+/// Everything the peer sends until it closes (or resets) the connection.
+inline asio::awaitable<std::string> read_to_end(asio::ip::tcp::socket& socket) {
+  std::string answer;
+  char buffer[1024];
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer), tuple);
+    if (ec)
+      co_return answer;
+    answer.append(buffer, n);
+  }
+}
+
 /// What a load run saw.
 struct load_report {
   std::uint64_t answered = 0;
