@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// cocluster: Node.js's `cluster` module for C++20 on Asio. This is the only header to include.
 #ifndef COCLUSTER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cluster`: the entry point — one per process, primary or worker.
 #ifndef COCLUSTER_CLUSTER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Library configuration: the Asio include, version and feature checks.
 ///

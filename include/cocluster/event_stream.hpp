@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `event_stream`: a subscription to a repeated event (messages, exits, forks, ...).
 #ifndef COCLUSTER_EVENT_STREAM_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The events a cluster and its workers report, and the tags that name them in `subscribe`.
 #ifndef COCLUSTER_EVENTS_HPP

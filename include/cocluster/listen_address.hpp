@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// What a worker listens on: the payload of the `listening` event, and the address type of
 /// Node's messages.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How the primary starts workers: Node's `cluster.settings`.
 #ifndef COCLUSTER_SETTINGS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::value`, the dynamic value of the `cocluster::advanced` serialization (the V8
 /// structured-clone data model), with its node classes and conversions: the header to include

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `basic_worker`: a handle on one worker, in the primary or in the worker process itself.
 #ifndef COCLUSTER_WORKER_HPP

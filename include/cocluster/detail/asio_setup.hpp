@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The switches cocluster sets before any Asio header is read (config.hpp, and the pure
 /// scheduling headers that use only Asio's address type).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::array`: a JavaScript array, dense or sparse, with named properties.
 #ifndef COCLUSTER_JS_ARRAY_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::bigint`: an arbitrary-size integer as V8 stores BigInts (sign and magnitude
 /// in 64-bit limbs). `cocluster/value.hpp` includes it.

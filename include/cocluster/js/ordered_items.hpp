@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::ordered_items`: the item list that property maps, Maps and Sets share.
 #ifndef COCLUSTER_JS_ORDERED_ITEMS_HPP

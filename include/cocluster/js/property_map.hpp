@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::property_map`: string-keyed properties in JavaScript order, the part of
 /// objects and of arrays' named properties.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::regexp`: a JavaScript RegExp.
 #ifndef COCLUSTER_JS_REGEXP_HPP

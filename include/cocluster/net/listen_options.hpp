@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Where a server listens: TCP, Unix socket, or UDP (Node's `server.listen(options)` and
 /// `socket.bind(options)`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `basic_server`: what `listen` gives — an acceptor whose connections are plain Asio sockets.
 #ifndef COCLUSTER_NET_SERVER_HPP

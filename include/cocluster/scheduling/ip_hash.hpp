@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `ip_hash`: sticky sessions — a client address keeps reaching the same worker.
 #ifndef COCLUSTER_SCHEDULING_IP_HASH_HPP

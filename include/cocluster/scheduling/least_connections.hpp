@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `least_connections`: the worker with the fewest open connections gets the next one.
 #ifndef COCLUSTER_SCHEDULING_LEAST_CONNECTIONS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The scheduling policy concept: who gets each new connection.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `shared_socket` (Node's SCHED_NONE) and `reuse_port`: the kernel distributes connections.
 #ifndef COCLUSTER_SCHEDULING_SHARED_SOCKET_HPP

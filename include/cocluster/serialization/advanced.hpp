@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The `advanced` serialization policy: Node's `serialization: 'advanced'`, where each frame
 /// body is V8 ValueSerializer output (format version 15, as Node 20 writes it) with Node's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The serialization policy concept: how messages become bytes on the IPC channel and back.
 #ifndef COCLUSTER_SERIALIZATION_POLICY_HPP

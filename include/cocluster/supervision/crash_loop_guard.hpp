@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `crash_loop_guard`: counts a pool's failures in a sliding window and says when to give up.
 /// Pure: the supervisor passes the time.

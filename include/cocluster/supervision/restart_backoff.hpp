@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `restart_backoff`: how long a supervisor waits before it starts a failed worker's slot again.
 /// Pure: it decides, the supervisor keeps the time.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `report_ready`: a worker's explicit readiness call (PM2's `process.send('ready')`).
 #ifndef COCLUSTER_SUPERVISOR_READY_HPP

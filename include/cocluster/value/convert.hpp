@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Conversions between `cocluster::value` and C++ types: the `to_value`/`from_value` hooks for
 /// standard types, and the fallback through nlohmann's `to_json`/`from_json` for types that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The members of `cocluster::value` that need the node classes complete (the factories, the
 /// node accessors, subscripts, `size`, `strong`) or the graph algorithms (`clone`, `==`,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Conversions between `cocluster::value` and nlohmann::json: `value::from_json`,
 /// `value::to_json`, and the hook that lets nlohmann::json convert a value.

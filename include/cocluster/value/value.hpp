@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::value`: a dynamic value that holds everything Node's `advanced` serialization
 /// carries (the V8 structured-clone data model), for the `cocluster::advanced` policy.

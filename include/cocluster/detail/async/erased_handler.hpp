@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A move-only, type-erased completion handler for `void(std::error_code, Values...)`.
 #ifndef COCLUSTER_DETAIL_ASYNC_ERASED_HANDLER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A level-triggered, one-shot event: waiting after it happened completes at once.
 #ifndef COCLUSTER_DETAIL_ASYNC_ONESHOT_EVENT_HPP

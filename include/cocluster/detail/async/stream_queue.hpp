@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// One subscriber's queue of events: unbounded, in order, awaitable.
 #ifndef COCLUSTER_DETAIL_ASYNC_STREAM_QUEUE_HPP

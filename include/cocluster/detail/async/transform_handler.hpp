@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A completion handler adaptor that transforms the result and keeps the wrapped handler's
 /// associated executor, allocator and cancellation slot.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A FIFO of waiting completion handlers that supports per-operation cancellation.
 #ifndef COCLUSTER_DETAIL_ASYNC_WAITER_LIST_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Turns cluster settings into a started worker process with its IPC socket and stdio: the glue
 /// between the cluster's settings, Node's environment variables (the wire protocol's) and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How a listen or a bind completes: with `void(std::error_code, Result)` as Asio's own
 /// operations do, except that `co_await` with `asio::use_awaitable` throws the failure with the

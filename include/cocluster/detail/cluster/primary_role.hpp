@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary's side of a cluster: settings, forking, the workers registry, cluster-wide
 /// events, and disconnecting everything.

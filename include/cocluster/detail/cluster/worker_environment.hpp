@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Reads (and removes) the variables that make a process a cluster worker.
 #ifndef COCLUSTER_DETAIL_CLUSTER_WORKER_ENVIRONMENT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A worker process's side of a cluster: the channel to the primary and the worker object that
 /// represents this process.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The IPC channel between a primary and one worker: Node's framing, descriptor passing with
 /// NODE_HANDLE / ACK / NACK, a batching write queue with back-pressure, and orderly closing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Splits the bytes read from the IPC channel into frames. Pure: no I/O.
 #ifndef COCLUSTER_DETAIL_IPC_FRAME_READER_HPP

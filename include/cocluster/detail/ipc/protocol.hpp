@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Node's wire protocol between a cluster primary and its workers, in one place: the internal
 /// messages (`NODE_CLUSTER` with its `act`s, `seq` and `ack`), the handle envelope

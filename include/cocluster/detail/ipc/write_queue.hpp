@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The outgoing bytes of an IPC channel, with the descriptors that travel with some frames.
 /// Pure bookkeeping: the channel does the I/O.

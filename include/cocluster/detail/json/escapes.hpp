@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JSON's two-character escapes, shared by the fast JSON reader and writer.
 #ifndef COCLUSTER_DETAIL_JSON_ESCAPES_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A fast path for parsing JSON text into nlohmann::json: one pass over the bytes, strings
 /// copied in one piece, numbers with `std::from_chars`. It accepts a subset of what nlohmann's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A fast path for writing nlohmann::json values as compact JSON text straight into a string:
 /// the bytes nlohmann's `dump()` writes, through a `buffer_sink` instead of its per-character

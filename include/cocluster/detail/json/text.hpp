@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JSON text in and out for the `json` serialization, with nlohmann::json's parser and
 /// serializer set up once per thread rather than once per message.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary accepts and hands each connection to the worker a scheduling policy picks
 /// (Node's RoundRobinHandle, with its known bugs fixed), for every policy whose mode is

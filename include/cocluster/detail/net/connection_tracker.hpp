@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Counts a server's open connections without wrapping the sockets it hands out.
 #ifndef COCLUSTER_DETAIL_NET_CONNECTION_TRACKER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A listen or bind request as Node's queryServer message carries it, and the socket a process
 /// binds for itself (the primary's own servers, exclusive servers, reuse_port servers).

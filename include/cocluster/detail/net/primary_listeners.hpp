@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary's table of shared listeners (Node's `handles` in primary.js): answers
 /// queryServer, reports `listening`, and drops workers that close or leave.

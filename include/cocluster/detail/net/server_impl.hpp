@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The state behind a `basic_server`: accepting on a socket of its own, or taking the
 /// connections the primary hands over (round-robin).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Node's SharedHandle: the primary binds once and every worker gets the descriptor. Used for
 /// `shared_socket`, for every UDP socket, and for `reuse_port`. Under `reuse_port` a worker

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Making and binding listening sockets the way Node (libuv) does, with errors that name the
 /// system call.

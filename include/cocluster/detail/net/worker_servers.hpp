@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A worker process's servers: listening through the primary, taking handed-over connections,
 /// and closing everything gracefully on disconnect.

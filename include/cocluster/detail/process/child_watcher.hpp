@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Waits for one child process to exit, reaps it, and sends it signals.
 #ifndef COCLUSTER_DETAIL_PROCESS_CHILD_WATCHER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// This process's executable, arguments and environment, and executable lookup in PATH.
 #ifndef COCLUSTER_DETAIL_PROCESS_ENVIRONMENT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Signal numbers and Node's names for them ("SIGTERM").
 #ifndef COCLUSTER_DETAIL_PROCESS_SIGNAL_NAMES_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Starts a worker process without copying the primary's page tables.
 ///

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary's bookkeeping of one accepting handle, without I/O: which workers take its
 /// connections, which connections wait (in the primary, or for room in one worker's window),

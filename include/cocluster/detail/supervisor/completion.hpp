@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How the supervisor's operations complete: `void(std::error_code)`, except that `co_await`
 /// with `asio::use_awaitable` throws a `std::system_error` whose what() says which worker failed

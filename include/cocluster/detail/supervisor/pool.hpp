@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The supervisor's engine: the pool of workers of one cluster, their slots, and the flows that
 /// start, respawn, retire, reload and stop them. `supervisor` is its public face.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JavaScript's `Date.prototype.toISOString()` and the TimeClip rule for Date values.
 #ifndef COCLUSTER_DETAIL_V8_ISO_DATE_HPP

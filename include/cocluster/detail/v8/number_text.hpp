@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JavaScript's `Number.prototype.toString()` and array-index keys: how V8 turns numeric
 /// property keys into strings and back.

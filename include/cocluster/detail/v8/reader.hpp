@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The decoder: one frame body (V8 ValueSerializer bytes with Node's host objects) to a
 /// `cocluster::value`, checked like V8's `ValueDeserializer` and Node's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The copy behind `value::clone()`: a deep copy of a value graph that keeps sharing, cycles and
 /// weak back-references, without recursion. Included by `cocluster/value/definitions.hpp`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The concepts that say what `cocluster::value` can be built from: its own constructors' types,
 /// types with a `to_value` hook, and types only nlohmann::json converts.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The conversions between `cocluster::value` and nlohmann::json behind `value::from_json` and
 /// `value::to_json` (`value_from_json`, `json_builder`); the mapping is documented in

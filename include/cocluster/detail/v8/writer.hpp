@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The encoder: a `cocluster::value` to the bytes Node 20's `ChildProcessSerializer` writes for
 /// the same JavaScript value, in one pass over the value (see `buffer_sink`). On failure the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Text conversions between the value model's strings (WTF-8: UTF-8 that may also hold lone
 /// surrogates, each as its 3-byte form) and V8's Latin-1 and UTF-16 strings.

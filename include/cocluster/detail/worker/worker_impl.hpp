@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// One worker's lifecycle, seen from the primary or from the worker itself. Users hold it through
 /// the `basic_worker` handle.
