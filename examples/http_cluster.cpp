@@ -45,7 +45,7 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
 
 // ---------------------------------------------------------------------------------------------
 // The command line.

@@ -6,8 +6,8 @@
 
 #include "cocluster/config.hpp"
 
-// What the examples and most users await with: error codes as values, and timeouts by racing.
-#include <asio/experimental/as_tuple.hpp>
+// What the examples and most users await with: error codes as values (cocluster::as_tuple, from
+// config.hpp, for every Asio version), and timeouts by racing.
 #include <asio/experimental/awaitable_operators.hpp>
 
 #include "cocluster/cluster.hpp"

@@ -48,7 +48,7 @@ asio::awaitable<std::string> http_get(int port) {
   std::string response;
   // Read to the end (the server closes: Connection: close).
   co_await asio::async_read(socket, asio::dynamic_buffer(response),
-                            asio::experimental::as_tuple(asio::use_awaitable));
+                            cocluster::as_tuple(asio::use_awaitable));
   const auto body = response.find("\r\n\r\n");
   co_return body == std::string::npos ? std::string() : response.substr(body + 4);
 }

@@ -841,7 +841,7 @@ TEST_CASE("an IPv6-only server takes IPv6 clients and refuses IPv4 ones") {
     asio::ip::tcp::socket v4(io);
     auto [ec] = co_await v4.async_connect({asio::ip::make_address("127.0.0.1"),
                                            static_cast<unsigned short>(port)},
-                                          asio::experimental::as_tuple(asio::use_awaitable));
+                                          cocluster::as_tuple(asio::use_awaitable));
     CHECK(ec == asio::error::connection_refused);
     co_await cluster.disconnect();
     co_await exits.check();
@@ -865,7 +865,7 @@ TEST_CASE("in the primary, listen simply binds a server of its own") {
     CHECK(reply == "0 to the primary");
     CHECK(server.open_connections() == 0);
     server.close();
-    auto [ec, none] = co_await server.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, none] = co_await server.async_accept(cocluster::as_tuple(asio::use_awaitable));
     CHECK(ec == asio::error::operation_aborted);
   });
 }

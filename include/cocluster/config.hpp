@@ -12,6 +12,14 @@
 
 #include <asio.hpp>
 
+// `as_tuple` (errors as values) left Asio's experimental namespace in 1.28 and is gone from it
+// in 1.38: cocluster::as_tuple is whichever this Asio has.
+#if __has_include(<asio/as_tuple.hpp>)
+#include <asio/as_tuple.hpp>
+#else
+#include <cocluster/config.hpp>
+#endif
+
 #if !defined(ASIO_HAS_CO_AWAIT)
 #error "cocluster needs Asio's co_await support: define ASIO_HAS_CO_AWAIT=1 before Asio is included"
 #endif
@@ -27,6 +35,18 @@ namespace cocluster {
 
 /// The library's version as text.
 inline constexpr const char* version_string = "0.1.0";
+
+#if __has_include(<asio/as_tuple.hpp>)
+using asio::as_tuple;
+using asio::as_tuple_t;
+#else
+/// Asio's `as_tuple` completion token adapter (`asio::as_tuple` from Asio 1.28,
+/// `cocluster::as_tuple` before): `co_await op(cocluster::as_tuple(asio::use_awaitable))`
+/// yields the error code as a value instead of throwing it.
+using cocluster::as_tuple;
+/// The adapted token's type.
+using cocluster::as_tuple_t;
+#endif
 
 } // namespace cocluster
 

@@ -21,7 +21,7 @@
 
 namespace test::http {
 
-inline constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
+inline constexpr auto tuple = cocluster::as_tuple(asio::use_awaitable);
 
 /// Serves one connection: "GET /" answers this process's pid; "GET /slow/N" answers it after N
 /// milliseconds.

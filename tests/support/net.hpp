@@ -35,7 +35,7 @@ inline asio::awaitable<held_connection> ask_and_hold(int port, std::string line,
   co_await asio::async_write(socket, asio::buffer(line), asio::use_awaitable);
   std::string in;
   auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
-                                                 asio::experimental::as_tuple(asio::use_awaitable));
+                                                 cocluster::as_tuple(asio::use_awaitable));
   if (ec)
     co_return held_connection{std::move(socket), std::string()};
   co_return held_connection{std::move(socket), in.substr(0, n - 1)};
@@ -57,7 +57,7 @@ inline asio::awaitable<std::string> ask_unix(std::string path, std::string line)
   co_await asio::async_write(socket, asio::buffer(line), asio::use_awaitable);
   std::string in;
   auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
-                                                 asio::experimental::as_tuple(asio::use_awaitable));
+                                                 cocluster::as_tuple(asio::use_awaitable));
   co_return ec ? std::string() : in.substr(0, n - 1);
 }
 
