@@ -8,7 +8,11 @@
 
 // What the examples and most users await with: error codes as values (cocluster::as_tuple, from
 // config.hpp, for every Asio version), and timeouts by racing.
+#if defined(COCLUSTER_USE_BOOST_ASIO)
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#else
 #include <asio/experimental/awaitable_operators.hpp>
+#endif
 
 #include "cocluster/cluster.hpp"
 #include "cocluster/error.hpp"

@@ -315,7 +315,7 @@ private:
 
   // Resolves a host name first, then listens.
   void start_tcp_listen(tcp_listen_options options, impl_callback done) {
-    std::error_code parse_error;
+    error_code parse_error;
     const auto literal = options.host ? asio::ip::make_address(*options.host, parse_error)
                                       : asio::ip::address();
     if (!options.host || !parse_error) {

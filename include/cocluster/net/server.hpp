@@ -89,7 +89,7 @@ public:
   /// All types: the wait ends with `asio::error::operation_aborted`; no connection is taken.
   template <class Token = asio::use_awaitable_t<>>
   auto async_accept(Token&& token = {}) {
-    return asio::async_initiate<Token, void(std::error_code, socket_type)>(
+    return asio::async_initiate<Token, void(error_code, socket_type)>(
         [impl = impl_](auto handler) {
           impl->async_accept(detail::transform_handler<decltype(handler), to_socket>{
               std::move(handler), to_socket{impl}});
@@ -104,7 +104,7 @@ public:
       const auto& name = impl_->sockname();
       if (!name.is_object())
         return {};
-      std::error_code ec;
+      error_code ec;
       auto address = asio::ip::make_address(name.value("address", std::string()), ec);
       return endpoint_type(address, static_cast<unsigned short>(name.value("port", 0)));
     } else {
@@ -127,7 +127,7 @@ public:
 private:
   struct to_socket {
     std::shared_ptr<detail::server_impl> server;
-    socket_type operator()(std::error_code& ec, detail::unique_fd fd) const {
+    socket_type operator()(error_code& ec, detail::unique_fd fd) const {
       socket_type socket(server->executor());
       if (!ec && fd) {
         const int native = fd.get();

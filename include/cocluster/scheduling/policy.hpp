@@ -19,7 +19,11 @@
 #include "cocluster/detail/asio_setup.hpp"
 
 // Asio's address value type only (no I/O): a client's address is part of a decision.
+#if defined(COCLUSTER_USE_BOOST_ASIO)
+#include <boost/asio/ip/address.hpp>
+#else
 #include <asio/ip/address.hpp>
+#endif
 
 namespace cocluster {
 

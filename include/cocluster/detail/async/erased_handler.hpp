@@ -88,7 +88,7 @@ private:
         auto r = std::move(*result);
         auto ka = std::move(keep_alive);
         destroy();
-        std::apply([&h](std::error_code ec, Values&... v) { std::move(h)(ec, std::move(v)...); },
+        std::apply([&h](std::error_code ec, Values&... v) { std::move(h)(handler_error(ec), std::move(v)...); },
                    r);
         return;
       }
@@ -125,7 +125,7 @@ private:
     auto bound() {
       return [h = std::move(handler), ka = std::move(keep_alive),
               r = std::move(*result)]() mutable {
-        std::apply([&](std::error_code ec, Values&... v) { std::move(h)(ec, std::move(v)...); },
+        std::apply([&](std::error_code ec, Values&... v) { std::move(h)(handler_error(ec), std::move(v)...); },
                    r);
       };
     }

@@ -19,7 +19,7 @@ struct transform_handler {
   Transform transform;
 
   template <class Value>
-  void operator()(std::error_code ec, Value&& value) {
+  void operator()(error_code ec, Value&& value) {
     auto result = transform(ec, std::forward<Value>(value));
     std::move(handler)(ec, std::move(result));
   }
@@ -27,7 +27,7 @@ struct transform_handler {
 
 } // namespace cocluster::detail
 
-namespace asio {
+namespace COCLUSTER_ASIO_NAMESPACE {
 
 template <template <typename, typename> class Associator, class Handler, class Transform,
           class DefaultCandidate>
@@ -41,6 +41,6 @@ struct associator<Associator, cocluster::detail::transform_handler<Handler, Tran
   }
 };
 
-} // namespace asio
+} // namespace COCLUSTER_ASIO_NAMESPACE
 
 #endif // COCLUSTER_DETAIL_ASYNC_TRANSFORM_HANDLER_HPP

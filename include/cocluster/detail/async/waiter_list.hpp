@@ -28,7 +28,7 @@ public:
   waiter_list(const waiter_list&) = delete;
   waiter_list& operator=(const waiter_list&) = delete;
 
-  ~waiter_list() { abort_all(asio::error::operation_aborted); }
+  ~waiter_list() { abort_all(make_error_code(asio::error::operation_aborted)); }
 
   /// True when no handler waits.
   bool empty() const noexcept { return state_->entries.empty(); }
@@ -102,7 +102,7 @@ private:
         auto handler = std::move(it->handler);
         s->entries.erase(it);
         // The slot is not cleared here: this object is the slot's handler and still running.
-        handler.complete(asio::error::operation_aborted, Values{}...);
+        handler.complete(make_error_code(asio::error::operation_aborted), Values{}...);
         return;
       }
     }

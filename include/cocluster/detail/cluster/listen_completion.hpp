@@ -98,12 +98,12 @@ auto async_complete(Token&& token, const asio::any_io_executor& executor, Start 
         },
         token, std::move(start));
   } else {
-    return asio::async_initiate<Token, void(std::error_code, Result)>(
+    return asio::async_initiate<Token, void(error_code, Result)>(
         [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), std::error_code, Result> done(std::move(handler),
+          deliver_once<decltype(handler), error_code, Result> done(std::move(handler),
                                                                        executor);
           begin([done](std::exception_ptr failure, Result result) {
-            done(error_code_of(failure), std::move(result));
+            done(handler_error(error_code_of(failure)), std::move(result));
           });
         },
         token, std::move(start));

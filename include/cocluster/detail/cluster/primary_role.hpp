@@ -146,7 +146,7 @@ public:
   /// disconnected and exited (Node completes at the first exit: nodejs/node quirk, fixed).
   template <class Token>
   auto async_disconnect(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [this](auto handler) {
           std::set<int> ids;
           std::vector<worker_type> targets;

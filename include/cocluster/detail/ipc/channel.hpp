@@ -127,7 +127,7 @@ public:
   /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first.
   template <class Token>
   auto async_flush(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler) {
           erased_handler<> waiter(std::move(handler), self->executor_);
           if (!self->open_)
@@ -144,7 +144,7 @@ public:
   /// Completion signature: `void(std::error_code)`.
   template <class Token>
   auto async_drain(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler) {
           if (!self->open_)
             erased_handler<>(std::move(handler), self->executor_)
@@ -503,7 +503,7 @@ private:
     if (!open_)
       return;
     open_ = false;
-    std::error_code ignored;
+    error_code ignored;
     socket_.cancel(ignored);
     socket_.close(ignored);
     queue_.clear();

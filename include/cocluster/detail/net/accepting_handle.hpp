@@ -99,7 +99,7 @@ public:
     if (closed_)
       return;
     closed_ = true;
-    std::error_code ignored;
+    error_code ignored;
     listening_.cancel(ignored);
     listening_.close(ignored);
     retry_.cancel();

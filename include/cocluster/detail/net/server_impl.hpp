@@ -92,11 +92,11 @@ public:
   /// Waits for the next connection. Completion signature: `void(std::error_code, unique_fd)`.
   template <class Token>
   auto async_accept(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code, unique_fd)>(
+    return asio::async_initiate<Token, void(error_code, unique_fd)>(
         [self = shared_from_this()](auto handler) {
           if (!self->open_) {
             erased_handler<unique_fd>(std::move(handler), self->executor_)
-                .complete(asio::error::operation_aborted, unique_fd());
+                .complete(make_error_code(asio::error::operation_aborted), unique_fd());
             return;
           }
           self->waiters_.add(std::move(handler));
@@ -121,7 +121,7 @@ public:
     if (!open_)
       return;
     open_ = false;
-    std::error_code ignored;
+    error_code ignored;
     listening_.cancel(ignored);
     listening_.close(ignored);
     retry_.cancel();
@@ -131,7 +131,7 @@ public:
     held_.clear();
     for (auto& offer : held)
       answer(offer.seq, false);
-    waiters_.abort_all(asio::error::operation_aborted);
+    waiters_.abort_all(make_error_code(asio::error::operation_aborted));
     if (hooks_.closed) {
       auto closed = std::move(hooks_.closed);
       hooks_.closed = nullptr;

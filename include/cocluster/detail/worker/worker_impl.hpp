@@ -154,7 +154,7 @@ public:
   /// handler at once with its error code.
   template <class Token = asio::use_awaitable_t<>>
   auto async_send(value_type message, Token&& token = {}) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler, value_type m) {
           try {
             self->channel_->send(m);
