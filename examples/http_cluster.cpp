@@ -310,7 +310,7 @@ asio::awaitable<void> serve_connection(std::shared_ptr<asio::ip::tcp::socket> so
       // Close gently, as Node does: send FIN, and read until the client closes too (1 s at
       // most), so that a request it had already sent cannot make our close a reset that
       // destroys the response it has not read yet.
-      std::error_code ignored;
+      cocluster::error_code ignored;
       socket->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
       idle_timer.expires_after(1s);
       for (;;) {
@@ -347,7 +347,7 @@ asio::awaitable<void> run_worker(cocluster::cluster<>& cluster, int port) {
     auto [ec, socket] = co_await state->server.async_accept(as_tuple);
     if (ec)
       break; // the server closed: the worker is disconnecting
-    std::error_code ignored; // (a client that reset at once: its reads will fail)
+    cocluster::error_code ignored; // (a client that reset at once: its reads will fail)
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     asio::co_spawn(cluster.get_executor(),
                    serve_connection(std::make_shared<asio::ip::tcp::socket>(std::move(socket)),

@@ -81,7 +81,7 @@ inline int free_port() {
 inline bool has_ipv6() {
   asio::io_context io;
   asio::ip::tcp::socket s(io);
-  std::error_code ec;
+  cocluster::error_code ec;
   s.open(asio::ip::tcp::v6(), ec);
   if (ec)
     return false;

@@ -12,7 +12,6 @@
 #include <cocluster.hpp>
 #include <cocluster/detail/async/oneshot_event.hpp>
 #include <cocluster/config.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 
 namespace test {
 
