@@ -211,3 +211,24 @@ TEST_CASE("The fast JSON writer leaves invalid UTF-8 and binary values to nlohma
   cocluster::json::encode(json::binary({1, 2}), frame);
   CHECK(frame == json::binary({1, 2}).dump());
 }
+
+TEST_CASE("JSON text nested to the depth limit parses, and one level more is refused") {
+  const auto nested = [](std::size_t levels, char open, char close) {
+    return std::string(levels, open) + std::string(levels, close);
+  };
+  const std::size_t limit = cocluster::json::max_depth;
+  // Too deep for the fast reader too: nlohmann's parser, with the bound, decides these.
+  CHECK(cocluster::json::decode(nested(limit, '[', ']')).is_array());
+  CHECK_THROWS_WITH_AS(cocluster::json::decode(nested(limit + 1, '[', ']')),
+                       doctest::Contains("nesting deeper than 1000"), std::system_error);
+  std::string objects;
+  for (std::size_t i = 0; i < limit; ++i)
+    objects += "{\"k\":";
+  objects += "1" + std::string(limit, '}');
+  CHECK(cocluster::json::decode(objects).is_object());
+  CHECK_THROWS_WITH_AS(cocluster::json::decode("[" + objects + "]"),
+                       doctest::Contains("nesting deeper than 1000"), std::system_error);
+  // Malformed text past the bound is still nlohmann's error, not the nesting one.
+  CHECK_THROWS_WITH_AS(cocluster::json::decode(nested(10, '[', ']') + "x"),
+                       doctest::Contains("parse error"), std::system_error);
+}
