@@ -20,6 +20,10 @@
 #include <asio/experimental/as_tuple.hpp>
 #endif
 
+#if ASIO_VERSION < 102200
+#error "cocluster needs standalone Asio 1.22 or newer (asio/version.hpp's ASIO_VERSION)"
+#endif
+
 #if !defined(ASIO_HAS_CO_AWAIT)
 #error "cocluster needs Asio's co_await support: define ASIO_HAS_CO_AWAIT=1 before Asio is included"
 #endif

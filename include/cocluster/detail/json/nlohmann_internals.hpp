@@ -9,6 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#if NLOHMANN_JSON_VERSION_MAJOR != 3 || NLOHMANN_JSON_VERSION_MINOR < 10
+#error "cocluster needs nlohmann_json 3.10 or a later 3.x (tested with 3.11.2 and 3.11.3)"
+#endif
+
 namespace cocluster::detail {
 
 /// Writes finite `x` (a `float` or `double`) into [first, last) as nlohmann's `dump()` writes a
