@@ -80,12 +80,15 @@ inline std::optional<distribution> distribution_from_environment() {
 template <scheduling_policy Scheduling = round_robin, serialization_policy Serialization = json>
 class cluster {
 public:
+  /// The scheduling policy (the `Scheduling` argument).
   using scheduling_type = Scheduling;
+  /// The serialization policy (the `Serialization` argument).
   using serialization_type = Serialization;
   /// A handle on a worker (the same type in both roles).
   using worker_type = basic_worker<Serialization>;
   /// The message type.
   using value_type = typename Serialization::value_type;
+  /// The type of the executor the cluster runs on (`get_executor()`).
   using executor_type = asio::any_io_executor;
 
   /// @throws std::logic_error if another cluster object exists in this process;
@@ -93,6 +96,7 @@ public:
   explicit cluster(asio::io_context& io, cluster_options options = {})
       : cluster(io.get_executor(), std::move(options)) {}
 
+  /// The same, on `executor` rather than on an `io_context`'s own; throws as the one above.
   explicit cluster(const executor_type& executor, cluster_options options = {})
       : executor_(executor), options_(std::move(options)) {
     if (detail::cluster_exists.exchange(true))

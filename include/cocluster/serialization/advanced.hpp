@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// The `advanced` serialization policy: Node's `serialization: 'advanced'`, where each frame
+/// The `advanced` serialization policy: Node's `serialization: "advanced"`, where each frame
 /// body is V8 ValueSerializer output (format version 15, as Node 20 writes it) with Node's
 /// child_process host-object encoding for Buffers and typed arrays.
 #ifndef COCLUSTER_SERIALIZATION_ADVANCED_HPP
