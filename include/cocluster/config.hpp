@@ -17,7 +17,7 @@
 #if __has_include(<asio/as_tuple.hpp>)
 #include <asio/as_tuple.hpp>
 #else
-#include <cocluster/config.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #endif
 
 #if !defined(ASIO_HAS_CO_AWAIT)
@@ -41,11 +41,12 @@ using asio::as_tuple;
 using asio::as_tuple_t;
 #else
 /// Asio's `as_tuple` completion token adapter (`asio::as_tuple` from Asio 1.28,
-/// `cocluster::as_tuple` before): `co_await op(cocluster::as_tuple(asio::use_awaitable))`
-/// yields the error code as a value instead of throwing it.
-using cocluster::as_tuple;
+/// `asio::experimental::as_tuple` before):
+/// `co_await op(cocluster::as_tuple(asio::use_awaitable))` yields the error code as a value
+/// instead of throwing it.
+using asio::experimental::as_tuple;
 /// The adapted token's type.
-using cocluster::as_tuple_t;
+using asio::experimental::as_tuple_t;
 #endif
 
 } // namespace cocluster
