@@ -37,4 +37,7 @@
 #include "cocluster/value.hpp"
 #include "cocluster/worker.hpp"
 
+// Last: with COCLUSTER_SEPARATE_COMPILATION, the instantiations one source of the program makes.
+#include "cocluster/impl/instantiations.hpp"
+
 #endif // COCLUSTER_HPP

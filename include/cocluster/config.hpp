@@ -45,8 +45,9 @@ using asio::as_tuple;
 using asio::as_tuple_t;
 #else
 /// Asio's `as_tuple` completion token adapter (`asio::as_tuple` from Asio 1.28,
-/// `asio::experimental::as_tuple` before): `co_await op(cocluster::as_tuple(asio::use_awaitable))`
-/// yields the error code as a value instead of throwing it.
+/// `asio::experimental::as_tuple` before):
+/// `co_await op(cocluster::as_tuple(asio::use_awaitable))` yields the error code as a value
+/// instead of throwing it.
 using asio::experimental::as_tuple;
 /// The adapted token's type.
 using asio::experimental::as_tuple_t;
