@@ -224,7 +224,7 @@ TEST_CASE("The fast JSON writer leaves invalid UTF-8 and binary values to nlohma
   CHECK(frame == json::binary({1, 2}).dump());
 }
 
-TEST_CASE("JSON text nested to the depth limit parses, and one level more is refused") {
+TEST_CASE("JSON text nested to the depth limit parses and one level more is refused") {
   const auto nested = [](std::size_t levels, char open, char close) {
     return std::string(levels, open) + std::string(levels, close);
   };
