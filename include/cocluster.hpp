@@ -4,6 +4,11 @@
 #ifndef COCLUSTER_HPP
 #define COCLUSTER_HPP
 
+/// @namespace cocluster
+/// The whole public API: `cluster`, its workers and events, the `supervisor`, the listen
+/// options, the scheduling and serialization policies, and `value` for V8-serialized messages.
+/// Names in `cocluster::detail` are internal.
+
 #include "cocluster/config.hpp"
 
 // What the examples and most users await with: error codes as values (cocluster::as_tuple, from
@@ -35,5 +40,8 @@
 #include "cocluster/supervisor.hpp"
 #include "cocluster/value.hpp"
 #include "cocluster/worker.hpp"
+
+// Last: with COCLUSTER_SEPARATE_COMPILATION, the instantiations one source of the program makes.
+#include "cocluster/impl/instantiations.hpp"
 
 #endif // COCLUSTER_HPP

@@ -40,10 +40,13 @@
 // `as_tuple` (errors as values) left Asio's experimental namespace in 1.28 and is gone from it
 // in 1.38: cocluster::as_tuple is whichever this Asio has.
 #if __has_include(<asio/as_tuple.hpp>)
-#define COCLUSTER_DETAIL_ASIO_AS_TUPLE 1
 #include <asio/as_tuple.hpp>
 #else
 #include <asio/experimental/as_tuple.hpp>
+#endif
+
+#if ASIO_VERSION < 102200
+#error "cocluster needs standalone Asio 1.22 or newer (asio/version.hpp's ASIO_VERSION)"
 #endif
 
 #if !defined(ASIO_HAS_CO_AWAIT)
@@ -64,27 +67,24 @@ namespace cocluster {
 /// The library's version as text.
 inline constexpr const char* version_string = "0.1.0";
 
-namespace detail {
-#if defined(COCLUSTER_USE_BOOST_ASIO) || defined(COCLUSTER_DETAIL_ASIO_AS_TUPLE)
-namespace as_tuple_home = asio;
+#if defined(COCLUSTER_USE_BOOST_ASIO) || __has_include(<asio/as_tuple.hpp>)
+using asio::as_tuple;
+using asio::as_tuple_t;
 #else
-namespace as_tuple_home = asio::experimental;
-#endif
-} // namespace detail
-
 /// Asio's `as_tuple` completion token adapter (`asio::as_tuple` from Asio 1.28 and in
-/// Boost.Asio, `asio::experimental::as_tuple` before): `co_await
-/// op(cocluster::as_tuple(asio::use_awaitable))` yields the error code as a value instead of
-/// throwing it.
-using detail::as_tuple_home::as_tuple;
+/// Boost.Asio, `asio::experimental::as_tuple` before):
+/// `co_await op(cocluster::as_tuple(asio::use_awaitable))` yields the error code as a value
+/// instead of throwing it.
+using asio::experimental::as_tuple;
 /// The adapted token's type.
-using detail::as_tuple_home::as_tuple_t;
+using asio::experimental::as_tuple_t;
+#endif
 
-#if defined(COCLUSTER_USE_BOOST_ASIO)
 /// The error code that cocluster's completion handlers receive: Asio's own, which is
 /// `boost::system::error_code` under `COCLUSTER_USE_BOOST_ASIO` and `std::error_code` otherwise.
 /// (cocluster's errors inside the library, and the `std::system_error`s it throws itself, are
 /// `std::error_code`s either way; the two convert into each other.)
+#if defined(COCLUSTER_USE_BOOST_ASIO)
 using error_code = boost::system::error_code;
 #else
 using error_code = std::error_code;

@@ -32,14 +32,20 @@ struct stdio_entry {
     fd,      ///< a given descriptor of the primary
   };
 
+  /// What the descriptor is (default: the primary's own).
   kind type = kind::inherit;
   /// For `kind::fd`: the primary's descriptor.
   int fd = -1;
 
+  /// The primary's descriptor of the same number (Node's `"inherit"`).
   static stdio_entry inherit() { return {kind::inherit, -1}; }
+  /// `/dev/null` (Node's `"ignore"`).
   static stdio_entry ignore() { return {kind::ignore, -1}; }
+  /// A pipe to the primary (Node's `"pipe"`).
   static stdio_entry pipe() { return {kind::pipe, -1}; }
+  /// The IPC channel (Node's `"ipc"`).
   static stdio_entry ipc() { return {kind::ipc, -1}; }
+  /// The primary's descriptor `descriptor` (Node's integer entry).
   static stdio_entry from_fd(int descriptor) { return {kind::fd, descriptor}; }
 
   friend bool operator==(const stdio_entry&, const stdio_entry&) = default;

@@ -123,8 +123,7 @@ json random_value(std::mt19937_64& rng, int depth) {
 TEST_CASE("The fast JSON reader builds what nlohmann builds, or leaves the text to it") {
   const std::vector<std::string> answered = {
       R"({"type":"ping","id":12345,"name":"worker-1","tags":["a","b","c"],"ok":true})",
-      "0", "-0", "1", "-1", "18446744073709551615", "-9223372036854775808", "1.5", "-0.0",
-      "1e5", "1E+5", "2.5e-3", "5e-324", "1.7976931348623157e308", "0.1", "true", "false",
+      "0", "-0", "1", "-1", "18446744073709551615", "-9223372036854775808", "true", "false",
       "null", R"("")", R"("\"\\\/\b\f\n\r\t")", R"("\u00e9\u20AC\ud83d\ude00\u0000")",
       "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", " \t\r\n[ 1 , { \"a\" : [ ] } ] \r",
       R"({"a":1,"a":2})", R"({"b":1,"a":2,"b":3,"c":4,"a":5})", R"({"a":1,"\u0061":2})",
@@ -133,6 +132,17 @@ TEST_CASE("The fast JSON reader builds what nlohmann builds, or leaves the text 
   for (const auto& text : answered) {
     CAPTURE(text);
     CHECK(check_reader(text) == verdict::same_value);
+  }
+  // Numbers with a fraction or an exponent: the fast reader's where the standard library has a
+  // floating-point std::from_chars (libstdc++), nlohmann's where it has not (libc++ 19).
+  const std::vector<std::string> floats = {"1.5", "-0.0", "1e5", "1E+5", "2.5e-3", "5e-324",
+                                           "1.7976931348623157e308", "0.1", "[0.5,{\"a\":-2e3}]"};
+  const auto expected = cocluster::detail::from_chars_parses_floats<double>
+                            ? verdict::same_value
+                            : verdict::left_to_nlohmann;
+  for (const auto& text : floats) {
+    CAPTURE(text);
+    CHECK(check_reader(text) == expected);
   }
 }
 
@@ -175,7 +185,9 @@ TEST_CASE("The fast JSON reader agrees with nlohmann on random values and on man
     CAPTURE(mangled);
     CHECK(check_reader(mangled) != verdict::disagreement);
   }
-  CHECK(answered > 2900); // what nlohmann writes, the fast reader takes
+  // What nlohmann writes, the fast reader takes; a sixth of the values hold a double, which
+  // needs a floating-point std::from_chars.
+  CHECK(answered > (cocluster::detail::from_chars_parses_floats<double> ? 2900 : 2000));
 }
 
 TEST_CASE("The fast JSON writer writes the bytes nlohmann's dump writes") {
@@ -210,4 +222,25 @@ TEST_CASE("The fast JSON writer leaves invalid UTF-8 and binary values to nlohma
   std::string frame;
   cocluster::json::encode(json::binary({1, 2}), frame);
   CHECK(frame == json::binary({1, 2}).dump());
+}
+
+TEST_CASE("JSON text nested to the depth limit parses and one level more is refused") {
+  const auto nested = [](std::size_t levels, char open, char close) {
+    return std::string(levels, open) + std::string(levels, close);
+  };
+  const std::size_t limit = cocluster::json::max_depth;
+  // Too deep for the fast reader too: nlohmann's parser, with the bound, decides these.
+  CHECK(cocluster::json::decode(nested(limit, '[', ']')).is_array());
+  CHECK_THROWS_WITH_AS(cocluster::json::decode(nested(limit + 1, '[', ']')),
+                       doctest::Contains("nesting deeper than 1000"), std::system_error);
+  std::string objects;
+  for (std::size_t i = 0; i < limit; ++i)
+    objects += "{\"k\":";
+  objects += "1" + std::string(limit, '}');
+  CHECK(cocluster::json::decode(objects).is_object());
+  CHECK_THROWS_WITH_AS(cocluster::json::decode("[" + objects + "]"),
+                       doctest::Contains("nesting deeper than 1000"), std::system_error);
+  // Malformed text past the bound is still nlohmann's error, not the nesting one.
+  CHECK_THROWS_WITH_AS(cocluster::json::decode(nested(10, '[', ']') + "x"),
+                       doctest::Contains("parse error"), std::system_error);
 }

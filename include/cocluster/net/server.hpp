@@ -66,8 +66,11 @@ Protocol connection_protocol(int fd, server_impl& server) {
 template <class Protocol>
 class basic_server {
 public:
+  /// The Asio protocol: `asio::ip::tcp` or `asio::local::stream_protocol`.
   using protocol_type = Protocol;
+  /// What `async_accept` yields: the protocol's plain socket.
   using socket_type = typename Protocol::socket;
+  /// The protocol's endpoint type.
   using endpoint_type = typename Protocol::endpoint;
 
   basic_server() = default;

@@ -110,8 +110,11 @@ concept scheduling_policy =
 
 /// A base for policies that need no bookkeeping hooks.
 struct stateless_policy {
+  /// Does nothing.
   void worker_added(int) noexcept {}
+  /// Does nothing.
   void worker_removed(int) noexcept {}
+  /// Does nothing (and is not called unless the policy sets `tracks_connections`).
   void connection_closed(int) noexcept {}
 };
 

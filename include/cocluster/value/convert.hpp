@@ -33,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cocluster/detail/json/is_json.hpp"
 #include "cocluster/detail/v8/value_concepts.hpp"
 #include "cocluster/js/array.hpp"
 #include "cocluster/js/array_buffer.hpp"
@@ -189,7 +190,7 @@ void to_value(value& v, const std::chrono::time_point<std::chrono::system_clock,
 
 /// The JSON document as a value (see `value::from_json`).
 template <class BasicJson>
-  requires nlohmann::detail::is_basic_json<BasicJson>::value
+  requires detail::nlohmann_json_type<BasicJson>
 void to_value(value& v, const BasicJson& json) {
   v = value::from_json(json);
 }
@@ -386,7 +387,7 @@ void from_value(const value& v, std::chrono::time_point<std::chrono::system_cloc
 
 /// The JSON form (see `value::to_json`).
 template <class BasicJson>
-  requires nlohmann::detail::is_basic_json<BasicJson>::value
+  requires detail::nlohmann_json_type<BasicJson>
 void from_value(const value& v, BasicJson& out) {
   out = v.template to_json<BasicJson>();
 }

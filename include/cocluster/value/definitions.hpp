@@ -239,6 +239,7 @@ inline value value::clone() const {
   return root;
 }
 
+/// Deep equality (declared as a friend of `value`, which describes it).
 inline bool operator==(const value& a, const value& b) {
   return detail::v8::graph_comparer().equal(a, b);
 }

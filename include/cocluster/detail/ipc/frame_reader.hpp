@@ -41,7 +41,8 @@ public:
       }
       if (capacity_ - end_ < wanted) {
         const std::size_t size = std::max({capacity_ * 2, end_ + wanted, initial_capacity});
-        auto grown = std::make_unique_for_overwrite<char[]>(size);
+        // Uninitialised, as make_unique_for_overwrite (which libc++ has only from 16) gives.
+        std::unique_ptr<char[]> grown(new char[size]);
         if (end_ > 0)
           std::memcpy(grown.get(), data_.get(), end_);
         data_ = std::move(grown);

@@ -23,6 +23,24 @@
 
 namespace cocluster::detail {
 
+/// Whether the standard library parses floating-point text with `std::from_chars` (libstdc++
+/// from 11 does; libc++ 19 does not, and picks a deleted overload instead).
+template <class Float>
+concept from_chars_parses_floats = requires(const char* p, Float& x) { std::from_chars(p, p, x); };
+
+/// Parses all of [first, last), a JSON number, as a double. False when it is out of range, or
+/// when the standard library cannot parse floating-point text without the locale (then every
+/// such number is left to nlohmann's parser: correct, but slower).
+template <class Float = double>
+bool parse_whole_double(const char* first, const char* last, Float& out) {
+  if constexpr (from_chars_parses_floats<Float>) {
+    const auto [end, ec] = std::from_chars(first, last, out);
+    return ec == std::errc() && end == last;
+  } else {
+    return false;
+  }
+}
+
 /// Reads one JSON value the way `Json::parse` would, for the common cases only.
 ///
 /// `read` returns false (and leaves the result unspecified) for text that is not valid JSON and
@@ -362,8 +380,7 @@ private:
       return true;
     }
     double d = 0;
-    const auto [end, ec] = std::from_chars(start, p_, d);
-    if (ec != std::errc() || end != p_)
+    if (!parse_whole_double(start, p_, d))
       return false; // overflow or underflow: left to nlohmann's strtod
     out = static_cast<typename Json::number_float_t>(d);
     return true;

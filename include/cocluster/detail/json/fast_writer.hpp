@@ -17,6 +17,7 @@
 
 #include "cocluster/detail/serialization/buffer_sink.hpp"
 #include "cocluster/detail/json/escapes.hpp"
+#include "cocluster/detail/json/nlohmann_internals.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {
@@ -80,7 +81,7 @@ void write_json_integer(Integer n, buffer_sink& out) {
 /// error), binary values and discarded values.
 template <class Json>
 bool write_json_value(const Json& value, buffer_sink& out) {
-  using nlohmann::detail::value_t;
+  using value_t = typename Json::value_t;
   switch (value.type()) {
   case value_t::null:
     out.bytes("null", 4);
@@ -104,7 +105,7 @@ bool write_json_value(const Json& value, buffer_sink& out) {
       return true;
     }
     std::array<char, 64> digits;
-    char* end = nlohmann::detail::to_chars(digits.data(), digits.data() + digits.size(), x);
+    char* end = write_float_as_nlohmann(digits.data(), digits.data() + digits.size(), x);
     out.bytes(digits.data(), static_cast<std::size_t>(end - digits.data()));
     return true;
   }
