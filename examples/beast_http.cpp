@@ -47,7 +47,11 @@ std::optional<command_line> parse(int argc, char** argv) {
   command_line options;
   for (int i = 1; i < argc; ++i) {
     const std::string_view flag = argv[i];
-    int* target = flag == "--port" ? &options.port : flag == "--workers" ? &options.workers : nullptr;
+    int* target = nullptr;
+    if (flag == "--port")
+      target = &options.port;
+    else if (flag == "--workers")
+      target = &options.workers;
     if (target == nullptr || i + 1 == argc) {
       std::fprintf(stderr, "usage: beast_http [--port N] [--workers N]\n");
       return std::nullopt;
@@ -140,8 +144,8 @@ asio::awaitable<void> announce(cocluster::cluster<>& cluster, int workers) {
               port);
 }
 
-asio::awaitable<void> watch_exits(cocluster::cluster<>& cluster, int workers,
-                                  primary_state& state, asio::signal_set& signals) {
+asio::awaitable<void> watch_exits(cocluster::cluster<>& cluster, int workers, primary_state& state,
+                                  asio::signal_set& signals) {
   auto exits = cluster.subscribe(cocluster::event::exit);
   for (int left = workers; left > 0; --left) {
     auto [ec, event] = co_await exits.async_receive(as_tuple);

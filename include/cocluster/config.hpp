@@ -30,7 +30,7 @@
 #error "COCLUSTER_USE_BOOST_ASIO needs Boost 1.81 or later"
 #endif
 #if !defined(BOOST_ASIO_HAS_CO_AWAIT)
-#error "cocluster needs Asio's co_await support: define BOOST_ASIO_HAS_CO_AWAIT=1 before Boost.Asio is included"
+#error "cocluster needs Boost.Asio's co_await support: define BOOST_ASIO_HAS_CO_AWAIT=1"
 #endif
 
 #else

@@ -40,7 +40,9 @@ auto async_outcome(Token&& token, const asio::any_io_executor& executor, Start s
     return asio::async_initiate<Token, void(error_code)>(
         [executor](auto handler, Start begin) {
           deliver_once<decltype(handler), error_code> done(std::move(handler), executor);
-          begin(outcome_callback([done](std::error_code ec, const std::string&) { done(handler_error(ec)); }));
+          begin(outcome_callback([done](std::error_code ec, const std::string&) {
+            done(handler_error(ec));
+          }));
         },
         token, std::move(start));
   }
