@@ -64,8 +64,7 @@ asio::awaitable<void> accept_loop(Server server, int id, std::shared_ptr<serve_s
                                   bool hold, std::function<void()> stopped) {
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
-    auto [ec, socket] =
-        co_await server.async_accept(cocluster::as_tuple(asio::use_awaitable));
+    auto [ec, socket] = co_await server.async_accept(cocluster::as_tuple(asio::use_awaitable));
     if (ec) {
       if (stopped)
         stopped();
@@ -154,8 +153,8 @@ WORKER_SCENARIO("serve") {
         auto ports = co_await listen_all();
         self.send(ports_report(ports));
         for (;;) {
-          auto [ec, message] =
-              co_await messages.async_receive(cocluster::as_tuple(asio::use_awaitable));
+          auto [ec, message] = co_await messages.async_receive(
+              cocluster::as_tuple(asio::use_awaitable));
           if (ec)
             break;
           if (message == "close") {
@@ -195,8 +194,8 @@ WORKER_SCENARIO("listen-on-demand") {
         auto messages = self.subscribe(cocluster::event::message);
         std::vector<cocluster::tcp_server> servers;
         for (;;) {
-          auto [ec, message] =
-              co_await messages.async_receive(cocluster::as_tuple(asio::use_awaitable));
+          auto [ec, message] = co_await messages.async_receive(
+              cocluster::as_tuple(asio::use_awaitable));
           if (ec)
             co_return;
           if (message.is_object() && message.contains("listen")) {
@@ -285,19 +284,18 @@ WORKER_SCENARIO("client-of") {
       io,
       [&]() -> asio::awaitable<void> {
         asio::ip::tcp::socket socket(io);
-        co_await socket.async_connect(
-            {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
-            asio::use_awaitable);
+        co_await socket.async_connect({asio::ip::make_address("127.0.0.1"),
+                                       static_cast<unsigned short>(port)},
+                                      asio::use_awaitable);
         cluster.worker().send(std::string("connected"));
         char buffer[64];
         for (;;) {
-          auto [ec, n] = co_await socket.async_read_some(
-              asio::buffer(buffer), cocluster::as_tuple(asio::use_awaitable));
+          auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer),
+                                                         cocluster::as_tuple(asio::use_awaitable));
           if (ec)
             co_return; // the peer closed: the end this scenario waits for
-          auto [write_error, written] =
-              co_await asio::async_write(socket, asio::buffer(buffer, n),
-                                         cocluster::as_tuple(asio::use_awaitable));
+          auto [write_error, written] = co_await asio::async_write(
+              socket, asio::buffer(buffer, n), cocluster::as_tuple(asio::use_awaitable));
           if (write_error)
             co_return;
         }

@@ -328,7 +328,8 @@ TEST_CASE("with readiness by message a worker that listens is not ready until it
 
 TEST_CASE_TEMPLATE("a rolling reload under keep-alive and one-request load fails no request, "
                    "replaces every worker and never has fewer than N ready workers",
-                   Policy, cocluster::round_robin, cocluster::shared_socket, cocluster::reuse_port) {
+                   Policy, cocluster::round_robin, cocluster::shared_socket,
+                   cocluster::reuse_port) {
   asio::io_context io;
   cocluster::cluster<Policy> cluster(io);
   test::exit_watch exits(cluster);

@@ -8,23 +8,23 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
-#include <string_view>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/net/listen_request.hpp"
-#include "cocluster/detail/net/primary_listeners.hpp"
-#include "cocluster/detail/net/worker_servers.hpp"
 #include "cocluster/detail/cluster/listen_completion.hpp"
 #include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/cluster/worker_role.hpp"
+#include "cocluster/detail/net/listen_request.hpp"
+#include "cocluster/detail/net/primary_listeners.hpp"
+#include "cocluster/detail/net/worker_servers.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
@@ -238,9 +238,10 @@ public:
   /// ("cocluster: bind: bind 127.0.0.1:5353: Address already in use").
   template <class Token = asio::use_awaitable_t<>>
   auto async_bind(const udp_bind_options& options, Token&& token = {}) {
-    return detail::async_complete<asio::ip::udp::socket>(
-        std::forward<Token>(token), executor_,
-        [this, options](auto done) { this->start_udp_bind(options, done); });
+    return detail::async_complete<asio::ip::udp::socket>(std::forward<Token>(token), executor_,
+                                                         [this, options](auto done) {
+                                                           this->start_udp_bind(options, done);
+                                                         });
   }
 
   /// `co_await cluster.bind(udp_bind_options{...})`.
@@ -255,7 +256,8 @@ public:
 private:
   using listeners_type = detail::primary_listeners<Scheduling, detail::worker_impl<Serialization>>;
   using servers_type = detail::worker_servers<detail::worker_impl<Serialization>>;
-  using impl_callback = std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
+  using impl_callback =
+      std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
 
   void freeze_distribution();
 
@@ -310,8 +312,7 @@ private:
 // used, as any template.
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>
-cluster<Scheduling, Serialization>::cluster(const executor_type& executor,
-                                            cluster_options options)
+cluster<Scheduling, Serialization>::cluster(const executor_type& executor, cluster_options options)
     : executor_(executor), options_(std::move(options)) {
   if (detail::cluster_exists.exchange(true))
     throw std::logic_error("cocluster: a process has one cluster object at a time");
@@ -394,20 +395,20 @@ asio::awaitable<void> cluster<Scheduling, Serialization>::disconnect() {
 }
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>
-asio::awaitable<tcp_server>
-cluster<Scheduling, Serialization>::listen(const tcp_listen_options& options) {
+asio::awaitable<tcp_server> cluster<Scheduling, Serialization>::listen(
+    const tcp_listen_options& options) {
   return async_listen(options, asio::use_awaitable);
 }
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>
-asio::awaitable<unix_server>
-cluster<Scheduling, Serialization>::listen(const unix_listen_options& options) {
+asio::awaitable<unix_server> cluster<Scheduling, Serialization>::listen(
+    const unix_listen_options& options) {
   return async_listen(options, asio::use_awaitable);
 }
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>
-asio::awaitable<asio::ip::udp::socket>
-cluster<Scheduling, Serialization>::bind(const udp_bind_options& options) {
+asio::awaitable<asio::ip::udp::socket> cluster<Scheduling, Serialization>::bind(
+    const udp_bind_options& options) {
   return async_bind(options, asio::use_awaitable);
 }
 

@@ -90,21 +90,37 @@ struct setup_event {
 /// Tags naming events in `subscribe(...)`, as Node names them in `on("exit", ...)`.
 namespace event {
 /// The type of `event::fork`: a worker was forked (`fork_event`).
-struct fork_t { explicit fork_t() = default; };
+struct fork_t {
+  explicit fork_t() = default;
+};
 /// The type of `event::online`: a worker came online (`online_event`).
-struct online_t { explicit online_t() = default; };
+struct online_t {
+  explicit online_t() = default;
+};
 /// The type of `event::listening`: a worker's server listens (`listening_event`).
-struct listening_t { explicit listening_t() = default; };
+struct listening_t {
+  explicit listening_t() = default;
+};
 /// The type of `event::disconnect`: a worker's IPC channel closed (`disconnect_event`).
-struct disconnect_t { explicit disconnect_t() = default; };
+struct disconnect_t {
+  explicit disconnect_t() = default;
+};
 /// The type of `event::exit`: a worker process ended (`exit_event`).
-struct exit_t { explicit exit_t() = default; };
+struct exit_t {
+  explicit exit_t() = default;
+};
 /// The type of `event::message`: a worker sent a message (`message_event`).
-struct message_t { explicit message_t() = default; };
+struct message_t {
+  explicit message_t() = default;
+};
 /// The type of `event::error`: an error about a worker (`error_event`).
-struct error_t { explicit error_t() = default; };
+struct error_t {
+  explicit error_t() = default;
+};
 /// The type of `event::setup`: `setup_primary` was called (`setup_event`).
-struct setup_t { explicit setup_t() = default; };
+struct setup_t {
+  explicit setup_t() = default;
+};
 
 /// Names the `fork` event: a worker was forked (`fork_event`).
 inline constexpr fork_t fork{};

@@ -81,15 +81,24 @@ struct settings {
   /// These settings with every field that `newer` sets replaced (Node's `{...old, ...new}`).
   settings merged_with(const settings& newer) const {
     settings result = *this;
-    if (newer.exec) result.exec = newer.exec;
-    if (newer.args) result.args = newer.args;
-    if (newer.cwd) result.cwd = newer.cwd;
-    if (newer.env) result.env = newer.env;
-    if (newer.silent) result.silent = newer.silent;
-    if (newer.stdio) result.stdio = newer.stdio;
-    if (newer.uid) result.uid = newer.uid;
-    if (newer.gid) result.gid = newer.gid;
-    if (newer.parent_death_signal) result.parent_death_signal = newer.parent_death_signal;
+    if (newer.exec)
+      result.exec = newer.exec;
+    if (newer.args)
+      result.args = newer.args;
+    if (newer.cwd)
+      result.cwd = newer.cwd;
+    if (newer.env)
+      result.env = newer.env;
+    if (newer.silent)
+      result.silent = newer.silent;
+    if (newer.stdio)
+      result.stdio = newer.stdio;
+    if (newer.uid)
+      result.uid = newer.uid;
+    if (newer.gid)
+      result.gid = newer.gid;
+    if (newer.parent_death_signal)
+      result.parent_death_signal = newer.parent_death_signal;
     return result;
   }
 

@@ -41,7 +41,9 @@
 
 // Last: what needs the whole graph of types.
 #include "cocluster/value/definitions.hpp"
+
 #include "cocluster/value/json.hpp"
+
 #include "cocluster/value/convert.hpp"
 
 #endif // COCLUSTER_VALUE_HPP

@@ -9,8 +9,8 @@
 #error "the package's flags must define ASIO_STANDALONE and ASIO_NO_DEPRECATED"
 #endif
 
-#include <asio.hpp>
 #include <cocluster.hpp>
+#include <asio.hpp>
 
 #include <cstdio>
 #include <string>

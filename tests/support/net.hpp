@@ -25,7 +25,8 @@ inline asio::awaitable<held_connection> ask_and_hold(int port, std::string line,
                                                      std::optional<std::string> source = {}) {
   auto executor = co_await asio::this_coro::executor;
   const auto address = asio::ip::make_address(host);
-  asio::ip::tcp::socket socket(executor, address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4());
+  asio::ip::tcp::socket socket(executor,
+                               address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4());
   if (source) {
     socket.set_option(asio::socket_base::reuse_address(true));
     socket.bind({asio::ip::make_address(*source), 0});

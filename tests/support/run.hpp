@@ -10,8 +10,8 @@
 #include <doctest/doctest.h>
 
 #include <cocluster.hpp>
-#include <cocluster/detail/async/oneshot_event.hpp>
 #include <cocluster/config.hpp>
+#include <cocluster/detail/async/oneshot_event.hpp>
 
 namespace test {
 

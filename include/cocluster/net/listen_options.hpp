@@ -42,15 +42,30 @@ struct tcp_listen_options {
       : port(listen_port), host(std::move(listen_host)) {}
 
   /// Sets `host`; returns `*this`, as every `with_*` setter does.
-  tcp_listen_options& with_host(std::string value) { host = std::move(value); return *this; }
+  tcp_listen_options& with_host(std::string value) {
+    host = std::move(value);
+    return *this;
+  }
   /// Sets `ipv6_only`.
-  tcp_listen_options& with_ipv6_only(bool value = true) { ipv6_only = value; return *this; }
+  tcp_listen_options& with_ipv6_only(bool value = true) {
+    ipv6_only = value;
+    return *this;
+  }
   /// Sets `backlog`.
-  tcp_listen_options& with_backlog(int value) { backlog = value; return *this; }
+  tcp_listen_options& with_backlog(int value) {
+    backlog = value;
+    return *this;
+  }
   /// Sets `fd`.
-  tcp_listen_options& with_fd(int value) { fd = value; return *this; }
+  tcp_listen_options& with_fd(int value) {
+    fd = value;
+    return *this;
+  }
   /// Sets `exclusive`.
-  tcp_listen_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  tcp_listen_options& with_exclusive(bool value = true) {
+    exclusive = value;
+    return *this;
+  }
   /// Sets `max_connections`.
   tcp_listen_options& with_max_connections(std::size_t value) {
     max_connections = value;
@@ -78,13 +93,25 @@ struct unix_listen_options {
   explicit unix_listen_options(std::string socket_path) : path(std::move(socket_path)) {}
 
   /// Sets `backlog`; returns `*this`, as every `with_*` setter does.
-  unix_listen_options& with_backlog(int value) { backlog = value; return *this; }
+  unix_listen_options& with_backlog(int value) {
+    backlog = value;
+    return *this;
+  }
   /// Sets `readable_all`.
-  unix_listen_options& with_readable_all(bool value = true) { readable_all = value; return *this; }
+  unix_listen_options& with_readable_all(bool value = true) {
+    readable_all = value;
+    return *this;
+  }
   /// Sets `writable_all`.
-  unix_listen_options& with_writable_all(bool value = true) { writable_all = value; return *this; }
+  unix_listen_options& with_writable_all(bool value = true) {
+    writable_all = value;
+    return *this;
+  }
   /// Sets `exclusive`.
-  unix_listen_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  unix_listen_options& with_exclusive(bool value = true) {
+    exclusive = value;
+    return *this;
+  }
   /// Sets `max_connections`.
   unix_listen_options& with_max_connections(std::size_t value) {
     max_connections = value;
@@ -113,13 +140,25 @@ struct udp_bind_options {
       : port(bind_port), address(std::move(bind_address)) {}
 
   /// Sets `ipv6`; returns `*this`, as every `with_*` setter does.
-  udp_bind_options& with_ipv6(bool value = true) { ipv6 = value; return *this; }
+  udp_bind_options& with_ipv6(bool value = true) {
+    ipv6 = value;
+    return *this;
+  }
   /// Sets `ipv6_only`.
-  udp_bind_options& with_ipv6_only(bool value = true) { ipv6_only = value; return *this; }
+  udp_bind_options& with_ipv6_only(bool value = true) {
+    ipv6_only = value;
+    return *this;
+  }
   /// Sets `reuse_address`.
-  udp_bind_options& with_reuse_address(bool value = true) { reuse_address = value; return *this; }
+  udp_bind_options& with_reuse_address(bool value = true) {
+    reuse_address = value;
+    return *this;
+  }
   /// Sets `exclusive`.
-  udp_bind_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  udp_bind_options& with_exclusive(bool value = true) {
+    exclusive = value;
+    return *this;
+  }
 };
 
 } // namespace cocluster

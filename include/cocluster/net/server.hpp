@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "cocluster/config.hpp"

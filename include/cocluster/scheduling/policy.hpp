@@ -97,16 +97,15 @@ inline std::optional<int> least_recently_used(std::span<const worker_load> worke
 ///   `connection_closed` is never called, and workers spend nothing on counting.
 /// One policy object exists per shared listener; it must be default-constructible.
 template <class P>
-concept scheduling_policy =
-    std::default_initializable<P> &&
-    requires(P& policy, const connection_request& request, std::span<const worker_load> workers,
-             int id) {
-      { P::mode } -> std::convertible_to<distribution>;
-      { policy.pick(request, workers) } -> std::same_as<std::optional<int>>;
-      policy.worker_added(id);
-      policy.worker_removed(id);
-      policy.connection_closed(id);
-    };
+concept scheduling_policy = std::default_initializable<P> &&
+                            requires(P& policy, const connection_request& request,
+                                     std::span<const worker_load> workers, int id) {
+                              { P::mode } -> std::convertible_to<distribution>;
+                              { policy.pick(request, workers) } -> std::same_as<std::optional<int>>;
+                              policy.worker_added(id);
+                              policy.worker_removed(id);
+                              policy.connection_closed(id);
+                            };
 
 /// A base for policies that need no bookkeeping hooks.
 struct stateless_policy {

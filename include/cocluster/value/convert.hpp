@@ -67,8 +67,8 @@ concept has_json_from_only = !has_from_value<T> && requires(const nlohmann::json
 
 /// Types a value can be converted to.
 template <class T>
-concept convertible_from_value =
-    std::same_as<T, value> || has_from_value<T> || has_json_from_only<T>;
+concept convertible_from_value = std::same_as<T, value> || has_from_value<T> ||
+                                 has_json_from_only<T>;
 
 [[noreturn]] inline void conversion_error(const value& v, const char* wanted) {
   throw value_error("cocluster::value: cannot convert " + std::string(kind_name(v.kind())) +
@@ -211,7 +211,9 @@ template <class I>
   requires(std::integral<I> && !std::same_as<I, bool>)
 void from_value(const value& v, I& out) {
   constexpr double low = static_cast<double>(std::numeric_limits<I>::min());
-  constexpr double high = std::is_signed_v<I> ? -low : static_cast<double>(std::numeric_limits<I>::max()) + 1.0;
+  constexpr double high = std::is_signed_v<I>
+                              ? -low
+                              : static_cast<double>(std::numeric_limits<I>::max()) + 1.0;
   if (v.is_number()) {
     const double d = v.as_number();
     if (!(d >= low && d < high) || std::trunc(d) != d)

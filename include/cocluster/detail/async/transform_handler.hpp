@@ -36,7 +36,7 @@ struct associator<Associator, cocluster::detail::transform_handler<Handler, Tran
   using type = typename Associator<Handler, DefaultCandidate>::type;
 
   static type get(const cocluster::detail::transform_handler<Handler, Transform>& h,
-      const DefaultCandidate& candidate = DefaultCandidate()) noexcept {
+                  const DefaultCandidate& candidate = DefaultCandidate()) noexcept {
     return Associator<Handler, DefaultCandidate>::get(h.handler, candidate);
   }
 };

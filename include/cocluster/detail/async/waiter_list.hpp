@@ -38,9 +38,9 @@ public:
   void add(Handler&& handler, std::shared_ptr<void> keep_alive = {}) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     const std::uint64_t id = ++state_->last_id;
-    state_->entries.push_back(
-        {id, erased_handler<Values...>(std::forward<Handler>(handler), state_->executor,
-                                       std::move(keep_alive))});
+    state_->entries.push_back({id,
+                               erased_handler<Values...>(std::forward<Handler>(handler),
+                                                         state_->executor, std::move(keep_alive))});
     if (slot.is_connected())
       slot.template emplace<cancel_one>(std::weak_ptr<state>(state_), id);
   }

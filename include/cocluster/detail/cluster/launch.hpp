@@ -81,9 +81,7 @@ inline launched_worker launch_worker(const settings& current,
       child_ends.push_back(std::move(child));
       break;
     }
-    case stdio_entry::kind::fd:
-      request.fds.emplace_back(index, entry.fd);
-      break;
+    case stdio_entry::kind::fd: request.fds.emplace_back(index, entry.fd); break;
     case stdio_entry::kind::inherit:
       if (::fcntl(index, F_GETFD) >= 0) {
         request.fds.emplace_back(index, index);

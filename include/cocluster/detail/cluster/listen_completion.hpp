@@ -91,7 +91,7 @@ auto async_complete(Token&& token, const asio::any_io_executor& executor, Start 
     return asio::async_initiate<Token, void(std::exception_ptr, Result)>(
         [executor](auto handler, Start begin) {
           deliver_once<decltype(handler), std::exception_ptr, Result> done(std::move(handler),
-                                                                          executor);
+                                                                           executor);
           begin([done](std::exception_ptr failure, Result result) {
             done(as_system_error(failure), std::move(result));
           });
@@ -100,8 +100,7 @@ auto async_complete(Token&& token, const asio::any_io_executor& executor, Start 
   } else {
     return asio::async_initiate<Token, void(error_code, Result)>(
         [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), error_code, Result> done(std::move(handler),
-                                                                       executor);
+          deliver_once<decltype(handler), error_code, Result> done(std::move(handler), executor);
           begin([done](std::exception_ptr failure, Result result) {
             done(handler_error(error_code_of(failure)), std::move(result));
           });

@@ -24,8 +24,8 @@
 #include "cocluster/detail/ipc/frame_reader.hpp"
 #include "cocluster/detail/ipc/frame_writer.hpp"
 #include "cocluster/detail/ipc/handle_inbox.hpp"
-#include "cocluster/detail/ipc/write_queue.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/ipc/write_queue.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/ipc/options.hpp"
@@ -233,7 +233,7 @@ private:
 
   // Waits until the socket is ready for `type`, with the flag `Waiting` set meanwhile, then
   // runs `Next` in a library turn; a failed wait fails the channel, named by `what`.
-  template <bool channel::*Waiting, void (channel::*Next)()>
+  template <bool channel::* Waiting, void (channel::*Next)()>
   void wait_then(asio::socket_base::wait_type type, const char* what) {
     this->*Waiting = true;
     socket_.async_wait(type, [self = this->shared_from_this(), what](std::error_code ec) {
@@ -264,8 +264,8 @@ private:
   // a write fails (`ec`, EAGAIN included).
   void write_queued(std::error_code& ec) {
     while (const auto chunk = queue_.next()) {
-      const std::size_t n =
-          send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
+      const std::size_t n = send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd,
+                                         ec);
       if (ec)
         return;
       queue_.consume(chunk, n);
@@ -331,8 +331,8 @@ private:
     for (int i = 0; i < reads_per_turn; ++i) {
       auto [space, size] = reader_.prepare();
       std::error_code ec;
-      const received r =
-          receive_with_fds(socket_.native_handle(), space, size, handles_.received(), ec);
+      const received r = receive_with_fds(socket_.native_handle(), space, size, handles_.received(),
+                                          ec);
       if (would_block(ec))
         return socket_empty(i > 0);
       if (ec)

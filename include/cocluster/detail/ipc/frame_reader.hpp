@@ -31,7 +31,8 @@ public:
   /// Free space to receive into, at least `min_read` bytes (growing or compacting the buffer).
   /// Pointers into the buffer from earlier calls are invalid afterwards.
   std::pair<char*, std::size_t> prepare() {
-    const std::size_t wanted = std::max(min_read, want_ > end_ - begin_ ? want_ - (end_ - begin_) : 0);
+    const std::size_t wanted = std::max(min_read,
+                                        want_ > end_ - begin_ ? want_ - (end_ - begin_) : 0);
     if (capacity_ - end_ < wanted) {
       if (begin_ > 0) {
         std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
@@ -82,8 +83,7 @@ private:
 
   status next_line(std::string_view& frame, std::string& reason) {
     const char* start = data_.get();
-    const void* newline =
-        scan_ < end_ ? std::memchr(start + scan_, '\n', end_ - scan_) : nullptr;
+    const void* newline = scan_ < end_ ? std::memchr(start + scan_, '\n', end_ - scan_) : nullptr;
     if (newline == nullptr) {
       scan_ = end_;
       if (end_ - begin_ > max_frame_) {

@@ -87,10 +87,8 @@ private:
     if (p_ == end_)
       return false;
     switch (*p_) {
-    case '{':
-      return object(out);
-    case '[':
-      return array(out);
+    case '{': return object(out);
+    case '[': return array(out);
     case '"': {
       if (std::string_view text; plain_string(text)) {
         // Builds the string from the input in place of `out`'s value, without a temporary.
@@ -100,17 +98,10 @@ private:
       out = string_t();
       return string(*out.template get_ptr<string_t*>());
     }
-    case 't':
-      out = true;
-      return literal("true", 4);
-    case 'f':
-      out = false;
-      return literal("false", 5);
-    case 'n':
-      out = nullptr;
-      return literal("null", 4);
-    default:
-      return number(out);
+    case 't': out = true; return literal("true", 4);
+    case 'f': out = false; return literal("false", 5);
+    case 'n': out = nullptr; return literal("null", 4);
+    default: return number(out);
     }
   }
 

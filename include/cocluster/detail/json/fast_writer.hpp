@@ -15,9 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/serialization/buffer_sink.hpp"
 #include "cocluster/detail/json/escapes.hpp"
 #include "cocluster/detail/json/nlohmann_internals.hpp"
+#include "cocluster/detail/serialization/buffer_sink.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {
@@ -83,9 +83,7 @@ template <class Json>
 bool write_json_value(const Json& value, buffer_sink& out) {
   using value_t = typename Json::value_t;
   switch (value.type()) {
-  case value_t::null:
-    out.bytes("null", 4);
-    return true;
+  case value_t::null: out.bytes("null", 4); return true;
   case value_t::boolean:
     if (value.template get<bool>())
       out.bytes("true", 4);
@@ -142,8 +140,7 @@ bool write_json_value(const Json& value, buffer_sink& out) {
   }
   case value_t::binary:
   case value_t::discarded:
-  default:
-    return false;
+  default: return false;
   }
 }
 

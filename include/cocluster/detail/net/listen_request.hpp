@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/listen_address.hpp"
 #include "cocluster/net/listen_options.hpp"
 
@@ -26,8 +26,8 @@ struct listen_request {
   address_type type = address_type::ipv4;
   std::optional<std::string> address; // an IP address, a Unix path, or null for "any"
   int port = 0;                       // -1 for Unix sockets and descriptors, as Node sends
-  std::optional<int> fd;    // -1 (Node's "no descriptor") for UDP binds, as Node sends
-  std::optional<int> flags; // TCP: 1 = IPv6 only; UDP: 1 = IPv6 only, 4 = reuse address
+  std::optional<int> fd;              // -1 (Node's "no descriptor") for UDP binds, as Node sends
+  std::optional<int> flags;           // TCP: 1 = IPv6 only; UDP: 1 = IPv6 only, 4 = reuse address
   int backlog = 511;
   bool readable_all = false;
   bool writable_all = false;

@@ -48,8 +48,8 @@ public:
     std::function<void()> closed;
   };
 
-  server_impl(asio::any_io_executor executor, mode m, unique_fd listening,
-              nlohmann::json sockname, std::optional<std::size_t> max_connections,
+  server_impl(asio::any_io_executor executor, mode m, unique_fd listening, nlohmann::json sockname,
+              std::optional<std::size_t> max_connections,
               std::shared_ptr<connection_tracker> tracker, std::string unlink_path = {})
       : executor_(executor), mode_(m), listening_(executor), retry_(executor),
         sockname_(std::move(sockname)), max_connections_(max_connections),

@@ -17,9 +17,9 @@
 #include <set>
 #include <utility>
 
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/net/handle_entry.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/ipc/protocol.hpp"
 
 namespace cocluster::detail {
 

@@ -141,8 +141,12 @@ private:
       put_varint(sink_, bits);
       return;
     }
-    case value_kind::array_buffer: write_array_buffer(static_cast<const js::array_buffer&>(*n)); return;
-    case value_kind::typed_array: write_typed_array(static_cast<const js::typed_array&>(*n)); return;
+    case value_kind::array_buffer:
+      write_array_buffer(static_cast<const js::array_buffer&>(*n));
+      return;
+    case value_kind::typed_array:
+      write_typed_array(static_cast<const js::typed_array&>(*n));
+      return;
     case value_kind::error: write_error(static_cast<const js::error&>(*n)); return;
     default: unencodable("unknown node kind");
     }
