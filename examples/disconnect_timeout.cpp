@@ -8,7 +8,6 @@
 //
 //   ./disconnect_timeout [job-milliseconds]     (default 5000: the worker gets killed)
 #include <cocluster.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -19,7 +19,8 @@ asio::awaitable<void> worker(cocluster::cluster<>& cluster) {
   auto server = co_await cluster.listen(cocluster::tcp_listen_options(8000));
   for (;;) {
     asio::ip::tcp::socket client = co_await server.async_accept(asio::use_awaitable);
-    std::string_view reply = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nhi\n";
+    std::string_view reply =
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nhi\n";
     co_await asio::async_write(client, asio::buffer(reply), asio::use_awaitable);
   }
 }

@@ -45,7 +45,7 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
 
 // ---------------------------------------------------------------------------------------------
 // The command line.
@@ -59,21 +59,22 @@ struct command_line {
 };
 
 void print_usage(std::FILE* to) {
-  std::fprintf(to,
-               "usage: http_cluster [options]\n"
-               "  --port N            the port to serve (0: any free port; default 8000)\n"
-               "  --workers N         the pool size (default: the CPUs this process may use, %zu)\n"
-               "  --policy P          how connections are spread: rr (default), none, reuseport,\n"
-               "                      least, iphash\n"
-               "  --demo SECONDS      drive keep-alive load for SECONDS, print the rate, stop\n"
-               "  --boot-timeout MS   a worker not listening within MS is killed (default 30000)\n"
-               "  --drain-timeout MS  how long a retiring worker may finish its connections\n"
-               "                      (default 20000)\n"
-               "  --kill-timeout MS   a retiring worker still alive after MS is killed (default 25000)\n"
-               "  -h, --help          print this text\n"
-               "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
-               "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n",
-               static_cast<std::size_t>(cocluster::available_cpus()));
+  std::fprintf(
+      to,
+      "usage: http_cluster [options]\n"
+      "  --port N            the port to serve (0: any free port; default 8000)\n"
+      "  --workers N         the pool size (default: the CPUs this process may use, %zu)\n"
+      "  --policy P          how connections are spread: rr (default), none, reuseport,\n"
+      "                      least, iphash\n"
+      "  --demo SECONDS      drive keep-alive load for SECONDS, print the rate, stop\n"
+      "  --boot-timeout MS   a worker not listening within MS is killed (default 30000)\n"
+      "  --drain-timeout MS  how long a retiring worker may finish its connections\n"
+      "                      (default 20000)\n"
+      "  --kill-timeout MS   a retiring worker still alive after MS is killed (default 25000)\n"
+      "  -h, --help          print this text\n"
+      "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
+      "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n",
+      static_cast<std::size_t>(cocluster::available_cpus()));
 }
 
 // An integer in [low, high], the whole text.
@@ -98,16 +99,14 @@ int parse(int argc, char** argv, command_line& c) {
       return 0;
     }
     const bool known = flag == "--port" || flag == "--workers" || flag == "--policy" ||
-                       flag == "--demo" || flag == "--boot-timeout" ||
-                       flag == "--drain-timeout" || flag == "--kill-timeout";
+                       flag == "--demo" || flag == "--boot-timeout" || flag == "--drain-timeout" ||
+                       flag == "--kill-timeout";
     if (!known)
       return fail("unknown option '" + flag + "'");
     if (i + 1 >= argc)
       return fail(flag + " needs a value");
     const std::string value = argv[++i];
-    auto number = [&](long long low, long long high) {
-      return parse_integer(value, low, high);
-    };
+    auto number = [&](long long low, long long high) { return parse_integer(value, low, high); };
     auto bad = [&](const std::string& expected) {
       return fail("bad value '" + value + "' for " + flag + ": expected " + expected);
     };
@@ -198,7 +197,7 @@ struct request {
   std::size_t size = 0; // head and body
   bool http10 = false;
   bool wants_close = false;
-  bool bad = false;     // unparsable: the connection is closed without an answer
+  bool bad = false; // unparsable: the connection is closed without an answer
 };
 
 std::optional<request> next_request(std::string_view in) {
@@ -310,7 +309,7 @@ asio::awaitable<void> serve_connection(std::shared_ptr<asio::ip::tcp::socket> so
       // Close gently, as Node does: send FIN, and read until the client closes too (1 s at
       // most), so that a request it had already sent cannot make our close a reset that
       // destroys the response it has not read yet.
-      std::error_code ignored;
+      cocluster::error_code ignored;
       socket->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
       idle_timer.expires_after(1s);
       for (;;) {
@@ -346,8 +345,8 @@ asio::awaitable<void> run_worker(cocluster::cluster<>& cluster, int port) {
   for (;;) {
     auto [ec, socket] = co_await state->server.async_accept(as_tuple);
     if (ec)
-      break; // the server closed: the worker is disconnecting
-    std::error_code ignored; // (a client that reset at once: its reads will fail)
+      break;                       // the server closed: the worker is disconnecting
+    cocluster::error_code ignored; // (a client that reset at once: its reads will fail)
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     asio::co_spawn(cluster.get_executor(),
                    serve_connection(std::make_shared<asio::ip::tcp::socket>(std::move(socket)),
@@ -376,10 +375,10 @@ int worker_main(asio::io_context& io, const command_line& options) {
 // The primary.
 
 struct primary_state {
-  bool stopping = false;         // a stop has begun: demo clients do not reconnect
-  std::uint64_t responses = 0;   // received by the demo's clients
+  bool stopping = false;                  // a stop has begun: demo clients do not reconnect
+  std::uint64_t responses = 0;            // received by the demo's clients
   asio::steady_timer* demo_end = nullptr; // cut short by a stop
-  std::error_code run_error;     // how the supervisor's run ended
+  std::error_code run_error;              // how the supervisor's run ended
   std::string run_failure;
 };
 
@@ -389,7 +388,8 @@ struct primary_state {
 asio::awaitable<void> drive_load(int port, primary_state& state) {
   auto executor = co_await asio::this_coro::executor;
   auto remaining = std::make_shared<int>(32);
-  auto finished = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto finished = std::make_shared<asio::steady_timer>(executor,
+                                                       asio::steady_timer::time_point::max());
   const asio::ip::tcp::endpoint server(asio::ip::make_address("127.0.0.1"),
                                        static_cast<unsigned short>(port));
   for (int c = 0; c < 32; ++c)
@@ -441,7 +441,8 @@ asio::awaitable<void> stop_after(Supervisor& supervisor, int seconds, primary_st
   state.demo_end = &timer;
   co_await timer.async_wait(as_tuple);
   state.demo_end = nullptr;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("demo: %llu responses, %.0f requests/s\n",
               static_cast<unsigned long long>(state.responses),
               static_cast<double>(state.responses) / elapsed);
@@ -498,8 +499,7 @@ asio::awaitable<void> announce_and_demo(Supervisor& supervisor, Listening listen
   std::printf("demo: 32 keep-alive clients for %d s...\n", options.demo_seconds);
   std::fflush(stdout);
   co_await (drive_load(port, state) && stop_after(supervisor, options.demo_seconds, state));
-  std::printf("demo: %llu responses in all\n",
-              static_cast<unsigned long long>(state.responses));
+  std::printf("demo: %llu responses in all\n", static_cast<unsigned long long>(state.responses));
   std::fflush(stdout);
 }
 

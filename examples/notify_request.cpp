@@ -14,7 +14,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
-constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
 
 // ---------------------------------------------------------------------------------------------
 // The worker: answer "hello world", then tell the primary.

@@ -28,7 +28,7 @@ asio::awaitable<void> primary(cocluster::cluster<>& cluster, std::chrono::second
 
   auto backoff = 10ms;
   for (;;) {
-    auto [ec, event] = co_await exits.async_receive(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, event] = co_await exits.async_receive(cocluster::as_tuple(asio::use_awaitable));
     if (ec)
       break;
     std::printf("primary: worker %d (pid %d) ended: %s\n", event.worker.id(), event.worker.pid(),
@@ -54,7 +54,7 @@ asio::awaitable<void> worker(cocluster::cluster<>& cluster) {
   std::printf("worker %d: started\n", cluster.worker().id());
   for (;;) {
     work.expires_after(std::chrono::milliseconds(200 + random() % 800));
-    auto [ec] = co_await work.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await work.async_wait(cocluster::as_tuple(asio::use_awaitable));
     if (ec || !cluster.worker().is_connected())
       co_return;
     if (random() % 4 == 0) {

@@ -15,7 +15,7 @@
 
 using namespace std::chrono_literals;
 
-constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
 
 asio::awaitable<void> worker(cocluster::cluster<>& cluster) {
   const int id = cluster.worker().id();

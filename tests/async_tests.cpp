@@ -76,7 +76,8 @@ TEST_CASE("waiting on a one-shot event that already happened completes at once w
   });
 }
 
-TEST_CASE("every waiter of a one-shot event gets the result when it happens, and later sets are ignored") {
+TEST_CASE("every waiter of a one-shot event gets the result when it happens, and later sets are "
+          "ignored") {
   asio::io_context io;
   oneshot_event<int> event(io.get_executor());
   std::vector<int> before;
@@ -112,7 +113,8 @@ TEST_CASE("a one-shot wait is cancellable, so it can race a timer") {
   });
 }
 
-TEST_CASE("a subscription receives every event in order, including those published before it waits") {
+TEST_CASE(
+    "a subscription receives every event in order, including those published before it waits") {
   asio::io_context io;
   event_hub<int> hub(io.get_executor());
   auto queue = hub.subscribe();
@@ -181,8 +183,8 @@ TEST_CASE("a cancelled receive consumes no event") {
   });
 }
 
-
-TEST_CASE("completions that arise in a library handler run in order when it finishes, never inside the call") {
+TEST_CASE("completions that arise in a library handler run in order when it finishes, never inside "
+          "the call") {
   asio::io_context io;
   oneshot_event<int> first(io.get_executor());
   oneshot_event<int> second(io.get_executor());
@@ -204,7 +206,8 @@ TEST_CASE("completions that arise in a library handler run in order when it fini
   CHECK(other_handler_ran);
 }
 
-TEST_CASE("a coroutine whose waits all complete at once inside a library handler does not starve the others") {
+TEST_CASE("a coroutine whose waits all complete at once inside a library handler does not starve "
+          "the others") {
   asio::io_context io;
   oneshot_event<> start(io.get_executor());
   oneshot_event<> ready(io.get_executor());
@@ -239,7 +242,8 @@ TEST_CASE("a coroutine whose waits all complete at once inside a library handler
   CHECK(spins < 20'000'000);
 }
 
-TEST_CASE("a waiting handler is stored with its associated allocator, which is freed before the handler runs") {
+TEST_CASE("a waiting handler is stored with its associated allocator, which is freed before the "
+          "handler runs") {
   asio::io_context io;
   allocation_counts counts;
   oneshot_event<int> in_turn(io.get_executor());
@@ -267,7 +271,7 @@ TEST_CASE("a waiting handler is stored with its associated allocator, which is f
   });
   io.run();
   CHECK(values == std::vector<int>{1, 2});
-  CHECK(live_in_first == 1);  // its own storage gone, the other handler's still held
+  CHECK(live_in_first == 1); // its own storage gone, the other handler's still held
   CHECK(live_in_second == 0);
   CHECK(counts.live == 0);
   CHECK(counts.total == 2);

@@ -92,8 +92,10 @@ accepted_by burst(int workers, int connections, unsigned seed, std::size_t windo
 }
 
 int spread(const accepted_by& accepted) {
-  const auto [low, high] = std::minmax_element(
-      accepted.begin(), accepted.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  const auto [low, high] = std::minmax_element(accepted.begin(), accepted.end(),
+                                               [](const auto& a, const auto& b) {
+                                                 return a.second < b.second;
+                                               });
   return high->second - low->second;
 }
 
@@ -235,7 +237,8 @@ TEST_CASE("round_robin lets a worker that joins take its turn after those alread
   policy.worker_added(2);
   std::vector<cocluster::worker_load> workers{load(1, 1), load(2, 2)};
   for (int n = 0; n < 5; ++n) // 1 2 1 2 1: worker 2 is one behind
-    workers[static_cast<std::size_t>(*policy.pick({}, workers) - 1)].idle_since = 3u + static_cast<unsigned>(n);
+    workers[static_cast<std::size_t>(*policy.pick({}, workers) - 1)].idle_since =
+        3u + static_cast<unsigned>(n);
   policy.worker_added(3);
   workers.push_back(load(3, 100)); // joined just now
   CHECK(policy.pick({}, workers) == 2);

@@ -48,7 +48,7 @@ asio::awaitable<std::string> http_get(int port) {
   std::string response;
   // Read to the end (the server closes: Connection: close).
   co_await asio::async_read(socket, asio::dynamic_buffer(response),
-                            asio::experimental::as_tuple(asio::use_awaitable));
+                            cocluster::as_tuple(asio::use_awaitable));
   const auto body = response.find("\r\n\r\n");
   co_return body == std::string::npos ? std::string() : response.substr(body + 4);
 }
@@ -117,8 +117,8 @@ namespace {
 // frame).
 asio::awaitable<void> answer_line(asio::ip::tcp::socket connection, int id) {
   std::string line;
-  auto [read_error, n] =
-      co_await asio::async_read_until(connection, asio::dynamic_buffer(line), '\n', test::as_tuple);
+  auto [read_error, n] = co_await asio::async_read_until(connection, asio::dynamic_buffer(line),
+                                                         '\n', test::as_tuple);
   if (read_error)
     co_return;
   const std::string reply = std::to_string(id) + " " + line.substr(0, n);
@@ -266,8 +266,9 @@ TEST_CASE_TEMPLATE("Node workers that leave in each way get the exited_after_dis
       auto worker = cluster.fork();
       exits.expect_code(worker, expected.code);
       std::optional<bool> at_disconnect;
-      worker.async_wait_disconnect(
-          [&](std::error_code) { at_disconnect = worker.exited_after_disconnect(); });
+      worker.async_wait_disconnect([&](std::error_code) {
+        at_disconnect = worker.exited_after_disconnect();
+      });
       co_await worker.exited();
       CHECK(worker.exited_after_disconnect() == expected.exited_after_disconnect);
       const bool seen = co_await test::eventually([&] { return at_disconnect.has_value(); });
@@ -337,9 +338,9 @@ TEST_CASE("cocluster workers serve a shared port under a real Node primary, in R
   }
   for (const std::string policy : {"rr", "none"}) {
     CAPTURE(policy);
-    const auto result =
-        test::run_program({*node, test::test_file("node/interop_net_primary.js"), test::self_binary()},
-                          {"NODE_CLUSTER_SCHED_POLICY=" + policy});
+    const auto result = test::run_program({*node, test::test_file("node/interop_net_primary.js"),
+                                           test::self_binary()},
+                                          {"NODE_CLUSTER_SCHED_POLICY=" + policy});
     INFO("node primary said: " << result.output);
     CHECK(result.exit_code == 0);
     const auto report = nlohmann::json::parse(result.output, nullptr, false);
@@ -379,7 +380,8 @@ TEST_CASE("an unmodified Node worker in advanced mode trades a Buffer, a Map, a 
     CHECK(reply["failed"].as_string() == ""); // what Node found in our value
     CHECK(reply["echo"] == rich_from_cocluster());
     CHECK(reply["made"] == rich_from_node());
-    CHECK(reply["made"]["big"].as_bigint() == cocluster::js::bigint::parse("1180591620717411303425"));
+    CHECK(reply["made"]["big"].as_bigint() ==
+          cocluster::js::bigint::parse("1180591620717411303425"));
     worker.disconnect();
     co_await worker.exited();
     CHECK(worker.exited_after_disconnect() == true);

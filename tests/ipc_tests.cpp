@@ -15,9 +15,9 @@
 #include <cocluster/detail/ipc/frame_reader.hpp>
 #include <cocluster/detail/ipc/frame_writer.hpp>
 #include <cocluster/detail/ipc/handle_inbox.hpp>
-#include <cocluster/detail/ipc/write_queue.hpp>
 #include <cocluster/detail/ipc/protocol.hpp>
 #include <cocluster/detail/ipc/requests.hpp>
+#include <cocluster/detail/ipc/write_queue.hpp>
 
 #include "support/fds.hpp"
 #include "support/run.hpp"
@@ -268,7 +268,8 @@ TEST_CASE("the frame reader rejects a declared length over the limit without all
 }
 
 TEST_CASE("the frame writer's frames are what the frame reader splits, in both framings") {
-  for (const auto format : {cocluster::framing::newline_delimited, cocluster::framing::length_prefixed}) {
+  for (const auto format :
+       {cocluster::framing::newline_delimited, cocluster::framing::length_prefixed}) {
     const cocluster::detail::frame_writer writer(format);
     std::string wire;
     const std::vector<std::string> bodies{"{\"a\":1}", std::string(70000, 'x'), "[]"};
@@ -364,7 +365,9 @@ TEST_CASE("a channel delivers 100,000 small messages in order with none lost") {
                      if (++next == count)
                        io.stop();
                    },
-                   {}, {}, {}});
+                   {},
+                   {},
+                   {}});
   for (int i = 0; i < count; ++i)
     sender->send({{"i", i}, {"pad", "0123456789"}});
   io.run_for(60s);
@@ -540,9 +543,10 @@ TEST_CASE("a NODE_HANDLE message gets its descriptor and an acknowledgement") {
   int pipe_ends[2];
   REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
   unique_fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
-  c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":1}})"
-              "\n",
-              write_end.get());
+  c.write_raw(
+      R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":1}})"
+      "\n",
+      write_end.get());
   run_until(io, [&] { return c.internal.size() == 1 && c.ipc->queued_bytes() == 0; });
   REQUIRE(c.internal.size() == 1);
   CHECK(c.internal[0]["act"] == "newconn");
@@ -557,8 +561,9 @@ TEST_CASE("a NODE_HANDLE message gets its descriptor and an acknowledgement") {
 TEST_CASE("a NODE_HANDLE message without its descriptor is refused with a NACK and reported") {
   asio::io_context io;
   channel_with_raw_peer c(io);
-  c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":1}})"
-              "\n");
+  c.write_raw(
+      R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":1}})"
+      "\n");
   run_until(io, [&] { return !c.errors.empty() && c.ipc->queued_bytes() == 0; });
   CHECK(c.internal.empty());
   REQUIRE(c.errors.size() == 1);
@@ -639,7 +644,8 @@ TEST_CASE("descriptors that arrive without a message to claim them are closed wi
   CHECK(test::open_fds() == before);
 }
 
-TEST_CASE("a reply sent while handling a message is written at once, and what follows it in one batch") {
+TEST_CASE(
+    "a reply sent while handling a message is written at once, and what follows it in one batch") {
   asio::io_context io;
   int ends[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
@@ -653,7 +659,9 @@ TEST_CASE("a reply sent while handling a message is written at once, and what fo
                   queued_after_send.push_back(ipc->queued_bytes());
                 }
               },
-              {}, {}, {}});
+              {},
+              {},
+              {}});
   // Outside a handler, send() only queues: the write waits for the event loop.
   ipc->send({{"hello", true}});
   CHECK(ipc->queued_bytes() == std::string_view("{\"hello\":true}\n").size());
@@ -762,9 +770,10 @@ TEST_CASE("with busy_poll, messages and descriptors that arrive while polling co
         REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
         unique_fd read_end(pipe_ends[0]);
         write_ends.emplace_back(pipe_ends[1]);
-        c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":)" +
-                        std::to_string(i) + "}}\n",
-                    read_end.get());
+        c.write_raw(
+            R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":)" +
+                std::to_string(i) + "}}\n",
+            read_end.get());
       } else {
         c.write_raw("{\"i\":" + std::to_string(i) + "}\n");
       }
@@ -820,7 +829,7 @@ TEST_CASE("internal requests are stamped with the next seq and each reply goes t
       replies.emplace_back(name, std::move(reply));
     };
   };
-  CHECK(requests.send(protocol::cluster_message("plain")));             // seq 7, no reply wanted
+  CHECK(requests.send(protocol::cluster_message("plain"))); // seq 7, no reply wanted
   CHECK(requests.send_request(protocol::cluster_message("a"), reply_to("a"))); // seq 8
   pipe_pair pipe;
   CHECK(requests.send_request_with_fd(protocol::cluster_message("b"), pipe.write_end.get(),
@@ -847,7 +856,7 @@ TEST_CASE("internal requests are stamped with the next seq and each reply goes t
     return requests.deliver_reply(message, fd);
   };
   CHECK(deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 9}, {"which", "second"}}));
-  CHECK(!deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 7}})); // no reply wanted: not taken
+  CHECK(!deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 7}}));   // no reply wanted: not taken
   CHECK(!deliver({{"cmd", "NODE_CLUSTER"}, {"act", "x"}})); // no ack
   CHECK(deliver({{"cmd", "NODE_CLUSTER"}, {"ack", 8}, {"which", "first"}}));
   REQUIRE(replies.size() == 2);
@@ -880,7 +889,8 @@ TEST_CASE("an internal request the channel refuses is reported, takes its seq an
   cocluster::detail::sequence seq;
   std::vector<std::pair<std::error_code, std::string>> errors;
   cocluster::detail::internal_requests<cocluster::json> requests(
-      *c.ipc, seq, [&](std::error_code ec, const std::string& what) { errors.emplace_back(ec, what); });
+      *c.ipc, seq,
+      [&](std::error_code ec, const std::string& what) { errors.emplace_back(ec, what); });
   auto big = protocol::cluster_message("big");
   big["data"] = std::string(16 * 1024, 'x');
   bool refused = false;

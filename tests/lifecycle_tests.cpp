@@ -197,9 +197,10 @@ WORKER_SCENARIO("exit-leaving-channel-open") {
 
 TEST_SUITE_BEGIN("lifecycle");
 
-TEST_CASE_TEMPLATE("fork, online and exit are reported with the worker in the state Node has at each "
-                   "[basic]",
-                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+TEST_CASE_TEMPLATE(
+    "fork, online and exit are reported with the worker in the state Node has at each "
+    "[basic]",
+    S, COCLUSTER_TEST_SERIALIZATIONS) {
   asio::io_context io;
   cluster_of<S> cluster(io);
   test::exit_watch exits(cluster);
@@ -362,8 +363,9 @@ TEST_CASE_TEMPLATE("a worker that disconnects or kills itself is seen as leaving
     test::run(io, [&]() -> asio::awaitable<void> {
       auto worker = cluster.fork();
       std::optional<bool> at_disconnect;
-      worker.async_wait_disconnect(
-          [&](std::error_code) { at_disconnect = worker.exited_after_disconnect(); });
+      worker.async_wait_disconnect([&](std::error_code) {
+        at_disconnect = worker.exited_after_disconnect();
+      });
       co_await worker.exited();
       CHECK(worker.exited_after_disconnect() == true);
       const bool seen = co_await test::eventually([&] { return at_disconnect.has_value(); });
@@ -408,8 +410,9 @@ TEST_CASE_TEMPLATE("a worker's own disconnect waits for the primary's acknowledg
     auto disconnects = cluster.subscribe(cocluster::event::disconnect);
     auto worker = cluster.fork();
     std::optional<bool> at_disconnect;
-    worker.async_wait_disconnect(
-        [&](std::error_code) { at_disconnect = worker.exited_after_disconnect(); });
+    worker.async_wait_disconnect([&](std::error_code) {
+      at_disconnect = worker.exited_after_disconnect();
+    });
     auto event = co_await disconnects.async_receive();
     CHECK(event.worker == worker);
     // The flag was set by the worker's message before its channel closed.
@@ -484,8 +487,9 @@ TEST_CASE_TEMPLATE("cluster disconnect completes only after every worker has exi
     slow.kill();
     const auto slow_ended = co_await exit_events.async_receive();
     CHECK(slow_ended.worker == slow);
-    const bool completed =
-        co_await test::eventually([&] { return slow_dead_at_completion.has_value(); });
+    const bool completed = co_await test::eventually([&] {
+      return slow_dead_at_completion.has_value();
+    });
     CHECK(completed);
     CHECK(slow_dead_at_completion == true);
     CHECK(cluster.workers().empty());
@@ -511,8 +515,8 @@ TEST_CASE_TEMPLATE("twenty workers disconnecting and destroying themselves at on
       co_await worker.online();
     for (int i = 0; i < count; ++i)
       if (workers[static_cast<std::size_t>(i)].is_connected())
-        workers[static_cast<std::size_t>(i)].send(
-            test::message<S>(i % 2 ? "disconnect" : "destroy"));
+        workers[static_cast<std::size_t>(i)].send(test::message<S>(i % 2 ? "disconnect"
+                                                                         : "destroy"));
     // Each disconnect makes the primary ask every worker still connected to disconnect too.
     for (int seen = 0; seen < count; ++seen) {
       co_await disconnects.async_receive();
@@ -551,8 +555,8 @@ TEST_CASE_TEMPLATE("messages travel both ways, to the worker's stream and the cl
   });
 }
 
-TEST_CASE_TEMPLATE("messages sent before anyone subscribed wait for the first subscription",
-                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+TEST_CASE_TEMPLATE("messages sent before anyone subscribed wait for the first subscription", S,
+                   COCLUSTER_TEST_SERIALIZATIONS) {
   asio::io_context io;
   cluster_of<S> cluster(io);
   test::exit_watch exits(cluster);
@@ -699,7 +703,7 @@ TEST_CASE_TEMPLATE("waiting for online on a worker that dies first ends with wor
     auto [ec] = co_await worker.async_wait_online(test::as_tuple);
     CHECK(ec == cocluster::errc::worker_exited);
     CHECK(worker.status().has_value()); // it completed because the worker had exited
-    co_await exits.check();              // with /bin/true's code 0
+    co_await exits.check();             // with /bin/true's code 0
   });
 }
 

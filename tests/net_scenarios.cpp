@@ -44,7 +44,7 @@ asio::awaitable<void> answer(Socket socket, int id, std::shared_ptr<serve_state>
   std::string in;
   for (bool first = true;; first = false) {
     auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
-                                                   asio::experimental::as_tuple(asio::use_awaitable));
+                                                   cocluster::as_tuple(asio::use_awaitable));
     if (ec)
       co_return;
     const std::string reply = std::to_string(id) + " " + in.substr(0, n);
@@ -52,7 +52,7 @@ asio::awaitable<void> answer(Socket socket, int id, std::shared_ptr<serve_state>
     if (first)
       ++state->served; // connections, not lines
     auto [write_error, written] = co_await asio::async_write(
-        socket, asio::buffer(reply), asio::experimental::as_tuple(asio::use_awaitable));
+        socket, asio::buffer(reply), cocluster::as_tuple(asio::use_awaitable));
     if (write_error || !hold)
       co_return;
   }
@@ -64,8 +64,7 @@ asio::awaitable<void> accept_loop(Server server, int id, std::shared_ptr<serve_s
                                   bool hold, std::function<void()> stopped) {
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
-    auto [ec, socket] =
-        co_await server.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, socket] = co_await server.async_accept(cocluster::as_tuple(asio::use_awaitable));
     if (ec) {
       if (stopped)
         stopped();
@@ -154,8 +153,8 @@ WORKER_SCENARIO("serve") {
         auto ports = co_await listen_all();
         self.send(ports_report(ports));
         for (;;) {
-          auto [ec, message] =
-              co_await messages.async_receive(asio::experimental::as_tuple(asio::use_awaitable));
+          auto [ec, message] = co_await messages.async_receive(
+              cocluster::as_tuple(asio::use_awaitable));
           if (ec)
             break;
           if (message == "close") {
@@ -195,15 +194,15 @@ WORKER_SCENARIO("listen-on-demand") {
         auto messages = self.subscribe(cocluster::event::message);
         std::vector<cocluster::tcp_server> servers;
         for (;;) {
-          auto [ec, message] =
-              co_await messages.async_receive(asio::experimental::as_tuple(asio::use_awaitable));
+          auto [ec, message] = co_await messages.async_receive(
+              cocluster::as_tuple(asio::use_awaitable));
           if (ec)
             co_return;
           if (message.is_object() && message.contains("listen")) {
             const int port = message["listen"].get<int>();
             auto [failure, server] = co_await cluster.async_listen(
                 cocluster::tcp_listen_options(port, "127.0.0.1"),
-                asio::experimental::as_tuple(asio::use_awaitable));
+                cocluster::as_tuple(asio::use_awaitable));
             if (failure) {
               self.send(listen_report("error", port, failure.value()));
             } else {
@@ -260,7 +259,7 @@ WORKER_SCENARIO("bind-fails") {
         auto self = cluster.worker();
         const cocluster::udp_bind_options options(std::stoi(o.at("port")), o.at("host"));
         auto [failure, socket] = co_await cluster.async_bind(
-            options, asio::experimental::as_tuple(asio::use_awaitable));
+            options, cocluster::as_tuple(asio::use_awaitable));
         nlohmann::json report{{"code", failure.value()}, {"open", socket.is_open()}};
         try {
           co_await cluster.async_bind(options);
@@ -285,19 +284,18 @@ WORKER_SCENARIO("client-of") {
       io,
       [&]() -> asio::awaitable<void> {
         asio::ip::tcp::socket socket(io);
-        co_await socket.async_connect(
-            {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)},
-            asio::use_awaitable);
+        co_await socket.async_connect({asio::ip::make_address("127.0.0.1"),
+                                       static_cast<unsigned short>(port)},
+                                      asio::use_awaitable);
         cluster.worker().send(std::string("connected"));
         char buffer[64];
         for (;;) {
-          auto [ec, n] = co_await socket.async_read_some(
-              asio::buffer(buffer), asio::experimental::as_tuple(asio::use_awaitable));
+          auto [ec, n] = co_await socket.async_read_some(asio::buffer(buffer),
+                                                         cocluster::as_tuple(asio::use_awaitable));
           if (ec)
             co_return; // the peer closed: the end this scenario waits for
-          auto [write_error, written] =
-              co_await asio::async_write(socket, asio::buffer(buffer, n),
-                                         asio::experimental::as_tuple(asio::use_awaitable));
+          auto [write_error, written] = co_await asio::async_write(
+              socket, asio::buffer(buffer, n), cocluster::as_tuple(asio::use_awaitable));
           if (write_error)
             co_return;
         }
@@ -320,7 +318,7 @@ WORKER_SCENARIO("udp-echo") {
         self.send(ports_report({socket.local_endpoint().port()}));
         const std::string id = std::to_string(self.id());
         auto messages = self.subscribe(cocluster::event::message);
-        constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+        constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
         using namespace asio::experimental::awaitable_operators;
         for (;;) {
           char buffer[512];

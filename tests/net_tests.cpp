@@ -95,7 +95,8 @@ asio::awaitable<answer_counts> load(int port, int count, int parallel,
               reply = co_await test::ask(port, std::to_string(n));
             } catch (const std::exception&) {
             }
-            const bool exact = reply.size() > 2 && reply.substr(reply.find(' ') + 1) == std::to_string(n);
+            const bool exact = reply.size() > 2 &&
+                               reply.substr(reply.find(' ') + 1) == std::to_string(n);
             ++(*answers)[exact ? test::answered_by(reply) : 0];
           }
         },
@@ -152,7 +153,8 @@ asio::awaitable<void> check_served(const Servers& servers, answer_counts answers
 // Sends `line` on a held connection and returns the answer line; empty if the connection ended.
 asio::awaitable<std::string> exchange(asio::ip::tcp::socket& socket, std::string line) {
   line += "\n";
-  auto [write_error, written] = co_await asio::async_write(socket, asio::buffer(line), test::as_tuple);
+  auto [write_error, written] = co_await asio::async_write(socket, asio::buffer(line),
+                                                           test::as_tuple);
   if (write_error)
     co_return std::string();
   std::string in;
@@ -253,7 +255,8 @@ TEST_SUITE_BEGIN("net");
 
 TEST_CASE_TEMPLATE("listen(0) gives every worker the same non-zero port, reported by listening "
                    "[listening-port]",
-                   Policy, cocluster::round_robin, cocluster::shared_socket, cocluster::reuse_port) {
+                   Policy, cocluster::round_robin, cocluster::shared_socket,
+                   cocluster::reuse_port) {
   asio::io_context io;
   cluster_of<Policy> cluster(io);
   test::exit_watch exits(cluster);
@@ -343,8 +346,8 @@ TEST_CASE_TEMPLATE("a port already taken is EADDRINUSE in the worker, named in t
   test::exit_watch exits(cluster);
   asio::ip::tcp::acceptor taken(io, {asio::ip::make_address("127.0.0.1"), 0});
   const int port = taken.local_endpoint().port();
-  cluster.setup_primary(
-      test::scenario("listen-fails", test::strings("port=" + std::to_string(port), "host=127.0.0.1")));
+  cluster.setup_primary(test::scenario("listen-fails", test::strings("port=" + std::to_string(port),
+                                                                     "host=127.0.0.1")));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
     auto messages = worker.subscribe(cocluster::event::message);
@@ -411,8 +414,8 @@ TEST_CASE("two independent primaries cannot share an explicit port [bind-twice]"
     co_await asio::async_read_until(*other.stdio_pipe(1), asio::dynamic_buffer(line), '\n',
                                     asio::use_awaitable);
     REQUIRE(line == "ready\n");
-    cluster.setup_primary(
-        test::scenario("listen-fails", test::strings("port=" + std::to_string(port), "host=127.0.0.1")));
+    cluster.setup_primary(test::scenario(
+        "listen-fails", test::strings("port=" + std::to_string(port), "host=127.0.0.1")));
     auto worker = cluster.fork();
     auto messages = worker.subscribe(cocluster::event::message);
     auto report = co_await messages.async_receive();
@@ -453,8 +456,9 @@ TEST_CASE("connections refused at max_connections go to other workers: limits 0,
   test::run(io, [&]() -> asio::awaitable<void> {
     std::map<int, int> limit_of;
     for (const int limit : {0, 1, 9}) {
-      auto servers = co_await fork_servers(
-          cluster, 1, test::strings("kind=unix", "path=" + path, "hold", "max=" + std::to_string(limit)));
+      auto servers = co_await fork_servers(cluster, 1,
+                                           test::strings("kind=unix", "path=" + path, "hold",
+                                                         "max=" + std::to_string(limit)));
       limit_of[servers[0].first.id()] = limit;
     }
     std::vector<asio::local::stream_protocol::socket> held;
@@ -524,7 +528,8 @@ TEST_CASE("a worker's disconnect waits for its open connections [worker-wait-ser
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto servers = co_await fork_servers(cluster, 1, test::strings("host=127.0.0.1", "hold", "tell-stop"));
+    auto servers = co_await fork_servers(cluster, 1,
+                                         test::strings("host=127.0.0.1", "hold", "tell-stop"));
     auto worker = servers[0].first;
     const std::string id = std::to_string(worker.id());
     auto messages = worker.subscribe(cocluster::event::message);
@@ -553,7 +558,8 @@ TEST_CASE("a disconnect with a drain timeout shuts down connections still open a
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto servers = co_await fork_servers(cluster, 1, test::strings("host=127.0.0.1", "hold", "tell-stop"));
+    auto servers = co_await fork_servers(cluster, 1,
+                                         test::strings("host=127.0.0.1", "hold", "tell-stop"));
     auto worker = servers[0].first;
     const std::string id = std::to_string(worker.id());
     auto messages = worker.subscribe(cocluster::event::message);
@@ -586,8 +592,8 @@ TEST_CASE("a disconnected worker lives as long as its own outgoing connection [w
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
   asio::ip::tcp::acceptor server(io, {asio::ip::make_address("127.0.0.1"), 0});
-  cluster.setup_primary(
-      test::scenario("client-of", {std::to_string(server.local_endpoint().port())}));
+  cluster.setup_primary(test::scenario("client-of",
+                                       {std::to_string(server.local_endpoint().port())}));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
     auto messages = worker.subscribe(cocluster::event::message);
@@ -626,13 +632,15 @@ TEST_CASE("eight workers with two servers each answer on both ports, and a secon
     for (int round = 0; round < 2; ++round) {
       CAPTURE(round);
       // Two explicit ports per worker: the same ports in both rounds.
-      cluster.setup_primary(test::scenario("serve", test::strings("host=127.0.0.1", "port=" + port_a)));
+      cluster.setup_primary(test::scenario("serve",
+                                           test::strings("host=127.0.0.1", "port=" + port_a)));
       std::vector<cocluster::cluster<>::worker_type> workers;
       for (int i = 0; i < 8; ++i)
         workers.push_back(cluster.fork());
       for (auto& worker : workers)
         co_await worker.listening();
-      cluster.setup_primary(test::scenario("serve", test::strings("host=127.0.0.1", "port=" + port_b)));
+      cluster.setup_primary(test::scenario("serve",
+                                           test::strings("host=127.0.0.1", "port=" + port_b)));
       for (int i = 0; i < 8; ++i)
         workers.push_back(cluster.fork());
       for (std::size_t i = 8; i < workers.size(); ++i)
@@ -667,7 +675,8 @@ TEST_CASE("a server on a Unix socket works in a worker, even past sun_path's len
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
   test::run(io, [&]() -> asio::awaitable<void> {
-    auto servers = co_await fork_servers(cluster, 2, test::strings("kind=unix", "path=" + absolute));
+    auto servers = co_await fork_servers(cluster, 2,
+                                         test::strings("kind=unix", "path=" + absolute));
     CHECK(std::filesystem::exists(deep / "server.sock"));
     std::set<int> answered;
     for (int i = 0; i < 4; ++i)
@@ -710,7 +719,7 @@ TEST_CASE("workers bound to one UDP port share its datagrams [dgram-1]") {
       char reply[16];
       asio::ip::udp::endpoint from;
       const auto n = co_await client.async_receive_from(asio::buffer(reply), from,
-                                                         asio::use_awaitable);
+                                                        asio::use_awaitable);
       if (ids.count(std::stoi(std::string(reply, n))) == 1)
         ++answers;
     }
@@ -841,7 +850,7 @@ TEST_CASE("an IPv6-only server takes IPv6 clients and refuses IPv4 ones") {
     asio::ip::tcp::socket v4(io);
     auto [ec] = co_await v4.async_connect({asio::ip::make_address("127.0.0.1"),
                                            static_cast<unsigned short>(port)},
-                                          asio::experimental::as_tuple(asio::use_awaitable));
+                                          cocluster::as_tuple(asio::use_awaitable));
     CHECK(ec == asio::error::connection_refused);
     co_await cluster.disconnect();
     co_await exits.check();
@@ -865,7 +874,7 @@ TEST_CASE("in the primary, listen simply binds a server of its own") {
     CHECK(reply == "0 to the primary");
     CHECK(server.open_connections() == 0);
     server.close();
-    auto [ec, none] = co_await server.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    auto [ec, none] = co_await server.async_accept(cocluster::as_tuple(asio::use_awaitable));
     CHECK(ec == asio::error::operation_aborted);
   });
 }
@@ -911,8 +920,8 @@ TEST_CASE("a worker's failed UDP bind completes with its error code, and co_awai
   test::exit_watch exits(cluster);
   asio::ip::udp::socket taken(io, {asio::ip::make_address("127.0.0.1"), 0});
   const int port = taken.local_endpoint().port();
-  cluster.setup_primary(
-      test::scenario("bind-fails", test::strings("port=" + std::to_string(port), "host=127.0.0.1")));
+  cluster.setup_primary(test::scenario("bind-fails", test::strings("port=" + std::to_string(port),
+                                                                   "host=127.0.0.1")));
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
     auto messages = worker.subscribe(cocluster::event::message);
@@ -922,7 +931,8 @@ TEST_CASE("a worker's failed UDP bind completes with its error code, and co_awai
     CHECK(report["open"] == false);
     CHECK(report["thrown"] == EADDRINUSE);
     const auto what = report["error"].template get<std::string>();
-    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) !=
+          std::string::npos);
     co_await cluster.disconnect();
     co_await exits.check();
   });
@@ -941,7 +951,8 @@ TEST_CASE("in the primary, bind simply binds a UDP socket of its own") {
     co_await taken.async_send_to(asio::buffer(std::string("ping")), here, asio::use_awaitable);
     char buffer[16];
     asio::ip::udp::endpoint from;
-    const auto n = co_await socket.async_receive_from(asio::buffer(buffer), from, asio::use_awaitable);
+    const auto n = co_await socket.async_receive_from(asio::buffer(buffer), from,
+                                                      asio::use_awaitable);
     CHECK(std::string(buffer, n) == "ping");
 
     auto [ec, none] = co_await cluster.async_bind(cocluster::udp_bind_options(port, "127.0.0.1"),
@@ -954,7 +965,8 @@ TEST_CASE("in the primary, bind simply binds a UDP socket of its own") {
     } catch (const std::system_error& e) {
       what = e.what();
     }
-    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) != std::string::npos);
+    CHECK(what.find("cocluster: bind: bind 127.0.0.1:" + std::to_string(port)) !=
+          std::string::npos);
   });
 }
 
@@ -966,22 +978,25 @@ TEST_CASE_TEMPLATE("every policy answers 4,000 short connections exactly once wi
   asio::io_context io;
   cluster_of<Policy> cluster(io);
   test::exit_watch exits(cluster);
-  test::run(io, [&]() -> asio::awaitable<void> {
-    auto servers = co_await fork_servers(cluster, 4, test::strings("host=127.0.0.1"));
-    auto answers = co_await load(servers[0].second[0], 4000, 8);
-    check_answers(answers, ids_of(servers));
-    co_await check_served(servers, answers);
-    if constexpr (std::is_same_v<Policy, cocluster::round_robin>) {
-      int most = 0, least = 4000;
-      for (auto& [worker, ports] : servers) {
-        most = std::max(most, answers[worker.id()]);
-        least = std::min(least, answers[worker.id()]);
-      }
-      CHECK(most - least <= 1);
-    }
-    co_await cluster.disconnect();
-    co_await exits.check();
-  }, 180s);
+  test::run(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto servers = co_await fork_servers(cluster, 4, test::strings("host=127.0.0.1"));
+        auto answers = co_await load(servers[0].second[0], 4000, 8);
+        check_answers(answers, ids_of(servers));
+        co_await check_served(servers, answers);
+        if constexpr (std::is_same_v<Policy, cocluster::round_robin>) {
+          int most = 0, least = 4000;
+          for (auto& [worker, ports] : servers) {
+            most = std::max(most, answers[worker.id()]);
+            least = std::min(least, answers[worker.id()]);
+          }
+          CHECK(most - least <= 1);
+        }
+        co_await cluster.disconnect();
+        co_await exits.check();
+      },
+      180s);
 }
 
 TEST_CASE("ip_hash sends each client address to a single worker, and moves it only when that "
@@ -1162,8 +1177,8 @@ TEST_CASE("round-robin skips a worker that fell behind by twice its window: one 
     // More clients at once than the hoarder holds: those it holds wait, the others go on.
     auto progress = std::make_shared<answer_counts>();
     auto clients = test::start(io.get_executor(), load(port, total, held + 4, progress));
-    const bool rest_served =
-        co_await test::eventually([&] { return (*progress)[serving] == total - held; }, 20s);
+    const bool rest_served = co_await test::eventually(
+        [&] { return (*progress)[serving] == total - held; }, 20s);
     {
       INFO("the serving worker answered " << (*progress)[serving] << " of " << total);
       CHECK(rest_served);
@@ -1193,8 +1208,9 @@ TEST_CASE("connections handed to a worker that is SIGKILLed before accepting the
     const std::size_t before = sockets_of(hoarder_pid);
     auto clients = test::start(io.get_executor(), load(port, 100, 2 * window + 4));
     // Killed only once it really holds connections: a window of them is in its process.
-    const bool handed = co_await test::eventually(
-        [&] { return sockets_of(hoarder_pid) >= before + static_cast<std::size_t>(window); });
+    const bool handed = co_await test::eventually([&] {
+      return sockets_of(hoarder_pid) >= before + static_cast<std::size_t>(window);
+    });
     CHECK(handed);
     exits.expect_signal(hoarder[0].first, SIGKILL);
     hoarder[0].first.kill(SIGKILL);

@@ -554,7 +554,7 @@ TEST_CASE("a program the primary starts by other means than fork gets no descrip
     // ... and with a worker's channel and pipes open in the primary: nothing more.
     const auto during = fds_of_a_started_program();
     INFO("the program's descriptors: " << nlohmann::json(before).dump() << " without a worker, "
-                                        << nlohmann::json(during).dump() << " with one");
+                                       << nlohmann::json(during).dump() << " with one");
     INFO("the primary's descriptors: " << nlohmann::json(test::open_fds()).dump());
     CHECK(during == before);
     co_await cluster.disconnect();
@@ -725,53 +725,60 @@ TEST_CASE_TEMPLATE("100,000 small messages from a worker arrive in order with no
   test::exit_watch exits(cluster);
   constexpr int count = 100000;
   cluster.setup_primary(test::scenario("send-many", test::strings(std::to_string(count))));
-  test::run(io, [&]() -> asio::awaitable<void> {
-    auto worker = cluster.fork();
-    auto messages = worker.subscribe(cocluster::event::message);
-    // Everything that arrived until the stream ended (the worker disconnects after its last
-    // message), compared with what was sent, 0 to count - 1: a lost, doubled or reordered
-    // message is a difference here, not a wait that never ends.
-    std::vector<int> received;
-    for (;;) {
-      auto [ec, message] = co_await messages.async_receive(test::as_tuple);
-      if (ec)
-        break;
-      const auto json = test::as_json<S>(message);
-      received.push_back(json.is_object() ? json.value("i", -1) : -1);
-    }
-    CHECK(received.size() == static_cast<std::size_t>(count));
-    std::size_t first_wrong = 0;
-    while (first_wrong < received.size() && received[first_wrong] == static_cast<int>(first_wrong))
-      ++first_wrong;
-    CHECK_MESSAGE(first_wrong == received.size(),
-                  "message " << first_wrong << " is number "
-                            << (first_wrong < received.size() ? received[first_wrong] : -1));
-    co_await exits.check();
-  }, 120s);
+  test::run(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto worker = cluster.fork();
+        auto messages = worker.subscribe(cocluster::event::message);
+        // Everything that arrived until the stream ended (the worker disconnects after its last
+        // message), compared with what was sent, 0 to count - 1: a lost, doubled or reordered
+        // message is a difference here, not a wait that never ends.
+        std::vector<int> received;
+        for (;;) {
+          auto [ec, message] = co_await messages.async_receive(test::as_tuple);
+          if (ec)
+            break;
+          const auto json = test::as_json<S>(message);
+          received.push_back(json.is_object() ? json.value("i", -1) : -1);
+        }
+        CHECK(received.size() == static_cast<std::size_t>(count));
+        std::size_t first_wrong = 0;
+        while (first_wrong < received.size() &&
+               received[first_wrong] == static_cast<int>(first_wrong))
+          ++first_wrong;
+        CHECK_MESSAGE(first_wrong == received.size(),
+                      "message " << first_wrong << " is number "
+                                 << (first_wrong < received.size() ? received[first_wrong] : -1));
+        co_await exits.check();
+      },
+      120s);
 }
 
 TEST_CASE_TEMPLATE("a primary and a worker that both busy-poll exchange 5,000 requests and "
-                   "replies in order, and the worker exits cleanly", S,
-                   COCLUSTER_TEST_SERIALIZATIONS) {
+                   "replies in order, and the worker exits cleanly",
+                   S, COCLUSTER_TEST_SERIALIZATIONS) {
   asio::io_context io;
   cocluster::cluster_options options;
   options.ipc.busy_poll = std::chrono::microseconds(200);
   cluster_of<S> cluster(io, options);
   test::exit_watch exits(cluster);
   cluster.setup_primary(test::scenario("bounce-polling", test::strings("200")));
-  test::run(io, [&]() -> asio::awaitable<void> {
-    auto worker = cluster.fork();
-    auto replies = worker.subscribe(cocluster::event::message);
-    bool in_order = true;
-    for (int i = 0; i < 5000; ++i) {
-      worker.send(test::message<S>(numbered(i)));
-      auto reply = co_await replies.async_receive();
-      in_order = in_order && test::as_json<S>(reply) == numbered(i);
-    }
-    CHECK(in_order);
-    co_await cluster.disconnect();
-    co_await exits.check();
-  }, 120s);
+  test::run(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto worker = cluster.fork();
+        auto replies = worker.subscribe(cocluster::event::message);
+        bool in_order = true;
+        for (int i = 0; i < 5000; ++i) {
+          worker.send(test::message<S>(numbered(i)));
+          auto reply = co_await replies.async_receive();
+          in_order = in_order && test::as_json<S>(reply) == numbered(i);
+        }
+        CHECK(in_order);
+        co_await cluster.disconnect();
+        co_await exits.check();
+      },
+      120s);
 }
 
 TEST_CASE_TEMPLATE("a 16 MiB message round-trips through a worker intact", S,
@@ -783,17 +790,20 @@ TEST_CASE_TEMPLATE("a 16 MiB message round-trips through a worker intact", S,
   std::string payload(16 * 1024 * 1024, '\0');
   for (std::size_t i = 0; i < payload.size(); ++i)
     payload[i] = static_cast<char>('A' + (i * 31) % 58);
-  test::run(io, [&]() -> asio::awaitable<void> {
-    auto worker = cluster.fork();
-    auto messages = worker.subscribe(cocluster::event::message);
-    co_await worker.async_send(test::message<S>(nlohmann::json(payload)));
-    auto back = co_await messages.async_receive();
-    const auto json = test::as_json<S>(back);
-    REQUIRE(json.is_string());
-    CHECK(json.template get_ref<const std::string&>() == payload);
-    co_await cluster.disconnect();
-    co_await exits.check();
-  }, 120s);
+  test::run(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto worker = cluster.fork();
+        auto messages = worker.subscribe(cocluster::event::message);
+        co_await worker.async_send(test::message<S>(nlohmann::json(payload)));
+        auto back = co_await messages.async_receive();
+        const auto json = test::as_json<S>(back);
+        REQUIRE(json.is_string());
+        CHECK(json.template get_ref<const std::string&>() == payload);
+        co_await cluster.disconnect();
+        co_await exits.check();
+      },
+      120s);
 }
 
 TEST_CASE("each kind of malformed input from a worker is an error event that disconnects only "

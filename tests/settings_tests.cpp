@@ -85,9 +85,8 @@ WORKER_SCENARIO("wrong-serialization") {
     cocluster::cluster<> cluster(io);
   } catch (const std::invalid_argument& e) {
     const std::string what = e.what();
-    return what.find("advanced") != std::string::npos && what.find("json") != std::string::npos
-               ? 5
-               : 6;
+    return what.find("advanced") != std::string::npos && what.find("json") != std::string::npos ? 5
+                                                                                                : 6;
   }
   return 7;
 }
@@ -228,10 +227,11 @@ TEST_CASE("silent workers' stdout comes to the primary, and extra stdio pipes wo
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
   auto s = test::scenario("write-stdio");
-  s.stdio = std::vector<cocluster::stdio_entry>{
-      cocluster::stdio_entry::ignore(), cocluster::stdio_entry::pipe(),
-      cocluster::stdio_entry::inherit(), cocluster::stdio_entry::ipc(),
-      cocluster::stdio_entry::pipe()};
+  s.stdio = std::vector<cocluster::stdio_entry>{cocluster::stdio_entry::ignore(),
+                                                cocluster::stdio_entry::pipe(),
+                                                cocluster::stdio_entry::inherit(),
+                                                cocluster::stdio_entry::ipc(),
+                                                cocluster::stdio_entry::pipe()};
   cluster.setup_primary(s);
   test::run(io, [&]() -> asio::awaitable<void> {
     auto worker = cluster.fork();
@@ -265,16 +265,17 @@ TEST_CASE("a bad setting is refused before anything is spawned, naming the setti
   };
   cocluster::settings two_ipc;
   two_ipc.stdio = std::vector<cocluster::stdio_entry>{cocluster::stdio_entry::ipc(),
-                                                       cocluster::stdio_entry::ipc()};
+                                                      cocluster::stdio_entry::ipc()};
   expect_refusal(two_ipc, "settings.stdio");
   cocluster::settings no_ipc;
   no_ipc.stdio = std::vector<cocluster::stdio_entry>{cocluster::stdio_entry::inherit()};
   expect_refusal(no_ipc, "settings.stdio");
   cocluster::settings closed_fd;
-  closed_fd.stdio = std::vector<cocluster::stdio_entry>{
-      cocluster::stdio_entry::inherit(), cocluster::stdio_entry::inherit(),
-      cocluster::stdio_entry::inherit(), cocluster::stdio_entry::ipc(),
-      cocluster::stdio_entry::from_fd(987)};
+  closed_fd.stdio = std::vector<cocluster::stdio_entry>{cocluster::stdio_entry::inherit(),
+                                                        cocluster::stdio_entry::inherit(),
+                                                        cocluster::stdio_entry::inherit(),
+                                                        cocluster::stdio_entry::ipc(),
+                                                        cocluster::stdio_entry::from_fd(987)};
   expect_refusal(closed_fd, "settings.stdio[4]");
   cocluster::settings empty_exec;
   empty_exec.exec = "";

@@ -22,7 +22,7 @@
 namespace bench {
 
 /// `co_await op(as_tuple)`: errors as values.
-inline constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+inline constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
 
 /// The spawn limit (`limit_spawn --child THIS`) and the runner's memory floor start this
 /// program with BENCH_FIRST_BYTE set: answer at once, before anything else runs, so that they

@@ -142,8 +142,7 @@ nlohmann::json throughput_line(const char* serialization, const std::string& pay
   j["sent"] = sent;
   j["messages"] = received;
   j["msgs_per_s"] = static_cast<double>(received) / seconds;
-  j["mb_per_s"] = payload == "small" ? 0.0
-                                      : static_cast<double>(received) * big / seconds / 1e6;
+  j["mb_per_s"] = payload == "small" ? 0.0 : static_cast<double>(received) * big / seconds / 1e6;
   j["frame_bytes"] = frame;
   return j;
 }
@@ -263,8 +262,9 @@ int run(const bench::arguments& args) {
     else
       asio::co_spawn(io, worker_count(cluster), bench::fail_on_exception);
   } else if (args.mode == "rtt") {
-    asio::co_spawn(io, primary_rtt(cluster, args.get_double("seconds", 1.0), options.ipc.busy_poll.count()),
-                   bench::fail_on_exception);
+    asio::co_spawn(
+        io, primary_rtt(cluster, args.get_double("seconds", 1.0), options.ipc.busy_poll.count()),
+        bench::fail_on_exception);
   } else if (args.mode == "throughput") {
     asio::co_spawn(io,
                    primary_throughput(cluster, args.get("payload", "small"),

@@ -198,7 +198,8 @@ static int scm(double seconds) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: limit_ipc rtt|oneway|scm [--size N] [--batch N] [--seconds S] [--spin-us U]\n");
+    fprintf(stderr,
+            "usage: limit_ipc rtt|oneway|scm [--size N] [--batch N] [--seconds S] [--spin-us U]\n");
     return 2;
   }
   size_t size = 64;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cluster`: the entry point — one per process, primary or worker.
 #ifndef COCLUSTER_CLUSTER_HPP
@@ -7,23 +8,23 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
-#include <string_view>
 #include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/net/listen_request.hpp"
-#include "cocluster/detail/net/primary_listeners.hpp"
-#include "cocluster/detail/net/worker_servers.hpp"
 #include "cocluster/detail/cluster/listen_completion.hpp"
 #include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/cluster/worker_role.hpp"
+#include "cocluster/detail/net/listen_request.hpp"
+#include "cocluster/detail/net/primary_listeners.hpp"
+#include "cocluster/detail/net/worker_servers.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
@@ -79,12 +80,15 @@ inline std::optional<distribution> distribution_from_environment() {
 template <scheduling_policy Scheduling = round_robin, serialization_policy Serialization = json>
 class cluster {
 public:
+  /// The scheduling policy (the `Scheduling` argument).
   using scheduling_type = Scheduling;
+  /// The serialization policy (the `Serialization` argument).
   using serialization_type = Serialization;
   /// A handle on a worker (the same type in both roles).
   using worker_type = basic_worker<Serialization>;
   /// The message type.
   using value_type = typename Serialization::value_type;
+  /// The type of the executor the cluster runs on (`get_executor()`).
   using executor_type = asio::any_io_executor;
 
   /// @throws std::logic_error if another cluster object exists in this process;
@@ -92,45 +96,15 @@ public:
   explicit cluster(asio::io_context& io, cluster_options options = {})
       : cluster(io.get_executor(), std::move(options)) {}
 
-  explicit cluster(const executor_type& executor, cluster_options options = {})
-      : executor_(executor), options_(std::move(options)) {
-    if (detail::cluster_exists.exchange(true))
-      throw std::logic_error("cocluster: a process has one cluster object at a time");
-    try {
-      distribution_ = detail::distribution_from_environment().value_or(Scheduling::mode);
-      if (auto environment = detail::take_worker_environment()) {
-        worker_ = std::make_unique<detail::worker_role<Serialization>>(executor_, options_,
-                                                                       *environment);
-        servers_ = std::make_shared<servers_type>(executor_, worker_->self_impl(),
-                                                  options_.drain_timeout);
-        worker_->set_net(servers_.get());
-      } else {
-        primary_ = std::make_unique<detail::primary_role<Serialization>>(executor_, options_);
-        listeners_ = std::make_unique<listeners_type>(executor_, *primary_, options_.handoff);
-        primary_->set_net(listeners_.get());
-      }
-    } catch (...) {
-      detail::cluster_exists = false;
-      throw;
-    }
-  }
+  /// The same, on `executor` rather than on an `io_context`'s own; throws as the one above.
+  explicit cluster(const executor_type& executor, cluster_options options = {});
 
   cluster(const cluster&) = delete;
   cluster& operator=(const cluster&) = delete;
 
   /// Closes every channel and ends every subscription. Workers of a primary see their channel
   /// close and exit, as they would if the primary died.
-  ~cluster() {
-    if (primary_)
-      primary_->set_net(nullptr);
-    listeners_.reset();
-    primary_.reset();
-    if (worker_)
-      worker_->set_net(nullptr);
-    servers_.reset();
-    worker_.reset();
-    detail::cluster_exists = false;
-  }
+  ~cluster();
 
   /// True in the primary (Node's `isPrimary`).
   bool is_primary() const noexcept { return primary_ != nullptr; }
@@ -144,42 +118,31 @@ public:
 
   /// The settings in effect (Node's `cluster.settings`): empty until the first `setup_primary`
   /// or `fork`.
-  const cocluster::settings& settings() const { return primary("settings").current_settings(); }
+  const cocluster::settings& settings() const;
 
   /// Node's `setupPrimary`: changes the settings of later forks. Fields set in `changes` replace
   /// earlier ones, others are kept; defaults (exec: this executable, args: this process's) are
   /// filled in. Emits `setup`.
   /// @throws std::invalid_argument / std::system_error naming a bad setting (nothing changes).
-  void setup_primary(const cocluster::settings& changes = {}) {
-    primary("setup_primary").setup(changes);
-    freeze_distribution();
-  }
+  void setup_primary(const cocluster::settings& changes = {});
 
   /// Starts a worker with `env` added to its environment (Node's `cluster.fork(env)`). Returns
   /// at once a handle on the worker, in state `none`; a failed start is reported through its
   /// `error` and `exit` events, never thrown.
   /// @throws std::invalid_argument for bad settings or `env`.
-  worker_type fork(const std::map<std::string, std::string>& env = {}) {
-    auto& role = primary("fork");
-    freeze_distribution();
-    return role.fork(env);
-  }
+  worker_type fork(const std::map<std::string, std::string>& env = {});
 
   /// Starts a worker as `fork(options.env)` does, with `options.overrides` merged over the
   /// settings for this worker only and in pool slot `options.slot` (cocluster's extension, for
   /// pools such as the `supervisor`'s).
   /// @throws std::invalid_argument for bad overrides or `env` (nothing is started).
-  worker_type fork_with(const fork_options& options) {
-    auto& role = primary("fork_with");
-    freeze_distribution();
-    return role.fork(options.env, options.overrides, options.slot);
-  }
+  worker_type fork_with(const fork_options& options);
 
   /// Closes the sockets kept for pool slot `slot` (`fork_options::slot`) once no worker of the
   /// slot is left: a pool that shrinks calls it for the slots it gave up. Connections still
   /// queued in them are reset by the kernel, unless `net.ipv4.tcp_migrate_req` is 1 (Linux
   /// 5.14+), which moves them to the port's other sockets.
-  void release_slot(int slot) { primary("release_slot").release_slot(slot); }
+  void release_slot(int slot);
 
   /// How connections reach workers (Node's `cluster.schedulingPolicy`): `Scheduling::mode`,
   /// unless NODE_CLUSTER_SCHED_POLICY says "rr" (the primary accepts, with `Scheduling` if it is
@@ -199,10 +162,10 @@ public:
 
   /// The live workers by id (Node's `cluster.workers`): a worker stays until it has both
   /// disconnected and exited.
-  const std::map<int, worker_type>& workers() const { return primary("workers").workers(); }
+  const std::map<int, worker_type>& workers() const;
 
   /// The live worker with this id, or an empty handle.
-  worker_type find_worker(int id) const { return primary("find_worker").find(id); }
+  worker_type find_worker(int id) const;
 
   /// Node's `cluster.disconnect()`: disconnects every worker gracefully; completes once all of
   /// them have disconnected and exited (at once, but asynchronously, when there are none).
@@ -214,7 +177,7 @@ public:
   }
 
   /// `co_await cluster.disconnect()`.
-  asio::awaitable<void> disconnect() { return async_disconnect(asio::use_awaitable); }
+  asio::awaitable<void> disconnect();
 
   /// Subscribes to a cluster-wide event: `event::fork`, `online`, `listening`, `disconnect`,
   /// `exit`, `message`, `error`, `setup`. See `event_stream`.
@@ -246,9 +209,7 @@ public:
   }
 
   /// `co_await cluster.listen(tcp_listen_options{...})`.
-  asio::awaitable<tcp_server> listen(const tcp_listen_options& options) {
-    return async_listen(options, asio::use_awaitable);
-  }
+  asio::awaitable<tcp_server> listen(const tcp_listen_options& options);
 
   /// Listens on a Unix stream socket (Node's `server.listen(path)`).
   /// @par Completion Signature
@@ -266,9 +227,7 @@ public:
   }
 
   /// `co_await cluster.listen(unix_listen_options{...})`.
-  asio::awaitable<unix_server> listen(const unix_listen_options& options) {
-    return async_listen(options, asio::use_awaitable);
-  }
+  asio::awaitable<unix_server> listen(const unix_listen_options& options);
 
   /// Binds a UDP socket (Node's `dgram` `socket.bind`). In a worker it is the primary's socket,
   /// shared by every worker bound there (Node always shares UDP).
@@ -279,82 +238,33 @@ public:
   /// ("cocluster: bind: bind 127.0.0.1:5353: Address already in use").
   template <class Token = asio::use_awaitable_t<>>
   auto async_bind(const udp_bind_options& options, Token&& token = {}) {
-    return detail::async_complete<asio::ip::udp::socket>(
-        std::forward<Token>(token), executor_,
-        [this, options](auto done) { this->start_udp_bind(options, done); });
+    return detail::async_complete<asio::ip::udp::socket>(std::forward<Token>(token), executor_,
+                                                         [this, options](auto done) {
+                                                           this->start_udp_bind(options, done);
+                                                         });
   }
 
   /// `co_await cluster.bind(udp_bind_options{...})`.
-  asio::awaitable<asio::ip::udp::socket> bind(const udp_bind_options& options) {
-    return async_bind(options, asio::use_awaitable);
-  }
+  asio::awaitable<asio::ip::udp::socket> bind(const udp_bind_options& options);
 
   // ---- worker ----
 
   /// This worker (Node's `cluster.worker`).
   /// @throws std::system_error `errc::wrong_role` in the primary.
-  worker_type worker() const {
-    if (!worker_)
-      throw std::system_error(make_error_code(errc::wrong_role),
-                              "cocluster: worker() is only available in a worker");
-    return worker_->self();
-  }
+  worker_type worker() const;
 
 private:
   using listeners_type = detail::primary_listeners<Scheduling, detail::worker_impl<Serialization>>;
   using servers_type = detail::worker_servers<detail::worker_impl<Serialization>>;
-  using impl_callback = std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
+  using impl_callback =
+      std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
 
-  void freeze_distribution() {
-    if (distribution_frozen_)
-      return;
-    distribution_frozen_ = true;
-    listeners_->set_distribution(distribution_);
-  }
+  void freeze_distribution();
 
   // Resolves a host name first, then listens.
-  void start_tcp_listen(tcp_listen_options options, impl_callback done) {
-    std::error_code parse_error;
-    const auto literal = options.host ? asio::ip::make_address(*options.host, parse_error)
-                                      : asio::ip::address();
-    if (!options.host || !parse_error) {
-      const auto type = options.host && literal.is_v6() ? address_type::ipv6 : address_type::ipv4;
-      start_listen(detail::make_request(options, type), options.exclusive, std::move(done));
-      return;
-    }
-    auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
-    resolver->async_resolve(
-        *options.host, "",
-        [this, resolver, options, done](std::error_code ec, asio::ip::tcp::resolver::results_type results) mutable {
-          if (ec || results.empty()) {
-            done(std::make_exception_ptr(std::system_error(
-                     ec ? ec : std::make_error_code(std::errc::address_not_available),
-                     "cocluster: listen: getaddrinfo " + *options.host)),
-                 nullptr);
-            return;
-          }
-          const auto address = results.begin()->endpoint().address();
-          options.host = address.to_string();
-          start_listen(detail::make_request(options, address.is_v6() ? address_type::ipv6
-                                                                     : address_type::ipv4),
-                       options.exclusive, std::move(done));
-        });
-  }
+  void start_tcp_listen(tcp_listen_options options, impl_callback done);
 
-  void start_listen(const detail::listen_request& request, bool exclusive, impl_callback done) {
-    if (primary_ || exclusive) {
-      std::exception_ptr failure;
-      std::shared_ptr<detail::server_impl> server;
-      try {
-        server = detail::listen_directly(executor_, request);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      asio::post(executor_, [done, failure, server] { done(failure, server); });
-      return;
-    }
-    servers_->listen(request, std::move(done));
-  }
+  void start_listen(const detail::listen_request& request, bool exclusive, impl_callback done);
 
   template <class Done>
   void start_udp_bind(const udp_bind_options& options, Done done) {
@@ -383,13 +293,7 @@ private:
     });
   }
 
-  detail::primary_role<Serialization>& primary(const char* what) const {
-    if (!primary_)
-      throw std::system_error(make_error_code(errc::wrong_role),
-                              std::string("cocluster: ") + what +
-                                  " is only available in the primary");
-    return *primary_;
-  }
+  detail::primary_role<Serialization>& primary(const char* what) const;
 
   executor_type executor_;
   cluster_options options_;
@@ -400,6 +304,187 @@ private:
   std::unique_ptr<detail::worker_role<Serialization>> worker_;
   std::shared_ptr<servers_type> servers_;
 };
+
+// The members out of the class body: not inline, so that a program built with
+// COCLUSTER_SEPARATE_COMPILATION instantiates them for the common clusters once, in the source
+// that includes cocluster/impl/src.hpp, and every other translation unit only declares them
+// (cocluster/impl/instantiations.hpp). A cluster of other policies instantiates them where it is
+// used, as any template.
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+cluster<Scheduling, Serialization>::cluster(const executor_type& executor, cluster_options options)
+    : executor_(executor), options_(std::move(options)) {
+  if (detail::cluster_exists.exchange(true))
+    throw std::logic_error("cocluster: a process has one cluster object at a time");
+  try {
+    distribution_ = detail::distribution_from_environment().value_or(Scheduling::mode);
+    if (auto environment = detail::take_worker_environment()) {
+      worker_ = std::make_unique<detail::worker_role<Serialization>>(executor_, options_,
+                                                                     *environment);
+      servers_ = std::make_shared<servers_type>(executor_, worker_->self_impl(),
+                                                options_.drain_timeout);
+      worker_->set_net(servers_.get());
+    } else {
+      primary_ = std::make_unique<detail::primary_role<Serialization>>(executor_, options_);
+      listeners_ = std::make_unique<listeners_type>(executor_, *primary_, options_.handoff);
+      primary_->set_net(listeners_.get());
+    }
+  } catch (...) {
+    detail::cluster_exists = false;
+    throw;
+  }
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+cluster<Scheduling, Serialization>::~cluster() {
+  if (primary_)
+    primary_->set_net(nullptr);
+  listeners_.reset();
+  primary_.reset();
+  if (worker_)
+    worker_->set_net(nullptr);
+  servers_.reset();
+  worker_.reset();
+  detail::cluster_exists = false;
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+const cocluster::settings& cluster<Scheduling, Serialization>::settings() const {
+  return primary("settings").current_settings();
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+void cluster<Scheduling, Serialization>::setup_primary(const cocluster::settings& changes) {
+  primary("setup_primary").setup(changes);
+  freeze_distribution();
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+auto cluster<Scheduling, Serialization>::fork(const std::map<std::string, std::string>& env)
+    -> worker_type {
+  auto& role = primary("fork");
+  freeze_distribution();
+  return role.fork(env);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+auto cluster<Scheduling, Serialization>::fork_with(const fork_options& options) -> worker_type {
+  auto& role = primary("fork_with");
+  freeze_distribution();
+  return role.fork(options.env, options.overrides, options.slot);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+void cluster<Scheduling, Serialization>::release_slot(int slot) {
+  primary("release_slot").release_slot(slot);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+auto cluster<Scheduling, Serialization>::workers() const -> const std::map<int, worker_type>& {
+  return primary("workers").workers();
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+auto cluster<Scheduling, Serialization>::find_worker(int id) const -> worker_type {
+  return primary("find_worker").find(id);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+asio::awaitable<void> cluster<Scheduling, Serialization>::disconnect() {
+  return async_disconnect(asio::use_awaitable);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+asio::awaitable<tcp_server> cluster<Scheduling, Serialization>::listen(
+    const tcp_listen_options& options) {
+  return async_listen(options, asio::use_awaitable);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+asio::awaitable<unix_server> cluster<Scheduling, Serialization>::listen(
+    const unix_listen_options& options) {
+  return async_listen(options, asio::use_awaitable);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+asio::awaitable<asio::ip::udp::socket> cluster<Scheduling, Serialization>::bind(
+    const udp_bind_options& options) {
+  return async_bind(options, asio::use_awaitable);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+auto cluster<Scheduling, Serialization>::worker() const -> worker_type {
+  if (!worker_)
+    throw std::system_error(make_error_code(errc::wrong_role),
+                            "cocluster: worker() is only available in a worker");
+  return worker_->self();
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+void cluster<Scheduling, Serialization>::freeze_distribution() {
+  if (distribution_frozen_)
+    return;
+  distribution_frozen_ = true;
+  listeners_->set_distribution(distribution_);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+void cluster<Scheduling, Serialization>::start_tcp_listen(tcp_listen_options options,
+                                                          impl_callback done) {
+  error_code parse_error;
+  const auto literal = options.host ? asio::ip::make_address(*options.host, parse_error)
+                                    : asio::ip::address();
+  if (!options.host || !parse_error) {
+    const auto type = options.host && literal.is_v6() ? address_type::ipv6 : address_type::ipv4;
+    start_listen(detail::make_request(options, type), options.exclusive, std::move(done));
+    return;
+  }
+  auto resolver = std::make_shared<asio::ip::tcp::resolver>(executor_);
+  resolver->async_resolve(
+      *options.host, "",
+      [this, resolver, options, done](std::error_code ec,
+                                      asio::ip::tcp::resolver::results_type results) mutable {
+        if (ec || results.empty()) {
+          done(std::make_exception_ptr(std::system_error(
+                   ec ? ec : std::make_error_code(std::errc::address_not_available),
+                   "cocluster: listen: getaddrinfo " + *options.host)),
+               nullptr);
+          return;
+        }
+        const auto address = results.begin()->endpoint().address();
+        options.host = address.to_string();
+        start_listen(detail::make_request(options, address.is_v6() ? address_type::ipv6
+                                                                   : address_type::ipv4),
+                     options.exclusive, std::move(done));
+      });
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+void cluster<Scheduling, Serialization>::start_listen(const detail::listen_request& request,
+                                                      bool exclusive, impl_callback done) {
+  if (primary_ || exclusive) {
+    std::exception_ptr failure;
+    std::shared_ptr<detail::server_impl> server;
+    try {
+      server = detail::listen_directly(executor_, request);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    asio::post(executor_, [done, failure, server] { done(failure, server); });
+    return;
+  }
+  servers_->listen(request, std::move(done));
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+auto cluster<Scheduling, Serialization>::primary(const char* what) const
+    -> detail::primary_role<Serialization>& {
+  if (!primary_)
+    throw std::system_error(make_error_code(errc::wrong_role),
+                            std::string("cocluster: ") + what +
+                                " is only available in the primary");
+  return *primary_;
+}
 
 } // namespace cocluster
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// cocluster's own error codes, in the `cocluster` error category.
 #ifndef COCLUSTER_ERROR_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `event_stream`: a subscription to a repeated event (messages, exits, forks, ...).
 #ifndef COCLUSTER_EVENT_STREAM_HPP
@@ -33,7 +34,9 @@ public:
   explicit event_stream(std::shared_ptr<detail::stream_queue<Event>> queue)
       : queue_(std::move(queue)) {}
 
+  /// Takes over the other's subscription; the other is left empty.
   event_stream(event_stream&&) noexcept = default;
+  /// Drops this subscription and takes over the other's.
   event_stream& operator=(event_stream&&) noexcept = default;
   event_stream(const event_stream&) = delete;
   event_stream& operator=(const event_stream&) = delete;

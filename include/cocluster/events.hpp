@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The events a cluster and its workers report, and the tags that name them in `subscribe`.
 #ifndef COCLUSTER_EVENTS_HPP
@@ -16,6 +17,8 @@ namespace cocluster {
 
 /// An error about one worker: a spawn failure, a malformed message, a failed write.
 struct worker_error {
+  /// What kind of error: a `cocluster::errc` (a message that cannot be decoded, say) or a
+  /// system error (a failed spawn or write).
   std::error_code code;
   /// What happened, with context ("execve /usr/bin/nope: No such file or directory").
   std::string what;
@@ -24,46 +27,57 @@ struct worker_error {
 /// A worker was forked (Node's cluster `fork`).
 template <class Worker>
 struct fork_event {
+  /// The new worker.
   Worker worker;
 };
 
 /// A worker came online (Node's `online`).
 template <class Worker>
 struct online_event {
+  /// The worker that came online.
   Worker worker;
 };
 
 /// A worker's server is listening (Node's `listening`).
 template <class Worker>
 struct listening_event {
+  /// The worker that listens.
   Worker worker;
+  /// Where it listens: address and port, a Unix socket's path, or a descriptor.
   listen_address address;
 };
 
 /// A worker's IPC channel closed (Node's `disconnect`).
 template <class Worker>
 struct disconnect_event {
+  /// The worker whose channel closed.
   Worker worker;
 };
 
 /// A worker process ended (Node's `exit`).
 template <class Worker>
 struct exit_event {
+  /// The worker that exited.
   Worker worker;
+  /// How it ended: an exit code or the signal that killed it.
   exit_status status;
 };
 
 /// A worker sent a message (Node's cluster `message`).
 template <class Worker>
 struct message_event {
+  /// The worker that sent it.
   Worker worker;
+  /// The message, decoded by the cluster's serialization (`nlohmann::json` or `cocluster::value`).
   typename Worker::value_type message;
 };
 
 /// Something went wrong with a worker (Node's worker `error`, seen cluster-wide).
 template <class Worker>
 struct error_event {
+  /// The worker concerned.
   Worker worker;
+  /// What went wrong.
   worker_error error;
 };
 
@@ -73,24 +87,56 @@ struct setup_event {
   cocluster::settings current;
 };
 
-/// Tags naming events in `subscribe(...)`, as Node names them in `on('exit', ...)`.
+/// Tags naming events in `subscribe(...)`, as Node names them in `on("exit", ...)`.
 namespace event {
-struct fork_t { explicit fork_t() = default; };
-struct online_t { explicit online_t() = default; };
-struct listening_t { explicit listening_t() = default; };
-struct disconnect_t { explicit disconnect_t() = default; };
-struct exit_t { explicit exit_t() = default; };
-struct message_t { explicit message_t() = default; };
-struct error_t { explicit error_t() = default; };
-struct setup_t { explicit setup_t() = default; };
+/// The type of `event::fork`: a worker was forked (`fork_event`).
+struct fork_t {
+  explicit fork_t() = default;
+};
+/// The type of `event::online`: a worker came online (`online_event`).
+struct online_t {
+  explicit online_t() = default;
+};
+/// The type of `event::listening`: a worker's server listens (`listening_event`).
+struct listening_t {
+  explicit listening_t() = default;
+};
+/// The type of `event::disconnect`: a worker's IPC channel closed (`disconnect_event`).
+struct disconnect_t {
+  explicit disconnect_t() = default;
+};
+/// The type of `event::exit`: a worker process ended (`exit_event`).
+struct exit_t {
+  explicit exit_t() = default;
+};
+/// The type of `event::message`: a worker sent a message (`message_event`).
+struct message_t {
+  explicit message_t() = default;
+};
+/// The type of `event::error`: an error about a worker (`error_event`).
+struct error_t {
+  explicit error_t() = default;
+};
+/// The type of `event::setup`: `setup_primary` was called (`setup_event`).
+struct setup_t {
+  explicit setup_t() = default;
+};
 
+/// Names the `fork` event: a worker was forked (`fork_event`).
 inline constexpr fork_t fork{};
+/// Names the `online` event: a worker came online (`online_event`).
 inline constexpr online_t online{};
+/// Names the `listening` event: a worker's server listens (`listening_event`).
 inline constexpr listening_t listening{};
+/// Names the `disconnect` event: a worker's IPC channel closed (`disconnect_event`).
 inline constexpr disconnect_t disconnect{};
+/// Names the `exit` event: a worker process ended (`exit_event`).
 inline constexpr exit_t exit{};
+/// Names the `message` event: a worker sent a message (`message_event`).
 inline constexpr message_t message{};
+/// Names the `error` event: an error about a worker (`error_event`).
 inline constexpr error_t error{};
+/// Names the `setup` event: `setup_primary` was called (`setup_event`).
 inline constexpr setup_t setup{};
 } // namespace event
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How a worker process ended.
 #ifndef COCLUSTER_EXIT_STATUS_HPP

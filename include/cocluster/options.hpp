@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Options of a cluster object that apply in both roles (primary and worker).
 #ifndef COCLUSTER_OPTIONS_HPP

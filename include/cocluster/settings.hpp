@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How the primary starts workers: Node's `cluster.settings`.
 #ifndef COCLUSTER_SETTINGS_HPP
@@ -31,14 +32,20 @@ struct stdio_entry {
     fd,      ///< a given descriptor of the primary
   };
 
+  /// What the descriptor is (default: the primary's own).
   kind type = kind::inherit;
   /// For `kind::fd`: the primary's descriptor.
   int fd = -1;
 
+  /// The primary's descriptor of the same number (Node's `"inherit"`).
   static stdio_entry inherit() { return {kind::inherit, -1}; }
+  /// `/dev/null` (Node's `"ignore"`).
   static stdio_entry ignore() { return {kind::ignore, -1}; }
+  /// A pipe to the primary (Node's `"pipe"`).
   static stdio_entry pipe() { return {kind::pipe, -1}; }
+  /// The IPC channel (Node's `"ipc"`).
   static stdio_entry ipc() { return {kind::ipc, -1}; }
+  /// The primary's descriptor `descriptor` (Node's integer entry).
   static stdio_entry from_fd(int descriptor) { return {kind::fd, descriptor}; }
 
   friend bool operator==(const stdio_entry&, const stdio_entry&) = default;
@@ -74,15 +81,24 @@ struct settings {
   /// These settings with every field that `newer` sets replaced (Node's `{...old, ...new}`).
   settings merged_with(const settings& newer) const {
     settings result = *this;
-    if (newer.exec) result.exec = newer.exec;
-    if (newer.args) result.args = newer.args;
-    if (newer.cwd) result.cwd = newer.cwd;
-    if (newer.env) result.env = newer.env;
-    if (newer.silent) result.silent = newer.silent;
-    if (newer.stdio) result.stdio = newer.stdio;
-    if (newer.uid) result.uid = newer.uid;
-    if (newer.gid) result.gid = newer.gid;
-    if (newer.parent_death_signal) result.parent_death_signal = newer.parent_death_signal;
+    if (newer.exec)
+      result.exec = newer.exec;
+    if (newer.args)
+      result.args = newer.args;
+    if (newer.cwd)
+      result.cwd = newer.cwd;
+    if (newer.env)
+      result.env = newer.env;
+    if (newer.silent)
+      result.silent = newer.silent;
+    if (newer.stdio)
+      result.stdio = newer.stdio;
+    if (newer.uid)
+      result.uid = newer.uid;
+    if (newer.gid)
+      result.gid = newer.gid;
+    if (newer.parent_death_signal)
+      result.parent_death_signal = newer.parent_death_signal;
     return result;
   }
 

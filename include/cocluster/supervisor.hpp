@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `supervisor`: keeps a pool of N workers alive, reloads them without dropping a request,
 /// stops them gracefully and replaces hung ones (what PM2, gunicorn, puma and nginx do for their

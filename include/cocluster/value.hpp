@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::value`, the dynamic value of the `cocluster::advanced` serialization (the V8
 /// structured-clone data model), with its node classes and conversions: the header to include
@@ -40,7 +41,9 @@
 
 // Last: what needs the whole graph of types.
 #include "cocluster/value/definitions.hpp"
+
 #include "cocluster/value/json.hpp"
+
 #include "cocluster/value/convert.hpp"
 
 #endif // COCLUSTER_VALUE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `basic_worker`: a handle on one worker, in the primary or in the worker process itself.
 #ifndef COCLUSTER_WORKER_HPP
@@ -254,8 +255,10 @@ private:
 
 } // namespace cocluster
 
+/// Hashes a worker handle by its id, so that handles can be keys of unordered containers.
 template <class S>
 struct std::hash<cocluster::basic_worker<S>> {
+  /// The hash of the worker's id (of 0 for an empty handle).
   std::size_t operator()(const cocluster::basic_worker<S>& worker) const noexcept {
     return std::hash<int>()(worker ? worker.id() : 0);
   }

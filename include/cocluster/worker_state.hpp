@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A worker's state, as Node names it.
 #ifndef COCLUSTER_WORKER_STATE_HPP

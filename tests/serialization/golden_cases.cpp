@@ -78,7 +78,11 @@ std::vector<golden_case> make_cases() {
       {"string_empty", [] { return value(""); }},
       {"string_ascii", [] { return value("hello world"); }},
       {"string_latin1", [] { return value("caf\xc3\xa9 \xc3\xbf"); }},
-      {"string_two_byte", [] { return value("a\xe2\x82\xac" "b"); }},
+      {"string_two_byte",
+       [] {
+         return value("a\xe2\x82\xac"
+                      "b");
+       }},
       {"string_emoji", [] { return value("I \xf0\x9f\x98\x80 you"); }},
       {"string_lone_high", [] { return value(std::u16string(u"\xd800")); }},
       {"string_lone_low", [] { return value(std::u16string(u"x\xdc00y")); }},
@@ -95,15 +99,15 @@ std::vector<golden_case> make_cases() {
       {"object_empty", [] { return value::object(); }},
       {"object_simple",
        [] {
-         return value::object(
-             {{"a", 1}, {"b", "x"}, {"c", true}, {"d", nullptr}, {"e", value()}});
+         return value::object({{"a", 1}, {"b", "x"}, {"c", true}, {"d", nullptr}, {"e", value()}});
        }},
       {"object_nested",
        [] {
          return value::object(
              {{"outer",
-               value::object({{"inner", value::object({{"deep", value::array(
-                                                                    {1, value::object({{"x", 2}})})}})}})}});
+               value::object(
+                   {{"inner",
+                     value::object({{"deep", value::array({1, value::object({{"x", 2}})})}})}})}});
        }},
       {"object_integer_keys",
        [] { return value::object({{"b", 1}, {"2", "x"}, {"1", "y"}, {"a", 0}}); }},
@@ -120,10 +124,7 @@ std::vector<golden_case> make_cases() {
       {"array_dense", [] { return value::array({1, "a", nullptr, true}); }},
       {"array_doubles", [] { return value::array({1.5, 2.0}); }},
       {"array_nested",
-       [] {
-         return value::array(
-             {value::array({1, 2}), value::array({3, value::array({4})})});
-       }},
+       [] { return value::array({value::array({1, 2}), value::array({3, value::array({4})})}); }},
       {"array_holey", [] { return sparse({{0, 1}, {2, 3}}); }},
       {"array_leading_holes", [] { return sparse({{2, "x"}}); }},
       {"array_sparse_far", [] { return sparse({{1000000, "far"}}); }},
@@ -148,8 +149,7 @@ std::vector<golden_case> make_cases() {
          return a;
        }},
       {"map_empty", [] { return value::map(); }},
-      {"map_primitives",
-       [] { return value::map({{1, "one"}, {"two", 2}, {nullptr, value()}}); }},
+      {"map_primitives", [] { return value::map({{1, "one"}, {"two", 2}, {nullptr, value()}}); }},
       {"map_object_keys",
        [] {
          value k = value::object({{"id", 1}});
@@ -184,9 +184,13 @@ std::vector<golden_case> make_cases() {
          return b;
        }},
       {"typed_int8",
-       [] { return value::typed_array(typed_array_kind::int8, bytes_of<std::int8_t>({-128, 0, 127})); }},
+       [] {
+         return value::typed_array(typed_array_kind::int8, bytes_of<std::int8_t>({-128, 0, 127}));
+       }},
       {"typed_uint8",
-       [] { return value::typed_array(typed_array_kind::uint8, bytes_of<std::uint8_t>({0, 255})); }},
+       [] {
+         return value::typed_array(typed_array_kind::uint8, bytes_of<std::uint8_t>({0, 255}));
+       }},
       {"typed_uint8_clamped",
        [] {
          return value::typed_array(typed_array_kind::uint8_clamped,
@@ -198,12 +202,14 @@ std::vector<golden_case> make_cases() {
                                    bytes_of<std::int16_t>({-32768, 1, 32767}));
        }},
       {"typed_uint16",
-       [] { return value::typed_array(typed_array_kind::uint16, bytes_of<std::uint16_t>({0, 65535})); }},
+       [] {
+         return value::typed_array(typed_array_kind::uint16, bytes_of<std::uint16_t>({0, 65535}));
+       }},
       {"typed_int32",
        [] {
-         return value::typed_array(
-             typed_array_kind::int32,
-             bytes_of<std::int32_t>({std::numeric_limits<std::int32_t>::min(), 2147483647}));
+         return value::typed_array(typed_array_kind::int32,
+                                   bytes_of<std::int32_t>({std::numeric_limits<std::int32_t>::min(),
+                                                           2147483647}));
        }},
       {"typed_uint32",
        [] {
@@ -212,9 +218,9 @@ std::vector<golden_case> make_cases() {
        }},
       {"typed_float32",
        [] {
-         return value::typed_array(
-             typed_array_kind::float32,
-             bytes_of<float>({1.5f, -0.0f, std::numeric_limits<float>::quiet_NaN()}));
+         return value::typed_array(typed_array_kind::float32,
+                                   bytes_of<float>({1.5f, -0.0f,
+                                                    std::numeric_limits<float>::quiet_NaN()}));
        }},
       {"typed_float64",
        [] {
@@ -232,8 +238,7 @@ std::vector<golden_case> make_cases() {
                                    bytes_of<std::uint64_t>({~std::uint64_t{0}}));
        }},
       {"typed_empty", [] { return value::typed_array(typed_array_kind::float64, {}); }},
-      {"typed_subview",
-       [] { return value::typed_array(typed_array_kind::uint16, {3, 4, 5, 6}); }},
+      {"typed_subview", [] { return value::typed_array(typed_array_kind::uint16, {3, 4, 5, 6}); }},
       {"data_view", [] { return value::typed_array(typed_array_kind::data_view, {1, 2, 3, 4}); }},
       {"buffer", [] { return value::buffer(std::vector<std::uint8_t>{1, 2, 3}); }},
       {"buffer_empty", [] { return value::buffer(std::vector<std::uint8_t>{}); }},
@@ -250,10 +255,9 @@ std::vector<golden_case> make_cases() {
       {"error_no_message", [] { return error_with("Error", std::nullopt, "Error"); }},
       {"error_kinds",
        [] {
-         return value::array({error_with("EvalError", "e", "E"),
-                              error_with("ReferenceError", "r", "R"),
-                              error_with("SyntaxError", "s", "S"),
-                              error_with("URIError", "u", "U")});
+         return value::array(
+             {error_with("EvalError", "e", "E"), error_with("ReferenceError", "r", "R"),
+              error_with("SyntaxError", "s", "S"), error_with("URIError", "u", "U")});
        }},
       {"circular_object",
        [] {
@@ -315,7 +319,8 @@ std::vector<golden_case> make_cases() {
          return value::object(
              {{"cmd", "NODE_HANDLE"},
               {"type", "net.Native"},
-              {"msg", value::object({{"cmd", "NODE_CLUSTER"}, {"act", "newconn"}, {"key", 0}, {"seq", 3}})}});
+              {"msg", value::object(
+                          {{"cmd", "NODE_CLUSTER"}, {"act", "newconn"}, {"key", 0}, {"seq", 3}})}});
        }},
       {"mixed_message",
        [] {

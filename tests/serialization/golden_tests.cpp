@@ -54,7 +54,8 @@ TEST_CASE("Our bytes equal the bytes Node writes for every golden case") {
   CHECK(compared >= 100); // the cases were compared, not all marked inexact
 }
 
-TEST_CASE("An Error whose cause refers back to it is refused both ways, as Node 20 cannot read it") {
+TEST_CASE(
+    "An Error whose cause refers back to it is refused both ways, as Node 20 cannot read it") {
   const auto vectors = golden_vectors();
   std::size_t rejected = 0;
   for (const auto& c : golden_cases()) {
@@ -193,8 +194,9 @@ TEST_CASE("A Node-written check fails when our bytes differ from the case") {
     test::skip(test::needs_node);
     return;
   }
-  const std::string input = "buffer " + hex(encode(value::typed_array(
-                                            cocluster::js::typed_array_kind::uint8, {1, 2, 3}))) +
+  const std::string input = "buffer " +
+                            hex(encode(value::typed_array(cocluster::js::typed_array_kind::uint8,
+                                                          {1, 2, 3}))) +
                             "\n" + "double_negative_zero " + hex(encode(value(0))) + "\n";
   const node_run run = run_node_script(*node, "check", input);
   CHECK(run.status != 0);

@@ -100,15 +100,15 @@ TEST_CASE("A frame without the version header, or of an unsupported version, is 
 TEST_CASE("Declared lengths beyond the frame are refused before anything is allocated") {
   const std::string huge = varint(0xFFFFFFFFu);
   const std::vector<std::string> frames = {
-      header + "\"" + huge + "abc",                      // one-byte string
-      header + "c" + varint(0xFFFFFFFEu) + "abcd",       // two-byte string
-      header + "S" + huge + "abc",                       // UTF-8 string
-      header + "Z" + varint(0xFFFFFFFEu) + "abc",        // BigInt digits (sign 0)
-      header + "B" + huge + "abc",                       // ArrayBuffer
-      header + "~" + huge + huge + "abc",                // resizable ArrayBuffer
+      header + "\"" + huge + "abc",                          // one-byte string
+      header + "c" + varint(0xFFFFFFFEu) + "abcd",           // two-byte string
+      header + "S" + huge + "abc",                           // UTF-8 string
+      header + "Z" + varint(0xFFFFFFFEu) + "abc",            // BigInt digits (sign 0)
+      header + "B" + huge + "abc",                           // ArrayBuffer
+      header + "~" + huge + huge + "abc",                    // resizable ArrayBuffer
       header + "\\" + varint(0) + varint(10) + huge + "abc", // Buffer host object
-      header + "A" + huge + "_",                         // dense array
-      header + "R\"" + huge + "x",                       // RegExp pattern
+      header + "A" + huge + "_",                             // dense array
+      header + "R\"" + huge + "x",                           // RegExp pattern
   };
   for (const auto& frame : frames) {
     check_malformed(frame);
@@ -121,8 +121,7 @@ TEST_CASE("A declared length that ends at the frame's end is read, one byte more
   // whose bytes end the frame decode; declaring one byte more names the shortfall.
   CHECK(advanced::decode(header + "\"" + varint(3) + "abc") == value("abc"));
   check_malformed(header + "\"" + varint(4) + "abc", "length 4 exceeds the 3 bytes left");
-  CHECK(advanced::decode(header + "B" + varint(2) + unhex("0102")) ==
-        value::array_buffer({1, 2}));
+  CHECK(advanced::decode(header + "B" + varint(2) + unhex("0102")) == value::array_buffer({1, 2}));
   check_malformed(header + "B" + varint(3) + unhex("0102"), "length 3 exceeds the 2 bytes left");
   CHECK(advanced::decode(header + "\\" + varint(0) + varint(10) + varint(2) + "ab") ==
         value::buffer(std::string_view("ab")));
@@ -139,7 +138,8 @@ TEST_CASE("A declared length that ends at the frame's end is read, one byte more
 }
 
 TEST_CASE("A sparse array of length 2^32-1 decodes without allocating its length") {
-  const std::string frame = header + "a" + varint(0xFFFFFFFFu) + "@" + varint(0) + varint(0xFFFFFFFFu);
+  const std::string frame = header + "a" + varint(0xFFFFFFFFu) + "@" + varint(0) +
+                            varint(0xFFFFFFFFu);
   std::size_t largest = 0;
   {
     allocation_probe probe;
@@ -154,8 +154,8 @@ TEST_CASE("A sparse array of length 2^32-1 decodes without allocating its length
 
 TEST_CASE("A far sparse element costs one element, not the holes before it") {
   const std::string frame = header + "a" + varint(0xFFFFFFFFu) + "N" +
-                            unhex("0000c0ffffffef41") /* 4294967294.0 */ + "T" + "@" +
-                            varint(1) + varint(0xFFFFFFFFu);
+                            unhex("0000c0ffffffef41") /* 4294967294.0 */ + "T" + "@" + varint(1) +
+                            varint(0xFFFFFFFFu);
   allocation_probe probe;
   const value v = advanced::decode(frame);
   CHECK(probe.largest() < 4096);
@@ -187,7 +187,8 @@ TEST_CASE("Nesting up to the limit decodes and one level more is refused") {
   check_malformed(hosts + "o", "nesting");
 }
 
-TEST_CASE("Nesting a thousand times deeper than the limit is refused without exhausting the stack") {
+TEST_CASE(
+    "Nesting a thousand times deeper than the limit is refused without exhausting the stack") {
   std::string frame = header;
   for (int i = 0; i < 1000000; ++i)
     frame += "A\x01";
@@ -237,7 +238,8 @@ TEST_CASE("A long chain of back-references decodes, compares, copies and frees w
 TEST_CASE("Back-references must name an object already read") {
   check_malformed(header + "^" + varint(0), "reference to unknown object id 0");
   check_malformed(header + "o\"\x01k^" + varint(5) + "{" + varint(1), "unknown object id 5");
-  check_malformed(header + "A" + varint(1) + "^" + varint(0xFFFFFFFFu) + "$" + varint(0) + varint(1),
+  check_malformed(header + "A" + varint(1) + "^" + varint(0xFFFFFFFFu) + "$" + varint(0) +
+                      varint(1),
                   "unknown object id");
   // A reference is not a property key.
   check_malformed(header + "o\"\x01k_^" + varint(0) + "_{" + varint(2), "invalid property key");
@@ -255,8 +257,8 @@ TEST_CASE("Back-references must name an object already read") {
 
 TEST_CASE("Every tag byte either decodes or is refused as malformed") {
   for (int t = 0; t < 256; ++t) {
-    for (const std::string& tail : {std::string(), std::string(16, '\0'), std::string(16, '\x01'),
-                                    std::string(16, '\xff')}) {
+    for (const std::string& tail :
+         {std::string(), std::string(16, '\0'), std::string(16, '\x01'), std::string(16, '\xff')}) {
       const std::string frame = header + static_cast<char>(t) + tail;
       value v;
       try {
@@ -291,12 +293,18 @@ TEST_CASE("End tags must agree with what was read") {
 
 TEST_CASE("Duplicate property keys are refused, whether written as strings or numbers") {
   check_malformed(header + "o\"\x01kT\"\x01kF{" + varint(2), "duplicate property key");
-  check_malformed(header + "oI" + varint(2) + "T\"\x01" "1F{" + varint(2), "duplicate property key");
+  check_malformed(header + "oI" + varint(2) +
+                      "T\"\x01"
+                      "1F{" +
+                      varint(2),
+                  "duplicate property key");
   std::string many = header + "o";
   for (int i = 0; i < 40; ++i)
     many += "\"\x02" + std::string(1, static_cast<char>('a' + i % 26)) +
             static_cast<char>('a' + i / 26) + "_";
-  many += "\"\x02" "aa_{" + varint(41);
+  many += "\"\x02"
+          "aa_{" +
+          varint(41);
   check_malformed(many, "duplicate property key");
 }
 
@@ -315,7 +323,8 @@ TEST_CASE("Array element keys must be in order and before named properties") {
                   "array property 'length'");
 }
 
-TEST_CASE("Strings: odd two-byte lengths are refused, bad UTF-8 in S strings is replaced as V8 does") {
+TEST_CASE(
+    "Strings: odd two-byte lengths are refused, bad UTF-8 in S strings is replaced as V8 does") {
   check_malformed(header + "c" + varint(3) + "abc", "odd length");
   CHECK(advanced::decode(header + "S" + varint(2) + "\xc3\x28") == value("\xef\xbf\xbd("));
   CHECK(advanced::decode(header + "S" + varint(3) + "\xed\xa0\x80") ==
@@ -326,11 +335,28 @@ TEST_CASE("Strings: odd two-byte lengths are refused, bad UTF-8 in S strings is 
 }
 
 TEST_CASE("RegExp flags V8 refuses are refused") {
-  check_malformed(header + "R\"\x01" "a" + varint(1u << 9), "invalid RegExp flags");
-  check_malformed(header + "R\"\x01" "a" + varint(64), "invalid RegExp flags");       // linear
-  check_malformed(header + "R\"\x01" "a" + varint(16 | 256), "invalid RegExp flags"); // u and v
+  check_malformed(header +
+                      "R\"\x01"
+                      "a" +
+                      varint(1u << 9),
+                  "invalid RegExp flags");
+  check_malformed(header +
+                      "R\"\x01"
+                      "a" +
+                      varint(64),
+                  "invalid RegExp flags"); // linear
+  check_malformed(header +
+                      "R\"\x01"
+                      "a" +
+                      varint(16 | 256),
+                  "invalid RegExp flags"); // u and v
   check_malformed(header + "R_" + varint(0), "expected a string");
-  CHECK(advanced::decode(header + "R\"\x01" "a" + varint(1 | 8)).as_regexp().flags == "gy");
+  CHECK(advanced::decode(header +
+                         "R\"\x01"
+                         "a" +
+                         varint(1 | 8))
+            .as_regexp()
+            .flags == "gy");
 }
 
 TEST_CASE("BigInts: digits without a length of zero are refused when negative, and normalized") {
@@ -338,8 +364,8 @@ TEST_CASE("BigInts: digits without a length of zero are refused when negative, a
   CHECK(advanced::decode(header + "Z" + varint(3) + "\x01") == value(cocluster::js::bigint(-1)));
   CHECK(advanced::decode(header + "Z" + varint(17) + std::string(8, '\0')) ==
         value(cocluster::js::bigint()));
-  const value leading_zero =
-      advanced::decode(header + "Z" + varint(32) + unhex("0100000000000000 0000000000000000"));
+  const value leading_zero = advanced::decode(header + "Z" + varint(32) +
+                                              unhex("0100000000000000 0000000000000000"));
   CHECK(leading_zero.as_bigint().magnitude().size() == 1);
 }
 

@@ -42,7 +42,8 @@ TEST_CASE("JSON documents become values of the same shape, with keys in JavaScri
 }
 
 TEST_CASE("JSON-shaped values become the same JSON") {
-  const value v = value::object({{"s", "text"}, {"n", 1}, {"d", 1.5}, {"a", value::array({true, nullptr})}});
+  const value v = value::object(
+      {{"s", "text"}, {"n", 1}, {"d", 1.5}, {"a", value::array({true, nullptr})}});
   CHECK(v.to_json() == json::parse(R"({"s": "text", "n": 1, "d": 1.5, "a": [true, null]})"));
   const auto ordered = v.to_json<nlohmann::ordered_json>();
   CHECK(ordered.begin().key() == "s");

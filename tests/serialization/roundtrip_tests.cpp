@@ -165,7 +165,7 @@ private:
     case 4:
       opened = false;
       v = value::date(chance(10) ? std::numeric_limits<double>::quiet_NaN()
-                                       : static_cast<double>(rng_() % 100000000000000ull) - 5e13);
+                                 : static_cast<double>(rng_() % 100000000000000ull) - 5e13);
       break;
     case 5: {
       opened = false;
@@ -189,7 +189,7 @@ private:
     }
     case 8: {
       opened = false;
-      static const char* names[] = {"Error", "EvalError", "RangeError", "ReferenceError",
+      static const char* names[] = {"Error",       "EvalError", "RangeError", "ReferenceError",
                                     "SyntaxError", "TypeError", "URIError"};
       v = value::error(text(), names[next(7)]);
       if (chance(30))

@@ -4,6 +4,8 @@
 #ifndef COCLUSTER_TESTS_SERIALIZATION_SUPPORT_HPP
 #define COCLUSTER_TESTS_SERIALIZATION_SUPPORT_HPP
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -12,9 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <sys/wait.h>
 #include <system_error>
-#include <unistd.h>
 
 #include <cocluster/error.hpp>
 #include <cocluster/serialization/advanced.hpp>

@@ -154,8 +154,7 @@ TEST_CASE("Equal cyclic graphs compare equal and different ones do not") {
   CHECK(make(1) != make(2));
   CHECK(value::map({{1, 2}}) != value::map({{2, 1}}));
   CHECK(value::set({1, 2}) != value::set({2, 1})); // entries compare in order
-  CHECK(value::buffer(std::string_view("a")) !=
-        value::typed_array(typed_array_kind::uint8, {'a'}));
+  CHECK(value::buffer(std::string_view("a")) != value::typed_array(typed_array_kind::uint8, {'a'}));
 }
 
 TEST_CASE("A weak reference reads as its target, and as undefined once the target is freed") {
@@ -236,10 +235,12 @@ TEST_CASE("Wrong-kind access throws value_error") {
 }
 
 TEST_CASE("Strings keep lone surrogates and convert to and from UTF-16") {
-  const std::u16string text = u"a\xd800" u"b\xdc00\xd83d\xde00";
+  const std::u16string text = u"a\xd800"
+                              u"b\xdc00\xd83d\xde00";
   const value v(text);
   CHECK(v.as_utf16() == text);
-  CHECK(v.as_string() == "a\xed\xa0\x80" "b\xed\xb0\x80\xf0\x9f\x98\x80");
+  CHECK(v.as_string() == "a\xed\xa0\x80"
+                         "b\xed\xb0\x80\xf0\x9f\x98\x80");
   CHECK(advanced::decode(encode(v)).as_utf16() == text);
 }
 
@@ -389,8 +390,7 @@ TEST_CASE("Standard containers convert to arrays, objects, Maps, Sets and Buffer
   CHECK(value(std::map<int, std::string>{{1, "a"}}) == value::map({{1, "a"}}));
   CHECK(value(std::set<int>{2, 1}) == value::set({1, 2}));
   CHECK(value(std::optional<int>()) == value(nullptr));
-  CHECK(value(std::vector<std::byte>{std::byte{1}}) ==
-        value::buffer(std::vector<std::uint8_t>{1}));
+  CHECK(value(std::vector<std::byte>{std::byte{1}}) == value::buffer(std::vector<std::uint8_t>{1}));
   CHECK(value(std::pair<int, std::string>{1, "a"}) == value::array({1, "a"}));
   CHECK((value::map({{1, "a"}}).get<std::map<int, std::string>>() ==
          std::map<int, std::string>{{1, "a"}}));
@@ -417,7 +417,8 @@ TEST_CASE("Numbers convert to C++ integers only when integral and in range") {
   CHECK_THROWS_AS(value(1).get<bool>(), value_error);
 }
 
-TEST_CASE("A frame is appended after what the output holds, the same bytes wherever its room runs out") {
+TEST_CASE(
+    "A frame is appended after what the output holds, the same bytes wherever its room runs out") {
   // Many small writes around one large string and one large Buffer: the encoder makes room a
   // little at a time and appends large blocks directly, from any starting size and capacity.
   value v = value::array();
@@ -429,7 +430,8 @@ TEST_CASE("A frame is appended after what the output holds, the same bytes where
   std::string alone;
   advanced::encode(v, alone);
   for (std::size_t prefix = 0; prefix < 600; prefix += 37) {
-    for (const std::size_t spare : {std::size_t{0}, std::size_t{10}, std::size_t{300}, alone.size()}) {
+    for (const std::size_t spare :
+         {std::size_t{0}, std::size_t{10}, std::size_t{300}, alone.size()}) {
       std::string out(prefix, 'p');
       out.reserve(prefix + spare);
       advanced::encode(v, out);

@@ -79,8 +79,8 @@ public:
       const auto status = worker.status();
       if (!status) {
         FAIL_CHECK("worker " << id << " (pid " << worker.pid() << ") was still running "
-                                 << std::chrono::duration_cast<std::chrono::seconds>(limit).count()
-                                 << " s after the test's end");
+                             << std::chrono::duration_cast<std::chrono::seconds>(limit).count()
+                             << " s after the test's end");
         continue;
       }
       const auto it = expected_.find(id);

@@ -21,7 +21,7 @@
 
 namespace test::http {
 
-inline constexpr auto tuple = asio::experimental::as_tuple(asio::use_awaitable);
+inline constexpr auto tuple = cocluster::as_tuple(asio::use_awaitable);
 
 /// Serves one connection: "GET /" answers this process's pid; "GET /slow/N" answers it after N
 /// milliseconds.
@@ -126,8 +126,9 @@ public:
 
 private:
   asio::awaitable<void> client(bool keep_alive) {
-    const std::string request = keep_alive ? "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
-                                           : "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    const std::string request = keep_alive
+                                    ? "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+                                    : "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
     const asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"),
                                      static_cast<unsigned short>(port_));
     while (!stop_ && report_.answered + report_.failed + report_.unanswered < max_) {
@@ -140,7 +141,8 @@ private:
       std::string in;
       bool open = true;
       while (open && !stop_) {
-        auto [write_error, written] = co_await asio::async_write(socket, asio::buffer(request), tuple);
+        auto [write_error, written] = co_await asio::async_write(socket, asio::buffer(request),
+                                                                 tuple);
         if (write_error) {
           fail(report_.failed, "write: " + write_error.message());
           break;

@@ -25,7 +25,8 @@ inline asio::awaitable<held_connection> ask_and_hold(int port, std::string line,
                                                      std::optional<std::string> source = {}) {
   auto executor = co_await asio::this_coro::executor;
   const auto address = asio::ip::make_address(host);
-  asio::ip::tcp::socket socket(executor, address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4());
+  asio::ip::tcp::socket socket(executor,
+                               address.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4());
   if (source) {
     socket.set_option(asio::socket_base::reuse_address(true));
     socket.bind({asio::ip::make_address(*source), 0});
@@ -35,7 +36,7 @@ inline asio::awaitable<held_connection> ask_and_hold(int port, std::string line,
   co_await asio::async_write(socket, asio::buffer(line), asio::use_awaitable);
   std::string in;
   auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
-                                                 asio::experimental::as_tuple(asio::use_awaitable));
+                                                 cocluster::as_tuple(asio::use_awaitable));
   if (ec)
     co_return held_connection{std::move(socket), std::string()};
   co_return held_connection{std::move(socket), in.substr(0, n - 1)};
@@ -57,7 +58,7 @@ inline asio::awaitable<std::string> ask_unix(std::string path, std::string line)
   co_await asio::async_write(socket, asio::buffer(line), asio::use_awaitable);
   std::string in;
   auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), '\n',
-                                                 asio::experimental::as_tuple(asio::use_awaitable));
+                                                 cocluster::as_tuple(asio::use_awaitable));
   co_return ec ? std::string() : in.substr(0, n - 1);
 }
 
@@ -81,7 +82,7 @@ inline int free_port() {
 inline bool has_ipv6() {
   asio::io_context io;
   asio::ip::tcp::socket s(io);
-  std::error_code ec;
+  cocluster::error_code ec;
   s.open(asio::ip::tcp::v6(), ec);
   if (ec)
     return false;

@@ -24,7 +24,7 @@ inline std::string self_executable() {
 /// True when a user who is neither owner nor in the group (e.g. nobody) may execute `path`:
 /// every directory on the way is searchable by others and the file executable by them.
 inline bool others_can_execute(const std::string& path) {
-  struct stat info {};
+  struct stat info{};
   if (path.empty() || ::stat(path.c_str(), &info) != 0 || !(info.st_mode & S_IXOTH))
     return false;
   for (auto slash = path.rfind('/'); slash != std::string::npos && slash > 0;

@@ -10,16 +10,15 @@
 #include <doctest/doctest.h>
 
 #include <cocluster.hpp>
+#include <cocluster/config.hpp>
 #include <cocluster/detail/async/oneshot_event.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/experimental/awaitable_operators.hpp>
 
 namespace test {
 
 using namespace std::chrono_literals;
 
 /// `co_await f(as_tuple)`-style token that reports errors as values.
-inline constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+inline constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
 
 /// Runs `body()` to completion on `io`; fails the test if it throws or takes longer than
 /// `limit`. Stops `io` when the body is done: workers still alive are cut off when the cluster

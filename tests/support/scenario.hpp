@@ -25,9 +25,7 @@ inline std::map<std::string, scenario_function>& scenarios() {
 }
 
 struct scenario_registrar {
-  scenario_registrar(const char* name, scenario_function function) {
-    scenarios()[name] = function;
-  }
+  scenario_registrar(const char* name, scenario_function function) { scenarios()[name] = function; }
 };
 
 /// A list of strings made without a braced list (g++ 12 miscompiles initializer lists inside
@@ -79,10 +77,10 @@ inline auto exit_on_failure(const char* what) {
 /// `const std::vector<std::string>& args` in scope.
 #define WORKER_SCENARIO(name)                                                                      \
   static int COCLUSTER_TEST_CAT(worker_scenario_, __LINE__)(const std::vector<std::string>& args); \
-  static const ::test::scenario_registrar COCLUSTER_TEST_CAT(worker_scenario_registrar_,           \
-                                                             __LINE__)(                            \
-      name, &COCLUSTER_TEST_CAT(worker_scenario_, __LINE__));                                      \
-  static int COCLUSTER_TEST_CAT(worker_scenario_, __LINE__)(                                       \
-      [[maybe_unused]] const std::vector<std::string>& args)
+  static const ::test::scenario_registrar COCLUSTER_TEST_CAT(                                      \
+      worker_scenario_registrar_, __LINE__)(name,                                                  \
+                                            &COCLUSTER_TEST_CAT(worker_scenario_, __LINE__));      \
+  static int COCLUSTER_TEST_CAT(worker_scenario_,                                                  \
+                                __LINE__)([[maybe_unused]] const std::vector<std::string>& args)
 
 #endif

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Owns one file descriptor.
 #ifndef COCLUSTER_DETAIL_UNIQUE_FD_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The passkey of a worker's cluster-only members (making one, starting it, sending internal
 /// messages for it).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The limits and tuning of an IPC channel (`cluster_options::ipc`).
 #ifndef COCLUSTER_IPC_OPTIONS_HPP

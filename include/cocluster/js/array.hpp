@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::array`: a JavaScript array, dense or sparse, with named properties.
 #ifndef COCLUSTER_JS_ARRAY_HPP
@@ -135,9 +136,9 @@ private:
   // How many holes a write past the dense part may add before the element goes sparse.
   static constexpr std::size_t dense_gap = 8;
 
-  std::vector<value> items_;               // indices [0, items_.size()); may hold holes
-  std::map<std::uint32_t, value> far_;     // present elements beyond items_, sorted
-  std::uint32_t length_ = 0;               // >= items_.size(), > every far_ key
+  std::vector<value> items_;           // indices [0, items_.size()); may hold holes
+  std::map<std::uint32_t, value> far_; // present elements beyond items_, sorted
+  std::uint32_t length_ = 0;           // >= items_.size(), > every far_ key
   named_properties properties_;
   friend struct cocluster::detail::v8::node_access;
 };
@@ -177,8 +178,9 @@ inline void array::resize(std::size_t length) {
     throw value_error("cocluster::value: array length beyond 2^32 - 1");
   if (length < items_.size())
     items_.resize(length);
-  far_.erase(far_.lower_bound(static_cast<std::uint32_t>(std::min<std::size_t>(length, 0xFFFFFFFFu))),
-             far_.end());
+  far_.erase(
+      far_.lower_bound(static_cast<std::uint32_t>(std::min<std::size_t>(length, 0xFFFFFFFFu))),
+      far_.end());
   length_ = static_cast<std::uint32_t>(length);
 }
 

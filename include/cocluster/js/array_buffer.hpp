@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::array_buffer`: a JavaScript ArrayBuffer.
 #ifndef COCLUSTER_JS_ARRAY_BUFFER_HPP

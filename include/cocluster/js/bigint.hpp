@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::bigint`: an arbitrary-size integer as V8 stores BigInts (sign and magnitude
 /// in 64-bit limbs). `cocluster/value.hpp` includes it.
@@ -28,7 +29,8 @@ public:
     if (v == 0)
       return;
     negative_ = v < 0;
-    magnitude_.push_back(v < 0 ? ~static_cast<std::uint64_t>(v) + 1 : static_cast<std::uint64_t>(v));
+    magnitude_.push_back(v < 0 ? ~static_cast<std::uint64_t>(v) + 1
+                               : static_cast<std::uint64_t>(v));
   }
 
   /// The BigInt with value `v`.
@@ -63,7 +65,8 @@ public:
       for (std::size_t i = text.size(); i > 0; --i) {
         const int d = hex_digit(text[i - 1]);
         if (d < 0)
-          throw std::invalid_argument("bigint: not a hexadecimal digit in '" + std::string(text) + "'");
+          throw std::invalid_argument("bigint: not a hexadecimal digit in '" + std::string(text) +
+                                      "'");
         const std::size_t bit = (text.size() - i) * 4;
         if (bit / 64 >= b.magnitude_.size())
           b.magnitude_.push_back(0);

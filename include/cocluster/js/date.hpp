@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::date`: a JavaScript Date.
 #ifndef COCLUSTER_JS_DATE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::error`: a JavaScript Error.
 #ifndef COCLUSTER_JS_ERROR_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::map`: a JavaScript Map.
 #ifndef COCLUSTER_JS_MAP_HPP

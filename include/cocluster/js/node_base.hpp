@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::node_base`, the common part of the node classes (object-like values), and
 /// the names of the node classes, which have a header each beside this one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::object`: a plain JavaScript object.
 #ifndef COCLUSTER_JS_OBJECT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::ordered_items`: the item list that property maps, Maps and Sets share.
 #ifndef COCLUSTER_JS_ORDERED_ITEMS_HPP
@@ -37,7 +38,7 @@ protected:
   ordered_items() = default;
   ~ordered_items() = default;
 
-  // The first item that `matches`, or null.
+  /// The first item that `matches`, or null.
   template <class Match>
   Item* find_first(Match matches) noexcept {
     for (auto& item : items_)
@@ -46,7 +47,7 @@ protected:
     return nullptr;
   }
 
-  // Removes the first item that `matches`; true when there was one.
+  /// Removes the first item that `matches`; true when there was one.
   template <class Match>
   bool erase_first(Match matches) {
     for (auto it = items_.begin(); it != items_.end(); ++it)
@@ -57,6 +58,7 @@ protected:
     return false;
   }
 
+  /// The items, in their order.
   std::vector<Item> items_;
 };
 

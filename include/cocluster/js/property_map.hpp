@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::property_map`: string-keyed properties in JavaScript order, the part of
 /// objects and of arrays' named properties.
@@ -43,7 +44,7 @@ public:
     if (value* v = find(key))
       return *v;
     const auto at = items_.insert(items_.begin() + insert_position(key),
-                                    entry(std::string(key), value()));
+                                  entry(std::string(key), value()));
     return at->second;
   }
   /// The value of `key`; throws `value_error` when missing.

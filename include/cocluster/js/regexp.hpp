@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::regexp`: a JavaScript RegExp.
 #ifndef COCLUSTER_JS_REGEXP_HPP
@@ -17,7 +18,7 @@ public:
   /// `/pattern/flags`.
   regexp(std::string source, std::string flag_letters)
       : node_base(value_kind::regexp), pattern(std::move(source)), flags(std::move(flag_letters)) {}
-  /// The `source` (WTF-8), as V8 reports it (`a\/b` for `new RegExp('a/b')`).
+  /// The `source` (WTF-8), as V8 reports it (`a\/b` for `new RegExp("a/b")`).
   std::string pattern;
   /// The flag letters, any of `dgimsuvy` (written in that order by the decoder).
   std::string flags;

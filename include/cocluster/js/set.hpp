@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::set`: a JavaScript Set.
 #ifndef COCLUSTER_JS_SET_HPP

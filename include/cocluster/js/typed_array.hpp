@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::typed_array`: a typed array, a DataView or a Node Buffer.
 #ifndef COCLUSTER_JS_TYPED_ARRAY_HPP

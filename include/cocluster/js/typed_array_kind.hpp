@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::js::typed_array_kind`: the element types of typed arrays, their sizes and
 /// JavaScript names.

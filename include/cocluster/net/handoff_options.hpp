@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How many round-robin connections may wait for one worker's answer (`cluster_options::handoff`).
 #ifndef COCLUSTER_NET_HANDOFF_OPTIONS_HPP

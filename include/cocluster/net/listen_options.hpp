@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Where a server listens: TCP, Unix socket, or UDP (Node's `server.listen(options)` and
 /// `socket.bind(options)`).
@@ -36,14 +37,36 @@ struct tcp_listen_options {
   /// round-robin connection refused goes back to the primary and on to another worker.
   std::optional<std::size_t> max_connections;
 
+  /// A server on `listen_port` (0: a free port) of `listen_host` (empty: any address).
   explicit tcp_listen_options(int listen_port = 0, std::optional<std::string> listen_host = {})
       : port(listen_port), host(std::move(listen_host)) {}
 
-  tcp_listen_options& with_host(std::string value) { host = std::move(value); return *this; }
-  tcp_listen_options& with_ipv6_only(bool value = true) { ipv6_only = value; return *this; }
-  tcp_listen_options& with_backlog(int value) { backlog = value; return *this; }
-  tcp_listen_options& with_fd(int value) { fd = value; return *this; }
-  tcp_listen_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  /// Sets `host`; returns `*this`, as every `with_*` setter does.
+  tcp_listen_options& with_host(std::string value) {
+    host = std::move(value);
+    return *this;
+  }
+  /// Sets `ipv6_only`.
+  tcp_listen_options& with_ipv6_only(bool value = true) {
+    ipv6_only = value;
+    return *this;
+  }
+  /// Sets `backlog`.
+  tcp_listen_options& with_backlog(int value) {
+    backlog = value;
+    return *this;
+  }
+  /// Sets `fd`.
+  tcp_listen_options& with_fd(int value) {
+    fd = value;
+    return *this;
+  }
+  /// Sets `exclusive`.
+  tcp_listen_options& with_exclusive(bool value = true) {
+    exclusive = value;
+    return *this;
+  }
+  /// Sets `max_connections`.
   tcp_listen_options& with_max_connections(std::size_t value) {
     max_connections = value;
     return *this;
@@ -53,20 +76,43 @@ struct tcp_listen_options {
 /// A Unix stream socket server. Paths longer than `sun_path` work: the primary binds the
 /// path relative to its working directory when that is short enough, as Node does.
 struct unix_listen_options {
+  /// The socket's path in the file system (Node's `path`).
   std::string path;
+  /// The listen backlog (the first worker's wins, as in Node).
   int backlog = 511;
-  /// Make the socket readable / writable by all users (Node's `readableAll`, `writableAll`).
+  /// Make the socket readable by all users (Node's `readableAll`).
   bool readable_all = false;
+  /// Make the socket writable by all users (Node's `writableAll`).
   bool writable_all = false;
+  /// Bind in the worker itself, shared with no one (Node's `exclusive: true`).
   bool exclusive = false;
+  /// Refuse connections while this many are open (Node's `server.maxConnections`).
   std::optional<std::size_t> max_connections;
 
+  /// A server on the socket at `socket_path`.
   explicit unix_listen_options(std::string socket_path) : path(std::move(socket_path)) {}
 
-  unix_listen_options& with_backlog(int value) { backlog = value; return *this; }
-  unix_listen_options& with_readable_all(bool value = true) { readable_all = value; return *this; }
-  unix_listen_options& with_writable_all(bool value = true) { writable_all = value; return *this; }
-  unix_listen_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  /// Sets `backlog`; returns `*this`, as every `with_*` setter does.
+  unix_listen_options& with_backlog(int value) {
+    backlog = value;
+    return *this;
+  }
+  /// Sets `readable_all`.
+  unix_listen_options& with_readable_all(bool value = true) {
+    readable_all = value;
+    return *this;
+  }
+  /// Sets `writable_all`.
+  unix_listen_options& with_writable_all(bool value = true) {
+    writable_all = value;
+    return *this;
+  }
+  /// Sets `exclusive`.
+  unix_listen_options& with_exclusive(bool value = true) {
+    exclusive = value;
+    return *this;
+  }
+  /// Sets `max_connections`.
   unix_listen_options& with_max_connections(std::size_t value) {
     max_connections = value;
     return *this;
@@ -76,23 +122,43 @@ struct unix_listen_options {
 /// A UDP socket. In a worker it is always the primary's socket, shared (Node's dgram in a
 /// cluster): datagrams go to whichever worker reads first.
 struct udp_bind_options {
+  /// 0 picks a free port.
   int port = 0;
   /// Empty: any address of the family.
   std::optional<std::string> address;
   /// `udp6` instead of `udp4`.
   bool ipv6 = false;
+  /// With `ipv6`: IPv6 only (Node's `ipv6Only`).
   bool ipv6_only = false;
   /// SO_REUSEADDR (Node's `reuseAddr`).
   bool reuse_address = false;
+  /// Bind in the worker itself, shared with no one (Node's `exclusive: true`).
   bool exclusive = false;
 
+  /// A socket on `bind_port` (0: a free port) of `bind_address` (empty: any address).
   explicit udp_bind_options(int bind_port = 0, std::optional<std::string> bind_address = {})
       : port(bind_port), address(std::move(bind_address)) {}
 
-  udp_bind_options& with_ipv6(bool value = true) { ipv6 = value; return *this; }
-  udp_bind_options& with_ipv6_only(bool value = true) { ipv6_only = value; return *this; }
-  udp_bind_options& with_reuse_address(bool value = true) { reuse_address = value; return *this; }
-  udp_bind_options& with_exclusive(bool value = true) { exclusive = value; return *this; }
+  /// Sets `ipv6`; returns `*this`, as every `with_*` setter does.
+  udp_bind_options& with_ipv6(bool value = true) {
+    ipv6 = value;
+    return *this;
+  }
+  /// Sets `ipv6_only`.
+  udp_bind_options& with_ipv6_only(bool value = true) {
+    ipv6_only = value;
+    return *this;
+  }
+  /// Sets `reuse_address`.
+  udp_bind_options& with_reuse_address(bool value = true) {
+    reuse_address = value;
+    return *this;
+  }
+  /// Sets `exclusive`.
+  udp_bind_options& with_exclusive(bool value = true) {
+    exclusive = value;
+    return *this;
+  }
 };
 
 } // namespace cocluster

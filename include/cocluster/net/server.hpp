@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `basic_server`: what `listen` gives — an acceptor whose connections are plain Asio sockets.
 #ifndef COCLUSTER_NET_SERVER_HPP
@@ -8,8 +9,8 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "cocluster/config.hpp"
@@ -65,8 +66,11 @@ Protocol connection_protocol(int fd, server_impl& server) {
 template <class Protocol>
 class basic_server {
 public:
+  /// The Asio protocol: `asio::ip::tcp` or `asio::local::stream_protocol`.
   using protocol_type = Protocol;
+  /// What `async_accept` yields: the protocol's plain socket.
   using socket_type = typename Protocol::socket;
+  /// The protocol's endpoint type.
   using endpoint_type = typename Protocol::endpoint;
 
   basic_server() = default;
@@ -88,7 +92,7 @@ public:
   /// All types: the wait ends with `asio::error::operation_aborted`; no connection is taken.
   template <class Token = asio::use_awaitable_t<>>
   auto async_accept(Token&& token = {}) {
-    return asio::async_initiate<Token, void(std::error_code, socket_type)>(
+    return asio::async_initiate<Token, void(error_code, socket_type)>(
         [impl = impl_](auto handler) {
           impl->async_accept(detail::transform_handler<decltype(handler), to_socket>{
               std::move(handler), to_socket{impl}});
@@ -103,7 +107,7 @@ public:
       const auto& name = impl_->sockname();
       if (!name.is_object())
         return {};
-      std::error_code ec;
+      error_code ec;
       auto address = asio::ip::make_address(name.value("address", std::string()), ec);
       return endpoint_type(address, static_cast<unsigned short>(name.value("port", 0)));
     } else {
@@ -126,7 +130,7 @@ public:
 private:
   struct to_socket {
     std::shared_ptr<detail::server_impl> server;
-    socket_type operator()(std::error_code& ec, detail::unique_fd fd) const {
+    socket_type operator()(error_code& ec, detail::unique_fd fd) const {
       socket_type socket(server->executor());
       if (!ec && fd) {
         const int native = fd.get();

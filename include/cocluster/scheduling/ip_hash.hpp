@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `ip_hash`: sticky sessions — a client address keeps reaching the same worker.
 #ifndef COCLUSTER_SCHEDULING_IP_HASH_HPP
@@ -26,10 +27,16 @@ namespace cocluster {
 /// Connections over Unix sockets have no address: they go to the least recently used worker.
 class ip_hash {
 public:
+  /// The primary accepts and hands each connection over.
   static constexpr distribution mode = distribution::primary_accepts;
 
+  /// Remembers at most `capacity` client addresses (at least 1; default 65536).
   explicit ip_hash(std::size_t capacity = 65536) : capacity_(capacity == 0 ? 1 : capacity) {}
 
+  /// The worker this client had, if it is still there (even when busy: the connection waits
+  /// for it); otherwise the one rendezvous hashing places the client on, remembered from now
+  /// on. A client without an address (a Unix socket) gets the `least_recently_used` available
+  /// worker. Nothing when there is no worker to give.
   std::optional<int> pick(const connection_request& request, std::span<const worker_load> workers) {
     if (workers.empty())
       return std::nullopt;
@@ -57,6 +64,7 @@ public:
     return chosen;
   }
 
+  /// Nothing to do: a new worker takes only new clients.
   void worker_added(int) noexcept {}
 
   /// Clients of a worker that left are placed again when they come back.
@@ -71,6 +79,7 @@ public:
     }
   }
 
+  /// Nothing to do: a client keeps its worker between connections.
   void connection_closed(int) noexcept {}
 
   /// Client addresses remembered.

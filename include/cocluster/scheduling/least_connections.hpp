@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `least_connections`: the worker with the fewest open connections gets the next one.
 #ifndef COCLUSTER_SCHEDULING_LEAST_CONNECTIONS_HPP
@@ -15,10 +16,13 @@ namespace cocluster {
 /// connections end (every 100 ms while it changes); a Node worker does not, so its count only
 /// grows — use this policy with cocluster workers.
 struct least_connections : stateless_policy {
+  /// The primary accepts and hands each connection over.
   static constexpr distribution mode = distribution::primary_accepts;
   /// Ask cocluster workers to report when their connections end (see `scheduling_policy`).
   static constexpr bool tracks_connections = true;
 
+  /// The available worker with the fewest open and in-flight connections (ties: the one idle
+  /// longest); nothing (the connection waits) when none is available.
   std::optional<int> pick(const connection_request&, std::span<const worker_load> workers) const {
     const worker_load* best = nullptr;
     for (const auto& worker : workers) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The scheduling policy concept: who gets each new connection.
 ///
@@ -18,7 +19,11 @@
 #include "cocluster/detail/asio_setup.hpp"
 
 // Asio's address value type only (no I/O): a client's address is part of a decision.
+#if defined(COCLUSTER_USE_BOOST_ASIO)
+#include <boost/asio/ip/address.hpp>
+#else
 #include <asio/ip/address.hpp>
+#endif
 
 namespace cocluster {
 
@@ -92,21 +97,23 @@ inline std::optional<int> least_recently_used(std::span<const worker_load> worke
 ///   `connection_closed` is never called, and workers spend nothing on counting.
 /// One policy object exists per shared listener; it must be default-constructible.
 template <class P>
-concept scheduling_policy =
-    std::default_initializable<P> &&
-    requires(P& policy, const connection_request& request, std::span<const worker_load> workers,
-             int id) {
-      { P::mode } -> std::convertible_to<distribution>;
-      { policy.pick(request, workers) } -> std::same_as<std::optional<int>>;
-      policy.worker_added(id);
-      policy.worker_removed(id);
-      policy.connection_closed(id);
-    };
+concept scheduling_policy = std::default_initializable<P> &&
+                            requires(P& policy, const connection_request& request,
+                                     std::span<const worker_load> workers, int id) {
+                              { P::mode } -> std::convertible_to<distribution>;
+                              { policy.pick(request, workers) } -> std::same_as<std::optional<int>>;
+                              policy.worker_added(id);
+                              policy.worker_removed(id);
+                              policy.connection_closed(id);
+                            };
 
 /// A base for policies that need no bookkeeping hooks.
 struct stateless_policy {
+  /// Does nothing.
   void worker_added(int) noexcept {}
+  /// Does nothing.
   void worker_removed(int) noexcept {}
+  /// Does nothing (and is not called unless the policy sets `tracks_connections`).
   void connection_closed(int) noexcept {}
 };
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `round_robin`: Node's SCHED_RR, fair for bursts — each worker in turn gets a connection.
 #ifndef COCLUSTER_SCHEDULING_ROUND_ROBIN_HPP

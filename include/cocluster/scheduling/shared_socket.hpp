@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `shared_socket` (Node's SCHED_NONE) and `reuse_port`: the kernel distributes connections.
 #ifndef COCLUSTER_SCHEDULING_SHARED_SOCKET_HPP
@@ -14,7 +15,9 @@ namespace cocluster {
 /// accept on it directly. The primary is off the accept path; the kernel's wake-ups decide the
 /// split, which can be uneven.
 struct shared_socket : stateless_policy {
+  /// Every worker accepts on the primary's one socket.
   static constexpr distribution mode = distribution::shared_socket;
+  /// Never called: the kernel decides (the concept asks for it).
   std::optional<int> pick(const connection_request&, std::span<const worker_load>) const {
     return std::nullopt;
   }
@@ -24,7 +27,9 @@ struct shared_socket : stateless_policy {
 /// connections across them. The fastest path: no descriptor passing, no shared accept queue.
 /// `listen(0)` still gives every worker the same port (the primary picks it once).
 struct reuse_port : stateless_policy {
+  /// Every worker accepts on a SO_REUSEPORT socket of its own.
   static constexpr distribution mode = distribution::reuse_port;
+  /// Never called: the kernel decides (the concept asks for it).
   std::optional<int> pick(const connection_request&, std::span<const worker_load>) const {
     return std::nullopt;
   }

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 /// @file
-/// The `advanced` serialization policy: Node's `serialization: 'advanced'`, where each frame
+/// The `advanced` serialization policy: Node's `serialization: "advanced"`, where each frame
 /// body is V8 ValueSerializer output (format version 15, as Node 20 writes it) with Node's
 /// child_process host-object encoding for Buffers and typed arrays.
 #ifndef COCLUSTER_SERIALIZATION_ADVANCED_HPP
@@ -14,10 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/v8/document_writer.hpp"
+#include "cocluster/detail/serialization/advanced_codec.hpp"
 #include "cocluster/detail/v8/limits.hpp"
-#include "cocluster/detail/v8/reader.hpp"
-#include "cocluster/detail/v8/writer.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/serialization/policy.hpp"
 #include "cocluster/value.hpp"
@@ -66,18 +65,18 @@ struct advanced {
   /// RegExp flags, holes outside arrays, index keys among an array's named properties, nesting
   /// deeper than `max_depth`, and lengths beyond V8's limits.
   static void encode(const value_type& v, std::string& out) {
-    detail::v8::encode_value(v, out, max_depth);
+    detail::advanced_encode(v, out, max_depth);
   }
 
   /// Appends the V8 serialization of one of Node's internal messages, written straight from
   /// JSON in its key order.
   static void encode_internal(const nlohmann::ordered_json& message, std::string& out) {
-    detail::v8::encode_json(message, out, max_depth);
+    detail::advanced_encode_internal(message, out, max_depth);
   }
 
   /// Decodes one frame body.
   static value_type decode(std::string_view body) {
-    return detail::v8::reader(body, max_depth).read_message();
+    return detail::advanced_decode(body, max_depth);
   }
 
   /// Moves an internal message out of `v` as JSON, if it is one: an object whose `cmd` is a
@@ -113,5 +112,11 @@ struct advanced {
 static_assert(serialization_policy<advanced>);
 
 } // namespace cocluster
+
+// The codec itself: here header-only; with COCLUSTER_SEPARATE_COMPILATION only in the source that
+// includes cocluster/impl/src.hpp.
+#if !defined(COCLUSTER_SEPARATE_COMPILATION)
+#include "cocluster/detail/serialization/advanced_codec_impl.hpp"
+#endif
 
 #endif // COCLUSTER_SERIALIZATION_ADVANCED_HPP

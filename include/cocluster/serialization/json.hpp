@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The `json` serialization policy: Node's default, newline-delimited JSON.
 #ifndef COCLUSTER_SERIALIZATION_JSON_HPP

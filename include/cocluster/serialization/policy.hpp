@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The serialization policy concept: how messages become bytes on the IPC channel and back.
 #ifndef COCLUSTER_SERIALIZATION_POLICY_HPP
@@ -42,18 +43,19 @@ enum class framing {
 /// - `S::to_value(const T&)` and `S::from_value<T>(const value_type&)`: conversions of user types,
 ///   found through argument-dependent lookup as nlohmann's `to_json`/`from_json` are.
 template <class S>
-concept serialization_policy =
-    requires(const typename S::value_type& value, typename S::value_type& mutable_value,
-             std::string& out, std::string_view body, const nlohmann::ordered_json& internal) {
-      typename S::value_type;
-      { S::mode_name } -> std::convertible_to<std::string_view>;
-      { S::frame_format } -> std::convertible_to<framing>;
-      S::encode(value, out);
-      { S::decode(body) } -> std::same_as<typename S::value_type>;
-      S::encode_internal(internal, out);
-      { S::take_internal(mutable_value) } -> std::same_as<std::optional<nlohmann::json>>;
-      { S::from_json(nlohmann::json()) } -> std::same_as<typename S::value_type>;
-    };
+concept serialization_policy = requires(const typename S::value_type& value,
+                                        typename S::value_type& mutable_value, std::string& out,
+                                        std::string_view body,
+                                        const nlohmann::ordered_json& internal) {
+  typename S::value_type;
+  { S::mode_name } -> std::convertible_to<std::string_view>;
+  { S::frame_format } -> std::convertible_to<framing>;
+  S::encode(value, out);
+  { S::decode(body) } -> std::same_as<typename S::value_type>;
+  S::encode_internal(internal, out);
+  { S::take_internal(mutable_value) } -> std::same_as<std::optional<nlohmann::json>>;
+  { S::from_json(nlohmann::json()) } -> std::same_as<typename S::value_type>;
+};
 
 namespace detail {
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How many CPUs a process may use: the pure arithmetic over the affinity mask and the cgroup v2
 /// CPU quota (reading them is `available_cpus`, in the supervisor).

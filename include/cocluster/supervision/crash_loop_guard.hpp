@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `crash_loop_guard`: counts a pool's failures in a sliding window and says when to give up.
 /// Pure: the supervisor passes the time.
@@ -34,6 +35,7 @@ struct crash_loop_options {
 /// The failures of the last window.
 class crash_loop_guard {
 public:
+  /// The clock of the failure times.
   using clock = std::chrono::steady_clock;
 
   /// @throws std::invalid_argument for options out of range.

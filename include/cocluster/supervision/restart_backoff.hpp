@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `restart_backoff`: how long a supervisor waits before it starts a failed worker's slot again.
 /// Pure: it decides, the supervisor keeps the time.
@@ -61,7 +62,8 @@ public:
     delay = std::min(delay, cap);
     const double spread = options_.jitter * (2.0 * std::clamp(random, 0.0, 1.0) - 1.0);
     delay = std::clamp(delay * (1.0 + spread), 0.0, cap);
-    return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(std::llround(delay)));
+    return std::chrono::milliseconds(
+        static_cast<std::chrono::milliseconds::rep>(std::llround(delay)));
   }
 
   /// Consecutive failures so far (0 after `reset` or a stable run).

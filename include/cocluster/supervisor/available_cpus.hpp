@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `available_cpus`: the CPUs this process may use, quota included (the supervisor's default
 /// pool size).

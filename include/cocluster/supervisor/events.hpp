@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `supervisor_event`: what a supervisor reports, one stream for logging and for programs.
 #ifndef COCLUSTER_SUPERVISOR_EVENTS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `supervisor_options`: pool size, readiness, respawn, stop, reload and heartbeat settings.
 #ifndef COCLUSTER_SUPERVISOR_OPTIONS_HPP

@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: MIT
 /// @file
-/// `report_ready`: a worker's explicit readiness call (PM2's `process.send('ready')`).
+/// `report_ready`: a worker's explicit readiness call (PM2's `process.send("ready")`).
 #ifndef COCLUSTER_SUPERVISOR_READY_HPP
 #define COCLUSTER_SUPERVISOR_READY_HPP
 
@@ -8,7 +9,7 @@
 namespace cocluster {
 
 /// The message a worker sends to say it is ready, as PM2's `wait_ready` expects it: the string
-/// "ready". A Node worker sends it with `process.send('ready')`.
+/// "ready". A Node worker sends it with `process.send("ready")`.
 inline constexpr const char* ready_message = "ready";
 
 /// In a worker: tells the supervisor (with `readiness::ready_message`) that this worker is

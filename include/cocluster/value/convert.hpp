@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Conversions between `cocluster::value` and C++ types: the `to_value`/`from_value` hooks for
 /// standard types, and the fallback through nlohmann's `to_json`/`from_json` for types that
@@ -32,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cocluster/detail/json/is_json.hpp"
 #include "cocluster/detail/v8/value_concepts.hpp"
 #include "cocluster/js/array.hpp"
 #include "cocluster/js/array_buffer.hpp"
@@ -65,8 +67,8 @@ concept has_json_from_only = !has_from_value<T> && requires(const nlohmann::json
 
 /// Types a value can be converted to.
 template <class T>
-concept convertible_from_value =
-    std::same_as<T, value> || has_from_value<T> || has_json_from_only<T>;
+concept convertible_from_value = std::same_as<T, value> || has_from_value<T> ||
+                                 has_json_from_only<T>;
 
 [[noreturn]] inline void conversion_error(const value& v, const char* wanted) {
   throw value_error("cocluster::value: cannot convert " + std::string(kind_name(v.kind())) +
@@ -188,7 +190,7 @@ void to_value(value& v, const std::chrono::time_point<std::chrono::system_clock,
 
 /// The JSON document as a value (see `value::from_json`).
 template <class BasicJson>
-  requires nlohmann::detail::is_basic_json<BasicJson>::value
+  requires detail::nlohmann_json_type<BasicJson>
 void to_value(value& v, const BasicJson& json) {
   v = value::from_json(json);
 }
@@ -209,7 +211,9 @@ template <class I>
   requires(std::integral<I> && !std::same_as<I, bool>)
 void from_value(const value& v, I& out) {
   constexpr double low = static_cast<double>(std::numeric_limits<I>::min());
-  constexpr double high = std::is_signed_v<I> ? -low : static_cast<double>(std::numeric_limits<I>::max()) + 1.0;
+  constexpr double high = std::is_signed_v<I>
+                              ? -low
+                              : static_cast<double>(std::numeric_limits<I>::max()) + 1.0;
   if (v.is_number()) {
     const double d = v.as_number();
     if (!(d >= low && d < high) || std::trunc(d) != d)
@@ -385,7 +389,7 @@ void from_value(const value& v, std::chrono::time_point<std::chrono::system_cloc
 
 /// The JSON form (see `value::to_json`).
 template <class BasicJson>
-  requires nlohmann::detail::is_basic_json<BasicJson>::value
+  requires detail::nlohmann_json_type<BasicJson>
 void from_value(const value& v, BasicJson& out) {
   out = v.template to_json<BasicJson>();
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The members of `cocluster::value` that need the node classes complete (the factories, the
 /// node accessors, subscripts, `size`, `strong`) or the graph algorithms (`clone`, `==`,
@@ -238,6 +239,7 @@ inline value value::clone() const {
   return root;
 }
 
+/// Deep equality (declared as a friend of `value`, which describes it).
 inline bool operator==(const value& a, const value& b) {
   return detail::v8::graph_comparer().equal(a, b);
 }

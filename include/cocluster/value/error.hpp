@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::value_error`: what `value` throws when it is used as a kind it is not.
 #ifndef COCLUSTER_VALUE_ERROR_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Conversions between `cocluster::value` and nlohmann::json: `value::from_json`,
 /// `value::to_json`, and the hook that lets nlohmann::json convert a value.
@@ -34,6 +35,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cocluster/detail/json/is_json.hpp"
 #include "cocluster/detail/v8/value_json.hpp"
 #include "cocluster/value/definitions.hpp"
 #include "cocluster/value/value.hpp"
@@ -54,7 +56,7 @@ BasicJson value::to_json() const {
 /// deliberately no `from_json(const json&, value&)`: it would make `value v = json(...)`
 /// ambiguous. Write `value v = j;` or `value::from_json(j)` rather than `j.get<value>()`.)
 template <class BasicJson, class V>
-  requires(nlohmann::detail::is_basic_json<BasicJson>::value && std::same_as<V, value>)
+  requires(detail::nlohmann_json_type<BasicJson> && std::same_as<V, value>)
 void to_json(BasicJson& json, const V& v) {
   json = v.template to_json<BasicJson>();
 }

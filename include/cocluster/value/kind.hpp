@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::value_kind`: what a `value` holds, and its name for messages.
 #ifndef COCLUSTER_VALUE_KIND_HPP

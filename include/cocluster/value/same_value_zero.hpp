@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JavaScript's SameValueZero, by which Maps and Sets find keys: `cocluster::same_value_zero`
 /// (declared with `value`) and `js::positive_zero`, the -0 to +0 rule of their keys.

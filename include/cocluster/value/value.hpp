@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `cocluster::value`: a dynamic value that holds everything Node's `advanced` serialization
 /// carries (the V8 structured-clone data model), for the `cocluster::advanced` policy.
@@ -211,13 +212,9 @@ public:
   /// The BigInt; throws `value_error` for other kinds.
   const js::bigint& as_bigint() const { return get_alternative<js::bigint>(value_kind::bigint); }
   /// The string (WTF-8); throws `value_error` for other kinds.
-  const std::string& as_string() const {
-    return get_alternative<std::string>(value_kind::string);
-  }
+  const std::string& as_string() const { return get_alternative<std::string>(value_kind::string); }
   /// The string (WTF-8); throws `value_error` for other kinds.
-  std::string& as_string() {
-    return const_cast<std::string&>(std::as_const(*this).as_string());
-  }
+  std::string& as_string() { return const_cast<std::string&>(std::as_const(*this).as_string()); }
   /// The string in UTF-16; throws `value_error` for other kinds.
   std::u16string as_utf16() const { return detail::v8::utf16_string_from_wtf8(as_string()); }
   /// The object node; throws `value_error` for other kinds.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A move-only, type-erased completion handler for `void(std::error_code, Values...)`.
 #ifndef COCLUSTER_DETAIL_ASYNC_ERASED_HANDLER_HPP
@@ -56,13 +57,12 @@ private:
 
   // The allocator a handler's storage comes from.
   template <class Handler>
-  using allocator_for =
-      asio::associated_allocator_t<Handler, asio::recycling_allocator<void>>;
+  using allocator_for = asio::associated_allocator_t<Handler, asio::recycling_allocator<void>>;
 
   template <class Handler>
   struct impl final : base {
-    using allocator_type = typename std::allocator_traits<
-        allocator_for<Handler>>::template rebind_alloc<impl>;
+    using allocator_type =
+        typename std::allocator_traits<allocator_for<Handler>>::template rebind_alloc<impl>;
 
     impl(Handler&& h, const asio::any_io_executor& ex, std::shared_ptr<void> ka,
          const allocator_type& a)
@@ -87,7 +87,8 @@ private:
         auto r = std::move(*result);
         auto ka = std::move(keep_alive);
         destroy();
-        std::apply([&h](std::error_code ec, Values&... v) { std::move(h)(ec, std::move(v)...); },
+        std::apply([&h](std::error_code ec,
+                        Values&... v) { std::move(h)(handler_error(ec), std::move(v)...); },
                    r);
         return;
       }
@@ -122,11 +123,12 @@ private:
     }
 
     auto bound() {
-      return [h = std::move(handler), ka = std::move(keep_alive),
-              r = std::move(*result)]() mutable {
-        std::apply([&](std::error_code ec, Values&... v) { std::move(h)(ec, std::move(v)...); },
-                   r);
-      };
+      return
+          [h = std::move(handler), ka = std::move(keep_alive), r = std::move(*result)]() mutable {
+            std::apply([&](std::error_code ec,
+                           Values&... v) { std::move(h)(handler_error(ec), std::move(v)...); },
+                       r);
+          };
     }
 
     asio::cancellation_slot cancellation_slot() const override {

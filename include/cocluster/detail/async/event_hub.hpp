@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Publishes events to every live subscription.
 #ifndef COCLUSTER_DETAIL_ASYNC_EVENT_HUB_HPP

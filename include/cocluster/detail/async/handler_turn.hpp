@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Work deferred to the end of the handler that is running: cheaper than a post, and still
 /// never inside the caller.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A level-triggered, one-shot event: waiting after it happened completes at once.
 #ifndef COCLUSTER_DETAIL_ASYNC_ONESHOT_EVENT_HPP
@@ -39,7 +40,7 @@ public:
   /// `keep_alive` is held until the handler has run.
   template <class Token>
   auto async_wait(Token&& token, std::shared_ptr<void> keep_alive = {}) {
-    return asio::async_initiate<Token, void(std::error_code, Values...)>(
+    return asio::async_initiate<Token, void(error_code, Values...)>(
         [this](auto handler, std::shared_ptr<void> ka) {
           if (result_) {
             erased_handler<Values...> ready(std::move(handler), executor_, std::move(ka));

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// One subscriber's queue of events: unbounded, in order, awaitable.
 #ifndef COCLUSTER_DETAIL_ASYNC_STREAM_QUEUE_HPP
@@ -61,7 +62,7 @@ public:
   /// Receives the next event. Completion signature: `void(std::error_code, T)`.
   template <class Token>
   auto async_receive(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code, T)>(
+    return asio::async_initiate<Token, void(error_code, T)>(
         [this](auto handler) {
           if (!items_.empty()) {
             erased_handler<T> ready(std::move(handler), executor_);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A completion handler adaptor that transforms the result and keeps the wrapped handler's
 /// associated executor, allocator and cancellation slot.
@@ -18,7 +19,7 @@ struct transform_handler {
   Transform transform;
 
   template <class Value>
-  void operator()(std::error_code ec, Value&& value) {
+  void operator()(error_code ec, Value&& value) {
     auto result = transform(ec, std::forward<Value>(value));
     std::move(handler)(ec, std::move(result));
   }
@@ -26,7 +27,7 @@ struct transform_handler {
 
 } // namespace cocluster::detail
 
-namespace asio {
+namespace COCLUSTER_ASIO_NAMESPACE {
 
 template <template <typename, typename> class Associator, class Handler, class Transform,
           class DefaultCandidate>
@@ -35,11 +36,11 @@ struct associator<Associator, cocluster::detail::transform_handler<Handler, Tran
   using type = typename Associator<Handler, DefaultCandidate>::type;
 
   static type get(const cocluster::detail::transform_handler<Handler, Transform>& h,
-      const DefaultCandidate& candidate = DefaultCandidate()) noexcept {
+                  const DefaultCandidate& candidate = DefaultCandidate()) noexcept {
     return Associator<Handler, DefaultCandidate>::get(h.handler, candidate);
   }
 };
 
-} // namespace asio
+} // namespace COCLUSTER_ASIO_NAMESPACE
 
 #endif // COCLUSTER_DETAIL_ASYNC_TRANSFORM_HANDLER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A FIFO of waiting completion handlers that supports per-operation cancellation.
 #ifndef COCLUSTER_DETAIL_ASYNC_WAITER_LIST_HPP
@@ -27,7 +28,7 @@ public:
   waiter_list(const waiter_list&) = delete;
   waiter_list& operator=(const waiter_list&) = delete;
 
-  ~waiter_list() { abort_all(asio::error::operation_aborted); }
+  ~waiter_list() { abort_all(make_error_code(asio::error::operation_aborted)); }
 
   /// True when no handler waits.
   bool empty() const noexcept { return state_->entries.empty(); }
@@ -37,9 +38,9 @@ public:
   void add(Handler&& handler, std::shared_ptr<void> keep_alive = {}) {
     auto slot = asio::get_associated_cancellation_slot(handler);
     const std::uint64_t id = ++state_->last_id;
-    state_->entries.push_back(
-        {id, erased_handler<Values...>(std::forward<Handler>(handler), state_->executor,
-                                       std::move(keep_alive))});
+    state_->entries.push_back({id,
+                               erased_handler<Values...>(std::forward<Handler>(handler),
+                                                         state_->executor, std::move(keep_alive))});
     if (slot.is_connected())
       slot.template emplace<cancel_one>(std::weak_ptr<state>(state_), id);
   }
@@ -101,7 +102,7 @@ private:
         auto handler = std::move(it->handler);
         s->entries.erase(it);
         // The slot is not cleared here: this object is the slot's handler and still running.
-        handler.complete(asio::error::operation_aborted, Values{}...);
+        handler.complete(make_error_code(asio::error::operation_aborted), Values{}...);
         return;
       }
     }

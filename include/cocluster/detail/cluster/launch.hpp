@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Turns cluster settings into a started worker process with its IPC socket and stdio: the glue
 /// between the cluster's settings, Node's environment variables (the wire protocol's) and the
@@ -80,9 +81,7 @@ inline launched_worker launch_worker(const settings& current,
       child_ends.push_back(std::move(child));
       break;
     }
-    case stdio_entry::kind::fd:
-      request.fds.emplace_back(index, entry.fd);
-      break;
+    case stdio_entry::kind::fd: request.fds.emplace_back(index, entry.fd); break;
     case stdio_entry::kind::inherit:
       if (::fcntl(index, F_GETFD) >= 0) {
         request.fds.emplace_back(index, index);

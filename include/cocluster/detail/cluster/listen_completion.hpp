@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How a listen or a bind completes: with `void(std::error_code, Result)` as Asio's own
 /// operations do, except that `co_await` with `asio::use_awaitable` throws the failure with the
@@ -90,19 +91,18 @@ auto async_complete(Token&& token, const asio::any_io_executor& executor, Start 
     return asio::async_initiate<Token, void(std::exception_ptr, Result)>(
         [executor](auto handler, Start begin) {
           deliver_once<decltype(handler), std::exception_ptr, Result> done(std::move(handler),
-                                                                          executor);
+                                                                           executor);
           begin([done](std::exception_ptr failure, Result result) {
             done(as_system_error(failure), std::move(result));
           });
         },
         token, std::move(start));
   } else {
-    return asio::async_initiate<Token, void(std::error_code, Result)>(
+    return asio::async_initiate<Token, void(error_code, Result)>(
         [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), std::error_code, Result> done(std::move(handler),
-                                                                       executor);
+          deliver_once<decltype(handler), error_code, Result> done(std::move(handler), executor);
           begin([done](std::exception_ptr failure, Result result) {
-            done(error_code_of(failure), std::move(result));
+            done(handler_error(error_code_of(failure)), std::move(result));
           });
         },
         token, std::move(start));

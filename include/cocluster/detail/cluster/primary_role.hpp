@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary's side of a cluster: settings, forking, the workers registry, cluster-wide
 /// events, and disconnecting everything.
@@ -5,8 +6,8 @@
 #define COCLUSTER_DETAIL_CLUSTER_PRIMARY_ROLE_HPP
 
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <system_error>
@@ -107,24 +108,24 @@ public:
     init.pid = launched.pid;
     init.ipc = std::make_shared<channel<S>>(executor_, std::move(launched.channel), options_.ipc);
     if (launched.pid > 0)
-      init.watcher =
-          std::make_shared<child_watcher>(executor_, launched.pid, std::move(launched.pidfd));
+      init.watcher = std::make_shared<child_watcher>(executor_, launched.pid,
+                                                     std::move(launched.pidfd));
     init.seq = &seq_;
     init.observer = this;
     init.spawn_failure = std::move(launched.failure);
     init.stdio_pipes = std::move(launched.pipes);
     init.slot = slot;
-    std::shared_ptr<impl_type> impl =
-        std::make_shared<child_worker<S>>(worker_key(), std::move(init));
+    std::shared_ptr<impl_type> impl = std::make_shared<child_worker<S>>(worker_key(),
+                                                                        std::move(init));
     workers_.emplace(id, worker_type(impl));
     impl->start(worker_key());
     if (launched.pid <= 0) // nothing was started: there will be no process to reap
       asio::post(executor_, [impl] { impl->process_exited(worker_key(), {127, {}}); });
-    asio::post(executor_, [alive = std::weak_ptr<int>(alive_), this,
-                           weak = std::weak_ptr<impl_type>(impl)] {
-      if (auto w = weak.lock(); w && !alive.expired())
-        fork_hub_.publish({worker_type(w)});
-    });
+    asio::post(executor_,
+               [alive = std::weak_ptr<int>(alive_), this, weak = std::weak_ptr<impl_type>(impl)] {
+                 if (auto w = weak.lock(); w && !alive.expired())
+                   fork_hub_.publish({worker_type(w)});
+               });
     return worker_type(impl);
   }
 
@@ -145,7 +146,7 @@ public:
   /// disconnected and exited (Node completes at the first exit: nodejs/node quirk, fixed).
   template <class Token>
   auto async_disconnect(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [this](auto handler) {
           std::set<int> ids;
           std::vector<worker_type> targets;
@@ -167,9 +168,7 @@ public:
   // ---- subscriptions ----
 
   event_stream<fork_event<worker_type>> subscribe(event::fork_t) { return stream(fork_hub_); }
-  event_stream<online_event<worker_type>> subscribe(event::online_t) {
-    return stream(online_hub_);
-  }
+  event_stream<online_event<worker_type>> subscribe(event::online_t) { return stream(online_hub_); }
   event_stream<listening_event<worker_type>> subscribe(event::listening_t) {
     return stream(listening_hub_);
   }
@@ -184,9 +183,8 @@ public:
     auto queue = message_hub_.subscribe();
     for (auto& entry : workers_) { // (clang 14 cannot capture structured bindings)
       const worker_type& worker = entry.second;
-      worker.impl(worker_key()).hand_over_unclaimed(
-          worker_key(),
-          [&](typename worker_type::value_type&& message) {
+      worker.impl(worker_key())
+          .hand_over_unclaimed(worker_key(), [&](typename worker_type::value_type&& message) {
             queue->push({worker, std::move(message)});
           });
     }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Reads (and removes) the variables that make a process a cluster worker.
 #ifndef COCLUSTER_DETAIL_CLUSTER_WORKER_ENVIRONMENT_HPP
@@ -65,16 +66,16 @@ inline std::optional<worker_environment> take_worker_environment() {
         "started as a cluster worker");
   const auto fd = parse_int(channel_text);
   if (!fd || *fd < 0)
-    throw std::invalid_argument("cocluster: NODE_CHANNEL_FD is not a descriptor: '" +
-                                channel_text + "'");
-  struct stat info {};
+    throw std::invalid_argument("cocluster: NODE_CHANNEL_FD is not a descriptor: '" + channel_text +
+                                "'");
+  struct stat info{};
   if (::fstat(*fd, &info) != 0)
     throw std::system_error(errno, std::system_category(),
                             "cocluster: NODE_CHANNEL_FD " + channel_text);
   int type = 0;
   socklen_t length = sizeof(type);
-  if (!S_ISSOCK(info.st_mode) ||
-      ::getsockopt(*fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM)
+  if (!S_ISSOCK(info.st_mode) || ::getsockopt(*fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 ||
+      type != SOCK_STREAM)
     throw std::invalid_argument("cocluster: NODE_CHANNEL_FD " + channel_text +
                                 " is not a stream socket");
   ::fcntl(*fd, F_SETFD, FD_CLOEXEC);

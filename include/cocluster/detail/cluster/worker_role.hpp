@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A worker process's side of a cluster: the channel to the primary and the worker object that
 /// represents this process.
@@ -9,20 +10,20 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "cocluster/config.hpp"
+#include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
-#include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
-#include "cocluster/detail/worker/worker_observer.hpp"
-#include "cocluster/options.hpp"
 #include "cocluster/detail/worker/self_worker.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
+#include "cocluster/detail/worker/worker_observer.hpp"
+#include "cocluster/options.hpp"
 #include "cocluster/worker.hpp"
 
 namespace cocluster::detail {

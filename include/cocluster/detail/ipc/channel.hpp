@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The IPC channel between a primary and one worker: Node's framing, descriptor passing with
 /// NODE_HANDLE / ACK / NACK, a batching write queue with back-pressure, and orderly closing.
@@ -23,8 +24,8 @@
 #include "cocluster/detail/ipc/frame_reader.hpp"
 #include "cocluster/detail/ipc/frame_writer.hpp"
 #include "cocluster/detail/ipc/handle_inbox.hpp"
-#include "cocluster/detail/ipc/write_queue.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/ipc/write_queue.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/ipc/options.hpp"
@@ -126,7 +127,7 @@ public:
   /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first.
   template <class Token>
   auto async_flush(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler) {
           erased_handler<> waiter(std::move(handler), self->executor_);
           if (!self->open_)
@@ -143,7 +144,7 @@ public:
   /// Completion signature: `void(std::error_code)`.
   template <class Token>
   auto async_drain(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler) {
           if (!self->open_)
             erased_handler<>(std::move(handler), self->executor_)
@@ -232,7 +233,7 @@ private:
 
   // Waits until the socket is ready for `type`, with the flag `Waiting` set meanwhile, then
   // runs `Next` in a library turn; a failed wait fails the channel, named by `what`.
-  template <bool channel::*Waiting, void (channel::*Next)()>
+  template <bool channel::* Waiting, void (channel::*Next)()>
   void wait_then(asio::socket_base::wait_type type, const char* what) {
     this->*Waiting = true;
     socket_.async_wait(type, [self = this->shared_from_this(), what](std::error_code ec) {
@@ -263,8 +264,8 @@ private:
   // a write fails (`ec`, EAGAIN included).
   void write_queued(std::error_code& ec) {
     while (const auto chunk = queue_.next()) {
-      const std::size_t n =
-          send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd, ec);
+      const std::size_t n = send_with_fd(socket_.native_handle(), chunk.data, chunk.size, chunk.fd,
+                                         ec);
       if (ec)
         return;
       queue_.consume(chunk, n);
@@ -330,8 +331,8 @@ private:
     for (int i = 0; i < reads_per_turn; ++i) {
       auto [space, size] = reader_.prepare();
       std::error_code ec;
-      const received r =
-          receive_with_fds(socket_.native_handle(), space, size, handles_.received(), ec);
+      const received r = receive_with_fds(socket_.native_handle(), space, size, handles_.received(),
+                                          ec);
       if (would_block(ec))
         return socket_empty(i > 0);
       if (ec)
@@ -502,7 +503,7 @@ private:
     if (!open_)
       return;
     open_ = false;
-    std::error_code ignored;
+    error_code ignored;
     socket_.cancel(ignored);
     socket_.close(ignored);
     queue_.clear();

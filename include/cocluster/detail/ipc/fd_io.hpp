@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `sendmsg`/`recvmsg` on a stream socket, with file descriptors in SCM_RIGHTS.
 ///

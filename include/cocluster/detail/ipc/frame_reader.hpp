@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Splits the bytes read from the IPC channel into frames. Pure: no I/O.
 #ifndef COCLUSTER_DETAIL_IPC_FRAME_READER_HPP
@@ -30,7 +31,8 @@ public:
   /// Free space to receive into, at least `min_read` bytes (growing or compacting the buffer).
   /// Pointers into the buffer from earlier calls are invalid afterwards.
   std::pair<char*, std::size_t> prepare() {
-    const std::size_t wanted = std::max(min_read, want_ > end_ - begin_ ? want_ - (end_ - begin_) : 0);
+    const std::size_t wanted = std::max(min_read,
+                                        want_ > end_ - begin_ ? want_ - (end_ - begin_) : 0);
     if (capacity_ - end_ < wanted) {
       if (begin_ > 0) {
         std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
@@ -40,7 +42,8 @@ public:
       }
       if (capacity_ - end_ < wanted) {
         const std::size_t size = std::max({capacity_ * 2, end_ + wanted, initial_capacity});
-        auto grown = std::make_unique_for_overwrite<char[]>(size);
+        // Uninitialised, as make_unique_for_overwrite (which libc++ has only from 16) gives.
+        std::unique_ptr<char[]> grown(new char[size]);
         if (end_ > 0)
           std::memcpy(grown.get(), data_.get(), end_);
         data_ = std::move(grown);
@@ -80,8 +83,7 @@ private:
 
   status next_line(std::string_view& frame, std::string& reason) {
     const char* start = data_.get();
-    const void* newline =
-        scan_ < end_ ? std::memchr(start + scan_, '\n', end_ - scan_) : nullptr;
+    const void* newline = scan_ < end_ ? std::memchr(start + scan_, '\n', end_ - scan_) : nullptr;
     if (newline == nullptr) {
       scan_ = end_;
       if (end_ - begin_ > max_frame_) {

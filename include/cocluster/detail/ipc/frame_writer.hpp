@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Frames messages for the IPC channel, the counterpart of frame_reader. Pure: no I/O.
 #ifndef COCLUSTER_DETAIL_IPC_FRAME_WRITER_HPP

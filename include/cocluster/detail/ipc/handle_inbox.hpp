@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The receiving side of Node's descriptor passing: descriptors wait in arrival order until a
 /// `NODE_HANDLE` frame claims the oldest. No socket I/O here: the channel reads, this decides.

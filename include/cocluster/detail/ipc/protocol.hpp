@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Node's wire protocol between a cluster primary and its workers, in one place: the internal
 /// messages (`NODE_CLUSTER` with its `act`s, `seq` and `ack`), the handle envelope
@@ -32,22 +33,24 @@ inline constexpr std::string_view cmd_handle_ack = "NODE_HANDLE_ACK";
 inline constexpr std::string_view cmd_handle_nack = "NODE_HANDLE_NACK";
 
 // `act` values of NODE_CLUSTER messages.
-inline constexpr std::string_view act_online = "online";                 // W→P
-inline constexpr std::string_view act_query_server = "queryServer";      // W→P, acked
-inline constexpr std::string_view act_listening = "listening";           // W→P
-inline constexpr std::string_view act_close = "close";                   // W→P
-inline constexpr std::string_view act_exited_after_disconnect = "exitedAfterDisconnect"; // W→P, acked
-inline constexpr std::string_view act_newconn = "newconn";               // P→W with fd, acked
-inline constexpr std::string_view act_disconnect = "disconnect";         // P→W
+inline constexpr std::string_view act_online = "online";            // W→P
+inline constexpr std::string_view act_query_server = "queryServer"; // W→P, acked
+inline constexpr std::string_view act_listening = "listening";      // W→P
+inline constexpr std::string_view act_close = "close";              // W→P
+inline constexpr std::string_view act_exited_after_disconnect =
+    "exitedAfterDisconnect";                                     // W→P, acked
+inline constexpr std::string_view act_newconn = "newconn";       // P→W with fd, acked
+inline constexpr std::string_view act_disconnect = "disconnect"; // P→W
 
 // cocluster's own acts and fields: a Node peer ignores unknown acts and extra fields.
-inline constexpr std::string_view act_load = "cocluster.load";          // W→P: open connections
-inline constexpr std::string_view act_heartbeat = "cocluster.heartbeat"; // P→W: beat every `interval_ms`
-inline constexpr std::string_view act_beat = "cocluster.beat";          // W→P: the worker's loop is alive
-inline constexpr const char* field_interval_ms = "interval_ms";         // in `act_heartbeat`
-inline constexpr const char* field_peer = "cocluster";                  // in `online`: a cocluster peer
-inline constexpr const char* field_open = "cocluster_open";             // in a newconn reply
-inline constexpr const char* field_closed = "cocluster_closed";         // in a newconn reply
+inline constexpr std::string_view act_load = "cocluster.load"; // W→P: open connections
+inline constexpr std::string_view act_heartbeat =
+    "cocluster.heartbeat";                                      // P→W: beat every `interval_ms`
+inline constexpr std::string_view act_beat = "cocluster.beat";  // W→P: the worker's loop is alive
+inline constexpr const char* field_interval_ms = "interval_ms"; // in `act_heartbeat`
+inline constexpr const char* field_peer = "cocluster";          // in `online`: a cocluster peer
+inline constexpr const char* field_open = "cocluster_open";     // in a newconn reply
+inline constexpr const char* field_closed = "cocluster_closed"; // in a newconn reply
 inline constexpr const char* field_reuse_port = "cocluster_reuse_port"; // in a queryServer reply
 inline constexpr const char* field_track = "cocluster_track";           // in a queryServer reply
 inline constexpr const char* field_drain_ms = "cocluster_drain_ms";     // in `disconnect`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Node's request correlation for internal messages: each one sent is stamped with the next
 /// `seq`, and a reply is the message whose `ack` names a request's `seq`.

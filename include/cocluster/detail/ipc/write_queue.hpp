@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The outgoing bytes of an IPC channel, with the descriptors that travel with some frames.
 /// Pure bookkeeping: the channel does the I/O.
@@ -209,9 +210,7 @@ public:
   std::uint64_t written() const noexcept { return blocks_.front().base + head_; }
 
   /// Stream offset of the end of the last committed frame.
-  std::uint64_t end() const noexcept {
-    return blocks_.back().base + blocks_.back().bytes.size();
-  }
+  std::uint64_t end() const noexcept { return blocks_.back().base + blocks_.back().bytes.size(); }
 
   /// Frames that carry a descriptor and were not sent yet.
   std::size_t pending_fd_frames() const noexcept { return fd_frames_.size(); }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JSON's two-character escapes, shared by the fast JSON reader and writer.
 #ifndef COCLUSTER_DETAIL_JSON_ESCAPES_HPP
@@ -12,8 +13,9 @@ struct json_short_escape {
 };
 
 /// The escapes `JSON.stringify` and nlohmann write (`\/` is only ever read).
-inline constexpr json_short_escape json_short_escapes[] = {
-    {'"', '"'}, {'\\', '\\'}, {'b', '\b'}, {'f', '\f'}, {'n', '\n'}, {'r', '\r'}, {'t', '\t'}};
+inline constexpr json_short_escape json_short_escapes[] = {{'"', '"'},  {'\\', '\\'}, {'b', '\b'},
+                                                           {'f', '\f'}, {'n', '\n'},  {'r', '\r'},
+                                                           {'t', '\t'}};
 
 } // namespace cocluster::detail
 

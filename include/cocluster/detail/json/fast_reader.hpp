@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A fast path for parsing JSON text into nlohmann::json: one pass over the bytes, strings
 /// copied in one piece, numbers with `std::from_chars`. It accepts a subset of what nlohmann's
@@ -21,6 +22,24 @@
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {
+
+/// Whether the standard library parses floating-point text with `std::from_chars` (libstdc++
+/// from 11 does; libc++ 19 does not, and picks a deleted overload instead).
+template <class Float>
+concept from_chars_parses_floats = requires(const char* p, Float& x) { std::from_chars(p, p, x); };
+
+/// Parses all of [first, last), a JSON number, as a double. False when it is out of range, or
+/// when the standard library cannot parse floating-point text without the locale (then every
+/// such number is left to nlohmann's parser: correct, but slower).
+template <class Float = double>
+bool parse_whole_double(const char* first, const char* last, Float& out) {
+  if constexpr (from_chars_parses_floats<Float>) {
+    const auto [end, ec] = std::from_chars(first, last, out);
+    return ec == std::errc() && end == last;
+  } else {
+    return false;
+  }
+}
 
 /// Reads one JSON value the way `Json::parse` would, for the common cases only.
 ///
@@ -68,10 +87,8 @@ private:
     if (p_ == end_)
       return false;
     switch (*p_) {
-    case '{':
-      return object(out);
-    case '[':
-      return array(out);
+    case '{': return object(out);
+    case '[': return array(out);
     case '"': {
       if (std::string_view text; plain_string(text)) {
         // Builds the string from the input in place of `out`'s value, without a temporary.
@@ -81,17 +98,10 @@ private:
       out = string_t();
       return string(*out.template get_ptr<string_t*>());
     }
-    case 't':
-      out = true;
-      return literal("true", 4);
-    case 'f':
-      out = false;
-      return literal("false", 5);
-    case 'n':
-      out = nullptr;
-      return literal("null", 4);
-    default:
-      return number(out);
+    case 't': out = true; return literal("true", 4);
+    case 'f': out = false; return literal("false", 5);
+    case 'n': out = nullptr; return literal("null", 4);
+    default: return number(out);
     }
   }
 
@@ -361,8 +371,7 @@ private:
       return true;
     }
     double d = 0;
-    const auto [end, ec] = std::from_chars(start, p_, d);
-    if (ec != std::errc() || end != p_)
+    if (!parse_whole_double(start, p_, d))
       return false; // overflow or underflow: left to nlohmann's strtod
     out = static_cast<typename Json::number_float_t>(d);
     return true;

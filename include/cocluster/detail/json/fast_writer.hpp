@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A fast path for writing nlohmann::json values as compact JSON text straight into a string:
 /// the bytes nlohmann's `dump()` writes, through a `buffer_sink` instead of its per-character
@@ -14,8 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/serialization/buffer_sink.hpp"
 #include "cocluster/detail/json/escapes.hpp"
+#include "cocluster/detail/json/nlohmann_internals.hpp"
+#include "cocluster/detail/serialization/buffer_sink.hpp"
 #include "cocluster/detail/v8/wtf8.hpp"
 
 namespace cocluster::detail {
@@ -79,11 +81,9 @@ void write_json_integer(Integer n, buffer_sink& out) {
 /// error), binary values and discarded values.
 template <class Json>
 bool write_json_value(const Json& value, buffer_sink& out) {
-  using nlohmann::detail::value_t;
+  using value_t = typename Json::value_t;
   switch (value.type()) {
-  case value_t::null:
-    out.bytes("null", 4);
-    return true;
+  case value_t::null: out.bytes("null", 4); return true;
   case value_t::boolean:
     if (value.template get<bool>())
       out.bytes("true", 4);
@@ -103,7 +103,7 @@ bool write_json_value(const Json& value, buffer_sink& out) {
       return true;
     }
     std::array<char, 64> digits;
-    char* end = nlohmann::detail::to_chars(digits.data(), digits.data() + digits.size(), x);
+    char* end = write_float_as_nlohmann(digits.data(), digits.data() + digits.size(), x);
     out.bytes(digits.data(), static_cast<std::size_t>(end - digits.data()));
     return true;
   }
@@ -140,8 +140,7 @@ bool write_json_value(const Json& value, buffer_sink& out) {
   }
   case value_t::binary:
   case value_t::discarded:
-  default:
-    return false;
+  default: return false;
   }
 }
 

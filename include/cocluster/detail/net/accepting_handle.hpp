@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary accepts and hands each connection to the worker a scheduling policy picks
 /// (Node's RoundRobinHandle, with its known bugs fixed), for every policy whose mode is
@@ -22,10 +23,10 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/handler_turn.hpp"
-#include "cocluster/detail/net/handle_entry.hpp"
-#include "cocluster/detail/scheduling/handoff_table.hpp"
-#include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/net/handle_entry.hpp"
+#include "cocluster/detail/net/socket_ops.hpp"
+#include "cocluster/detail/scheduling/handoff_table.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/detail/worker_key.hpp"
 #include "cocluster/net/handoff_options.hpp"
@@ -44,14 +45,15 @@ namespace cocluster::detail {
 /// Connections are accepted only while a worker can take them, and at most `max_queue` wait in
 /// the primary: the rest wait in the kernel's backlog.
 template <scheduling_policy Policy, class Worker>
-class accepting_handle final : public handle_entry<Worker>,
-                               public std::enable_shared_from_this<accepting_handle<Policy, Worker>> {
+class accepting_handle final
+    : public handle_entry<Worker>,
+      public std::enable_shared_from_this<accepting_handle<Policy, Worker>> {
 public:
   accepting_handle(asio::any_io_executor executor, std::string key, bound_socket socket,
                    handoff_options windows, bool unix_socket)
-      : executor_(executor), key_(std::move(key)), socket_(std::move(socket)),
-        listening_(executor), retry_(executor), recheck_(executor), windows_(windows),
-        unix_(unix_socket), table_(windows.stall_timeout) {
+      : executor_(executor), key_(std::move(key)), socket_(std::move(socket)), listening_(executor),
+        retry_(executor), recheck_(executor), windows_(windows), unix_(unix_socket),
+        table_(windows.stall_timeout) {
     listening_.assign(socket_.fd.release());
   }
 
@@ -98,7 +100,7 @@ public:
     if (closed_)
       return;
     closed_ = true;
-    std::error_code ignored;
+    error_code ignored;
     listening_.cancel(ignored);
     listening_.close(ignored);
     retry_.cancel();
@@ -204,7 +206,7 @@ private:
   // Runs `then` on this handle once `timer` has waited `delay`, one wait at a time (the flag
   // `pending` is set meanwhile); nothing once the handle is closed or gone.
   template <class Then>
-  void after(asio::steady_timer& timer, bool accepting_handle::*pending,
+  void after(asio::steady_timer& timer, bool accepting_handle::* pending,
              std::chrono::steady_clock::duration delay, Then then) {
     if (this->*pending || closed_)
       return;
@@ -252,12 +254,12 @@ private:
     // A channel that is closing refuses the send: the worker's disconnect will come; the
     // connection goes back and the worker takes no more.
     if (!worker ||
-        !worker->send_request_with_fd(
-            worker_key(), protocol::newconn(key_), next.connection->get(),
-            [weak = this->weak_from_this(), ticket = next.ticket](nlohmann::json&& reply, unique_fd) {
-              if (auto self = weak.lock())
-                self->on_answer(ticket, reply);
-            }))
+        !worker->send_request_with_fd(worker_key(), protocol::newconn(key_), next.connection->get(),
+                                      [weak = this->weak_from_this(),
+                                       ticket = next.ticket](nlohmann::json&& reply, unique_fd) {
+                                        if (auto self = weak.lock())
+                                          self->on_answer(ticket, reply);
+                                      }))
       table_.unsent(next.ticket);
   }
 

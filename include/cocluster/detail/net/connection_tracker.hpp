@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Counts a server's open connections without wrapping the sockets it hands out.
 #ifndef COCLUSTER_DETAIL_NET_CONNECTION_TRACKER_HPP
@@ -22,7 +23,7 @@ public:
   /// list stays bounded by the connections really open however long the server runs.
   void add(int fd) {
     count(2);
-    struct stat info {};
+    struct stat info{};
     if (::fstat(fd, &info) == 0)
       open_.push_back({fd, info.st_dev, info.st_ino});
   }
@@ -67,7 +68,7 @@ private:
   };
 
   static bool still_open(const entry& e) {
-    struct stat info {};
+    struct stat info{};
     return ::fstat(e.fd, &info) == 0 && info.st_ino == e.inode && info.st_dev == e.device;
   }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// One entry of the primary's handle table (a shared port or socket, Node's RoundRobinHandle or
 /// SharedHandle): what the table needs of it.

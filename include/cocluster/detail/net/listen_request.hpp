@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A listen or bind request as Node's queryServer message carries it, and the socket a process
 /// binds for itself (the primary's own servers, exclusive servers, reuse_port servers).
@@ -13,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/net/socket_ops.hpp"
 #include "cocluster/listen_address.hpp"
 #include "cocluster/net/listen_options.hpp"
 
@@ -25,8 +26,8 @@ struct listen_request {
   address_type type = address_type::ipv4;
   std::optional<std::string> address; // an IP address, a Unix path, or null for "any"
   int port = 0;                       // -1 for Unix sockets and descriptors, as Node sends
-  std::optional<int> fd;    // -1 (Node's "no descriptor") for UDP binds, as Node sends
-  std::optional<int> flags; // TCP: 1 = IPv6 only; UDP: 1 = IPv6 only, 4 = reuse address
+  std::optional<int> fd;              // -1 (Node's "no descriptor") for UDP binds, as Node sends
+  std::optional<int> flags;           // TCP: 1 = IPv6 only; UDP: 1 = IPv6 only, 4 = reuse address
   int backlog = 511;
   bool readable_all = false;
   bool writable_all = false;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The interfaces between the net layer and the roles above it (cluster layer): the hooks a
 /// role calls on its process's listeners or servers, and what the primary's listeners report

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary's table of shared listeners (Node's `handles` in primary.js): answers
 /// queryServer, reports `listening`, and drops workers that close or leave.
@@ -12,15 +13,15 @@
 #include <utility>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/net/listen_request.hpp"
-#include "cocluster/detail/net/handle_entry.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/net/accepting_handle.hpp"
+#include "cocluster/detail/net/handle_entry.hpp"
+#include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/shared_handle.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/net/handoff_options.hpp"
-#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/worker_key.hpp"
+#include "cocluster/net/handoff_options.hpp"
 #include "cocluster/scheduling/policy.hpp"
 #include "cocluster/scheduling/round_robin.hpp"
 
@@ -52,8 +53,8 @@ public:
     if (act == protocol::act_query_server)
       query(worker, message);
     else if (act == protocol::act_listening)
-      primary_.worker_listening(worker, parse_query(message).listening(
-                                            static_cast<int>(protocol::integer_field(message, "port").value_or(0))));
+      primary_.worker_listening(worker, parse_query(message).listening(static_cast<int>(
+                                            protocol::integer_field(message, "port").value_or(0))));
     else if (act == protocol::act_close)
       with_listener(message, [&](auto& l) { return l.retire(worker); });
     else if (act == protocol::act_load)
@@ -150,8 +151,8 @@ private:
   }
 
   std::shared_ptr<handle_entry<impl_type>> make_listener(const std::string& key,
-                                                     const listen_request& request,
-                                                     std::optional<bind_failure>& failure) {
+                                                         const listen_request& request,
+                                                         std::optional<bind_failure>& failure) {
     auto spec = request.spec();
     const bool udp = is_udp(request.type);
     const bool unix_socket = request.type == address_type::unix_socket && !request.fd;
@@ -164,11 +165,13 @@ private:
       if (failure)
         return nullptr;
       if constexpr (Policy::mode == distribution::primary_accepts)
-        return std::make_shared<accepting_handle<Policy, impl_type>>(executor_, key, std::move(bound),
-                                                                windows_, unix_socket);
+        return std::make_shared<accepting_handle<Policy, impl_type>>(executor_, key,
+                                                                     std::move(bound), windows_,
+                                                                     unix_socket);
       else
-        return std::make_shared<accepting_handle<round_robin, impl_type>>(
-            executor_, key, std::move(bound), windows_, unix_socket);
+        return std::make_shared<accepting_handle<round_robin, impl_type>>(executor_, key,
+                                                                          std::move(bound),
+                                                                          windows_, unix_socket);
     }
     // Shared socket and reuse_port: bind, do not listen (each worker listens).
     spec.backlog.reset();
@@ -177,7 +180,7 @@ private:
     if (failure)
       return nullptr;
     return std::make_shared<shared_handle<impl_type>>(std::move(bound), udp,
-                                                        mode == distribution::reuse_port, spec);
+                                                      mode == distribution::reuse_port, spec);
   }
 
   asio::any_io_executor executor_;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The state behind a `basic_server`: accepting on a socket of its own, or taking the
 /// connections the primary hands over (round-robin).
@@ -47,8 +48,8 @@ public:
     std::function<void()> closed;
   };
 
-  server_impl(asio::any_io_executor executor, mode m, unique_fd listening,
-              nlohmann::json sockname, std::optional<std::size_t> max_connections,
+  server_impl(asio::any_io_executor executor, mode m, unique_fd listening, nlohmann::json sockname,
+              std::optional<std::size_t> max_connections,
               std::shared_ptr<connection_tracker> tracker, std::string unlink_path = {})
       : executor_(executor), mode_(m), listening_(executor), retry_(executor),
         sockname_(std::move(sockname)), max_connections_(max_connections),
@@ -91,11 +92,11 @@ public:
   /// Waits for the next connection. Completion signature: `void(std::error_code, unique_fd)`.
   template <class Token>
   auto async_accept(Token&& token) {
-    return asio::async_initiate<Token, void(std::error_code, unique_fd)>(
+    return asio::async_initiate<Token, void(error_code, unique_fd)>(
         [self = shared_from_this()](auto handler) {
           if (!self->open_) {
             erased_handler<unique_fd>(std::move(handler), self->executor_)
-                .complete(asio::error::operation_aborted, unique_fd());
+                .complete(make_error_code(asio::error::operation_aborted), unique_fd());
             return;
           }
           self->waiters_.add(std::move(handler));
@@ -120,7 +121,7 @@ public:
     if (!open_)
       return;
     open_ = false;
-    std::error_code ignored;
+    error_code ignored;
     listening_.cancel(ignored);
     listening_.close(ignored);
     retry_.cancel();
@@ -130,7 +131,7 @@ public:
     held_.clear();
     for (auto& offer : held)
       answer(offer.seq, false);
-    waiters_.abort_all(asio::error::operation_aborted);
+    waiters_.abort_all(make_error_code(asio::error::operation_aborted));
     if (hooks_.closed) {
       auto closed = std::move(hooks_.closed);
       hooks_.closed = nullptr;

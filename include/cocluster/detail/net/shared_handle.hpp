@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Node's SharedHandle: the primary binds once and every worker gets the descriptor. Used for
 /// `shared_socket`, for every UDP socket, and for `reuse_port`. Under `reuse_port` a worker
@@ -16,9 +17,9 @@
 #include <set>
 #include <utility>
 
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/net/handle_entry.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/ipc/protocol.hpp"
 
 namespace cocluster::detail {
 

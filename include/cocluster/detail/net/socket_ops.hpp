@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Making and binding listening sockets the way Node (libuv) does, with errors that name the
 /// system call.
@@ -176,7 +177,7 @@ inline bound_socket bind_socket(const bind_spec& spec, std::optional<bind_failur
     bool v6 = spec.type == address_type::ipv6 || spec.type == address_type::udp6;
     std::optional<asio::ip::address> ip;
     if (spec.address) {
-      std::error_code parse_error;
+      error_code parse_error;
       ip = asio::ip::make_address(*spec.address, parse_error);
       if (parse_error) {
         failure = bind_failure{std::make_error_code(std::errc::invalid_argument), "bind"};

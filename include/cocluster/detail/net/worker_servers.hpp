@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A worker process's servers: listening through the primary, taking handed-over connections,
 /// and closing everything gracefully on disconnect.
@@ -22,12 +23,12 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/erased_handler.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/net/connection_tracker.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/server_impl.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
-#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/detail/worker_key.hpp"
 #include "cocluster/error.hpp"
@@ -36,14 +37,15 @@ namespace cocluster::detail {
 
 /// Makes a server on a socket bound here (the primary's own servers; exclusive servers).
 inline std::shared_ptr<server_impl> listen_directly(const asio::any_io_executor& executor,
-                                                   const listen_request& request,
-                                                   bool reuse_port = false) {
+                                                    const listen_request& request,
+                                                    bool reuse_port = false) {
   auto spec = request.spec();
   spec.reuse_port = reuse_port;
   std::optional<bind_failure> failure;
   auto bound = bind_socket(spec, failure);
   if (failure)
-    throw std::system_error(failure->code, "cocluster: listen: " + request.describe(failure->syscall));
+    throw std::system_error(failure->code,
+                            "cocluster: listen: " + request.describe(failure->syscall));
   return std::make_shared<server_impl>(executor, server_impl::mode::direct, std::move(bound.fd),
                                        bound.sockname, request.max_connections, nullptr,
                                        bound.unlink_path);
@@ -54,7 +56,8 @@ inline unique_fd bind_udp_directly(const listen_request& request) {
   std::optional<bind_failure> failure;
   auto bound = bind_socket(request.spec(), failure);
   if (failure)
-    throw std::system_error(failure->code, "cocluster: bind: " + request.describe(failure->syscall));
+    throw std::system_error(failure->code,
+                            "cocluster: bind: " + request.describe(failure->syscall));
   return std::move(bound.fd);
 }
 
@@ -69,15 +72,15 @@ public:
 
   worker_servers(asio::any_io_executor executor, std::shared_ptr<impl_type> self,
                  std::optional<std::chrono::milliseconds> drain_timeout)
-      : executor_(executor), self_(std::move(self)), drain_timeout_(drain_timeout), load_timer_(executor),
-        drain_timer_(executor) {}
+      : executor_(executor), self_(std::move(self)), drain_timeout_(drain_timeout),
+        load_timer_(executor), drain_timer_(executor) {}
 
   /// Listens through the primary. `on_done(exception, server)` runs from the executor.
   void listen(const listen_request& request,
               std::function<void(std::exception_ptr, std::shared_ptr<server_impl>)> on_done) {
     ask_primary(request, "listen", std::move(on_done),
-                [request](worker_servers& servers, const std::string& index_key,
-                          std::int64_t index, const nlohmann::json& reply, unique_fd fd) {
+                [request](worker_servers& servers, const std::string& index_key, std::int64_t index,
+                          const nlohmann::json& reply, unique_fd fd) {
                   return servers.on_reply(request, index_key, index, reply, std::move(fd));
                 });
   }
@@ -87,16 +90,16 @@ public:
                 std::function<void(std::exception_ptr, unique_fd)> on_done) {
     prune_udp();
     ask_primary(request, "bind", std::move(on_done),
-                [request](worker_servers& servers, const std::string& index_key,
-                          std::int64_t index, const nlohmann::json& reply, unique_fd fd) {
+                [request](worker_servers& servers, const std::string& index_key, std::int64_t index,
+                          const nlohmann::json& reply, unique_fd fd) {
                   const auto error = protocol::integer_field(reply, "errno").value_or(0);
                   if (error != 0 || !fd)
                     throw std::system_error(error != 0 ? static_cast<int>(-error) : EINVAL,
                                             std::system_category(),
                                             "cocluster: bind: " + request.describe("bind"));
                   const auto key = std::string(protocol::string_field(reply, "key").value_or(""));
-                  servers.udp_.push_back(
-                      {key, index_key, index, std::make_shared<connection_tracker>()});
+                  servers.udp_.push_back({key, index_key, index,
+                                          std::make_shared<connection_tracker>()});
                   servers.udp_.back().socket->add(fd.get());
                   return fd;
                 });
@@ -133,8 +136,9 @@ public:
     udp_.clear();
     if (!drain_timeout)
       drain_timeout = drain_timeout_;
-    drain_deadline_ = drain_timeout ? std::optional(std::chrono::steady_clock::now() + *drain_timeout)
-                                    : std::nullopt;
+    drain_deadline_ = drain_timeout
+                          ? std::optional(std::chrono::steady_clock::now() + *drain_timeout)
+                          : std::nullopt;
     drain_done_ = std::move(done);
     drain();
   }
@@ -187,7 +191,8 @@ private:
       auto failure = std::make_exception_ptr(
           std::system_error(make_error_code(errc::channel_closed),
                             std::string("cocluster: ") + verb + ": not connected to the primary"));
-      asio::post(executor_, [on_done = std::move(on_done), failure] { on_done(failure, Result()); });
+      asio::post(executor_,
+                 [on_done = std::move(on_done), failure] { on_done(failure, Result()); });
     }
   }
 
@@ -273,7 +278,8 @@ private:
 
     server->set_hooks({
         [weak = this->weak_from_this(), track = entry.track,
-         tracker = std::weak_ptr<connection_tracker>(connections)](std::int64_t seq, bool accepted) {
+         tracker = std::weak_ptr<connection_tracker>(connections)](std::int64_t seq,
+                                                                   bool accepted) {
           auto servers = weak.lock();
           if (!servers)
             return;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Waits for one child process to exit, reaps it, and sends it signals.
 #ifndef COCLUSTER_DETAIL_PROCESS_CHILD_WATCHER_HPP
@@ -49,7 +50,7 @@ public:
   /// Stops watching (the owner is going away); the child is not reaped by this object then.
   void cancel() {
     on_exit_ = nullptr;
-    std::error_code ignored;
+    error_code ignored;
     pidfd_.cancel(ignored);
     poll_timer_.cancel();
   }
@@ -83,7 +84,7 @@ private:
   void wait() {
     if (pidfd_.is_open()) {
       pidfd_.async_wait(asio::posix::descriptor_base::wait_read,
-                        [self = shared_from_this()](std::error_code ec) {
+                        [self = shared_from_this()](error_code ec) {
                           if (ec == asio::error::operation_aborted || !self->on_exit_)
                             return;
                           if (!self->reap())
@@ -91,7 +92,7 @@ private:
                         });
     } else {
       poll_timer_.expires_after(std::chrono::milliseconds(20));
-      poll_timer_.async_wait([self = shared_from_this()](std::error_code ec) {
+      poll_timer_.async_wait([self = shared_from_this()](error_code ec) {
         if (ec == asio::error::operation_aborted || !self->on_exit_)
           return;
         if (!self->reap())
@@ -120,7 +121,7 @@ private:
     } else if (WIFSIGNALED(status)) {
       result.signal = WTERMSIG(status);
     }
-    std::error_code ignored;
+    error_code ignored;
     pidfd_.close(ignored);
     if (on_exit_) {
       auto on_exit = std::move(on_exit_);

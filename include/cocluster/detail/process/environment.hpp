@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// This process's executable, arguments and environment, and executable lookup in PATH.
 #ifndef COCLUSTER_DETAIL_PROCESS_ENVIRONMENT_HPP
@@ -77,12 +78,12 @@ inline std::optional<std::string> find_executable(const std::string& name,
       end = path_variable.size();
     // An empty entry means the current directory. (Built with append: g++ 12 at -O3 warns
     // -Wrestrict, wrongly, on `dir = "."` and `dir + "/" + name`; GCC PR105651.)
-    const std::string_view dir =
-        end > start ? path_variable.substr(start, end - start) : std::string_view(".");
+    const std::string_view dir = end > start ? path_variable.substr(start, end - start)
+                                             : std::string_view(".");
     std::string candidate;
     candidate.reserve(dir.size() + 1 + name.size());
     candidate.append(dir).append(1, '/').append(name);
-    struct stat info {};
+    struct stat info{};
     if (::stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
         ::access(candidate.c_str(), X_OK) == 0)
       return candidate;

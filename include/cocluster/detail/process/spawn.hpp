@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Starts a worker process without copying the primary's page tables.
 ///
@@ -38,7 +39,8 @@
 #endif
 
 #if defined(__clang__)
-#define COCLUSTER_NO_SANITIZE __attribute__((no_sanitize("address", "undefined", "memory", "thread")))
+#define COCLUSTER_NO_SANITIZE \
+  __attribute__((no_sanitize("address", "undefined", "memory", "thread")))
 #elif defined(__GNUC__)
 #define COCLUSTER_NO_SANITIZE __attribute__((no_sanitize_address, no_sanitize_undefined))
 #else

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The primary's bookkeeping of one accepting handle, without I/O: which workers take its
 /// connections, which connections wait (in the primary, or for room in one worker's window),
@@ -203,8 +204,9 @@ public:
   /// The worker answered handover `ticket`: it accepted the connection, or refused it (it goes
   /// back first, to another worker). `counts` are the worker's own connection counts when it
   /// sent them. Returns the connection when accepted (the caller closes its copy), else none.
-  std::optional<Connection> answered(std::uint64_t ticket, bool accepted, clock::time_point now,
-                                     std::optional<std::pair<std::size_t, std::uint64_t>> counts = {}) {
+  std::optional<Connection> answered(
+      std::uint64_t ticket, bool accepted, clock::time_point now,
+      std::optional<std::pair<std::size_t, std::uint64_t>> counts = {}) {
     auto it = in_flight_.find(ticket);
     if (it == in_flight_.end())
       return std::nullopt;

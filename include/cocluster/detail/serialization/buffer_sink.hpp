@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Appending an encoding to a string through a pointer (`buffer_sink`), the output of both
 /// serializations' writers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// How the supervisor's operations complete: `void(std::error_code)`, except that `co_await`
 /// with `asio::use_awaitable` throws a `std::system_error` whose what() says which worker failed
@@ -36,10 +37,12 @@ auto async_outcome(Token&& token, const asio::any_io_executor& executor, Start s
         },
         token, std::move(start));
   } else {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), std::error_code> done(std::move(handler), executor);
-          begin(outcome_callback([done](std::error_code ec, const std::string&) { done(ec); }));
+          deliver_once<decltype(handler), error_code> done(std::move(handler), executor);
+          begin(outcome_callback([done](std::error_code ec, const std::string&) {
+            done(handler_error(ec));
+          }));
         },
         token, std::move(start));
   }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The supervisor's engine: the pool of workers of one cluster, their slots, and the flows that
 /// start, respawn, retire, reload and stop them. `supervisor` is its public face.
@@ -115,8 +116,13 @@ public:
                               "cocluster: supervisor: scale: the pool is stopping");
     const std::size_t before = size_;
     size_ = size;
-    publish({supervisor_event_type::scaled, 0, 0, -1,
-             "from " + std::to_string(before) + " workers", {}, size_});
+    publish({supervisor_event_type::scaled,
+             0,
+             0,
+             -1,
+             "from " + std::to_string(before) + " workers",
+             {},
+             size_});
     if (phase_ != phase::running)
       return;
     // Down: the newest slots go, gracefully; their pending respawns are dropped.
@@ -188,8 +194,8 @@ private:
     clock::time_point started{};
     std::optional<clock::time_point> ready_at;
     bool retiring = false;
-    int replaces = 0;                  // the old worker's id, for a reload's replacement
-    std::string failure;               // why the supervisor killed it (boot timeout, hang)
+    int replaces = 0;    // the old worker's id, for a reload's replacement
+    std::string failure; // why the supervisor killed it (boot timeout, hang)
     std::size_t listening = 0;
     std::optional<clock::time_point> heartbeats_since;
     std::shared_ptr<asio::steady_timer> boot_timer;
@@ -198,11 +204,11 @@ private:
   };
 
   struct reload_state {
-    settings previous;          // the release to roll back to
+    settings previous; // the release to roll back to
     int previous_generation = 0;
     int target_generation = 0;
-    std::vector<int> batch;     // replacements forked and not yet ready
-    std::string failure;        // the first replacement failure
+    std::vector<int> batch; // replacements forked and not yet ready
+    std::string failure;    // the first replacement failure
     bool rolling_back = false;
     outcome_waiters waiters;
   };
@@ -243,13 +249,14 @@ private:
         pool->boot_timed_out(id);
     });
     if (options_.readiness == readiness::ready_message) {
-      worker.impl(worker_key()).set_message_peek(worker_key(), [weak, id](const value_type& message) {
-        if (auto pool = weak.lock(); pool && message == pool->ready_message_)
-          pool->became_ready(id);
-      });
+      worker.impl(worker_key())
+          .set_message_peek(worker_key(), [weak, id](const value_type& message) {
+            if (auto pool = weak.lock(); pool && message == pool->ready_message_)
+              pool->became_ready(id);
+          });
     } else {
-      added.listening_events =
-          std::make_shared<event_stream<listen_address>>(worker.subscribe(event::listening));
+      added.listening_events = std::make_shared<event_stream<listen_address>>(
+          worker.subscribe(event::listening));
       receive_listening(id);
     }
     worker.async_wait_online([weak, id](std::error_code ec) {
@@ -288,8 +295,8 @@ private:
     if (it == members_.end() || options_.heartbeat.interval.count() == 0)
       return;
     // Only cocluster workers beat; a Node worker is not hang-checked.
-    if (it->second.worker.impl(worker_key()).request_heartbeats(worker_key(),
-                                                                options_.heartbeat.interval))
+    if (it->second.worker.impl(worker_key())
+            .request_heartbeats(worker_key(), options_.heartbeat.interval))
       it->second.heartbeats_since = clock::now();
   }
 
@@ -314,9 +321,8 @@ private:
     auto it = members_.find(id);
     if (it == members_.end() || it->second.ready_at || it->second.worker.is_dead())
       return;
-    it->second.failure =
-        "not ready within the boot timeout of " + std::to_string(options_.boot_timeout.count()) +
-        " ms";
+    it->second.failure = "not ready within the boot timeout of " +
+                         std::to_string(options_.boot_timeout.count()) + " ms";
     it->second.worker.kill(SIGKILL);
   }
 
@@ -393,17 +399,17 @@ private:
     if (voluntary) {
       // It disconnected itself (recycling after its own limit, say): replaced at once, no
       // failure counted.
-      publish_member(supervisor_event_type::exited, m, status.to_string() +
-                                                           " after disconnecting itself");
+      publish_member(supervisor_event_type::exited, m,
+                     status.to_string() + " after disconnecting itself");
       if (m.slot < static_cast<int>(size_) && !slot_is_served(m.slot))
         start_member(m.slot, 0);
       return;
     }
 
-    const std::string reason =
-        m.failure.empty() ? (was_ready ? status.to_string()
-                                       : status.to_string() + " before it was ready")
-                          : m.failure;
+    const std::string reason = m.failure.empty()
+                                   ? (was_ready ? status.to_string()
+                                                : status.to_string() + " before it was ready")
+                                   : m.failure;
     publish_member(was_ready ? supervisor_event_type::crashed : supervisor_event_type::boot_failed,
                    m, reason);
     if (crash_guard_.failed(now)) {
@@ -411,8 +417,8 @@ private:
                                std::to_string(crash_guard_.options().max_failures) +
                                " failures within " +
                                std::to_string(crash_guard_.options().window.count()) +
-                               " ms; the last: worker " + std::to_string(m.worker.id()) +
-                               " (pid " + std::to_string(m.worker.pid()) + ") " + reason;
+                               " ms; the last: worker " + std::to_string(m.worker.id()) + " (pid " +
+                               std::to_string(m.worker.pid()) + ") " + reason;
       publish({supervisor_event_type::crash_loop, 0, 0, -1, what, {}, size_});
       fail_run(make_error_code(errc::crash_loop), what);
       return;
@@ -421,8 +427,10 @@ private:
       replacement_failed(m, reason);
       return;
     }
-    schedule_respawn(m, was_ready ? std::chrono::duration_cast<std::chrono::milliseconds>(now - *m.ready_at)
-                                  : std::chrono::milliseconds(0));
+    schedule_respawn(m,
+                     was_ready
+                         ? std::chrono::duration_cast<std::chrono::milliseconds>(now - *m.ready_at)
+                         : std::chrono::milliseconds(0));
   }
 
   void schedule_respawn(const member& m, std::chrono::milliseconds uptime) {
@@ -430,9 +438,15 @@ private:
     if (slot >= static_cast<int>(size_) || slot_is_served(slot) || respawns_.count(slot))
       return;
     auto& backoff = backoffs_.try_emplace(slot, options_.backoff).first->second;
-    const auto delay = backoff.failed(uptime, std::uniform_real_distribution<double>(0.0, 1.0)(random_));
-    supervisor_event event{supervisor_event_type::respawn_scheduled, m.worker.id(), m.worker.pid(),
-                           slot, "", delay, size_};
+    const auto delay = backoff.failed(uptime,
+                                      std::uniform_real_distribution<double>(0.0, 1.0)(random_));
+    supervisor_event event{supervisor_event_type::respawn_scheduled,
+                           m.worker.id(),
+                           m.worker.pid(),
+                           slot,
+                           "",
+                           delay,
+                           size_};
     publish(std::move(event));
     auto timer = std::make_shared<asio::steady_timer>(executor_, delay);
     respawns_[slot] = timer;
@@ -665,8 +679,9 @@ private:
       if (!m.ready_at || !m.heartbeats_since || m.retiring || !m.failure.empty() ||
           m.worker.is_dead())
         continue;
-      const auto last = std::max(*m.heartbeats_since,
-                                 m.worker.impl(worker_key()).last_heartbeat().value_or(*m.heartbeats_since));
+      const auto last = std::max(
+          *m.heartbeats_since,
+          m.worker.impl(worker_key()).last_heartbeat().value_or(*m.heartbeats_since));
       const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last);
       if (silent <= options_.heartbeat.timeout)
         continue;
@@ -720,8 +735,8 @@ private:
   supervisor_options options_;
   std::size_t size_ = 1;
   phase phase_ = phase::idle;
-  std::map<int, member> members_;                 // by worker id: oldest first
-  std::map<int, restart_backoff> backoffs_;       // by slot
+  std::map<int, member> members_;                               // by worker id: oldest first
+  std::map<int, restart_backoff> backoffs_;                     // by slot
   std::map<int, std::shared_ptr<asio::steady_timer>> respawns_; // by slot
   crash_loop_guard crash_guard_;
   asio::steady_timer heartbeat_timer_;
@@ -731,9 +746,9 @@ private:
   value_type ready_message_;
   std::mt19937 random_;
 
-  settings release_;            // what forks get over the cluster's settings: the release
-  int generation_ = 0;          // the release's number
-  int generation_counter_ = 0;  // the last release number given
+  settings release_;           // what forks get over the cluster's settings: the release
+  int generation_ = 0;         // the release's number
+  int generation_counter_ = 0; // the last release number given
   std::unique_ptr<reload_state> reload_;
   std::optional<settings> pending_changes_;
   outcome_waiters pending_waiters_;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A per-thread cache of large byte vectors, so that decoding a stream of large Buffers,
 /// typed arrays or ArrayBuffers reuses the storage of the ones already released.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The part of JavaScript's equality algorithms that looks at no node, which SameValueZero and
 /// deep equality share.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A bounds-checked read position in a frame body, with V8's primitive encodings (tags with
 /// padding, varints, zigzag integers, doubles, raw bytes). Every failure is a

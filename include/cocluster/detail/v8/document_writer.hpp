@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Writes a JSON document straight to V8 serialization, without building a `value`: Node's
 /// internal messages (`NODE_CLUSTER`, `NODE_HANDLE`, ...) take this path, keeping their key

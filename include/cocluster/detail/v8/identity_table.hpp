@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Object identities met while encoding: node address to the object id V8 gave it, so that a
 /// node met again is written as a back-reference. Small tables stay in a flat vector.

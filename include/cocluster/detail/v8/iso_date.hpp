@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JavaScript's `Date.prototype.toISOString()` and the TimeClip rule for Date values.
 #ifndef COCLUSTER_DETAIL_V8_ISO_DATE_HPP
@@ -47,11 +48,13 @@ inline std::string iso_date_string(double time) {
   const long long millis = ms_of_day % 1000;
   int written = 0;
   if (year >= 0 && year <= 9999)
-    written = std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+    written = std::snprintf(buffer, sizeof buffer,
+                            "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
                             static_cast<long long>(year), static_cast<long long>(month),
                             static_cast<long long>(day), hours, minutes, seconds, millis);
   else
-    written = std::snprintf(buffer, sizeof buffer, "%c%06lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
+    written = std::snprintf(buffer, sizeof buffer,
+                            "%c%06lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ",
                             year < 0 ? '-' : '+', static_cast<long long>(year < 0 ? -year : year),
                             static_cast<long long>(month), static_cast<long long>(day), hours,
                             minutes, seconds, millis);

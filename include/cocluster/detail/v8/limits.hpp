@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The limits the V8 codec and the value algorithms share.
 #ifndef COCLUSTER_DETAIL_V8_LIMITS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `node_access`: the internals of values and of the node classes (their raw entries, an array's
 /// dense and sparse parts) for the codec and the algorithms in `cocluster/detail/v8/`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// JavaScript's `Number.prototype.toString()` and array-index keys: how V8 turns numeric
 /// property keys into strings and back.
@@ -28,7 +29,8 @@ inline std::string js_number_to_string(double x) {
     x = -x;
   }
   char buffer[40];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x, std::chars_format::scientific);
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x,
+                                    std::chars_format::scientific);
   const std::string_view text(buffer, static_cast<std::size_t>(result.ptr - buffer));
   // text is "d[.ddd]e[+-]xx": collect the digits and the decimal exponent.
   const std::size_t e = text.find('e');

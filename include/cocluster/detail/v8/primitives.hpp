@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// V8's primitive encodings written through a sink (`buffer_sink`): varints, zigzag integers,
 /// doubles, strings with their padding rule, property keys.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The decoder: one frame body (V8 ValueSerializer bytes with Node's host objects) to a
 /// `cocluster::value`, checked like V8's `ValueDeserializer` and Node's
@@ -300,7 +301,8 @@ private:
     }
     case tag::number: {
       const double d = in_.read_double();
-      k.is_index = d >= 0 && d <= max_array_index && static_cast<double>(static_cast<std::uint32_t>(d)) == d;
+      k.is_index = d >= 0 && d <= max_array_index &&
+                   static_cast<double>(static_cast<std::uint32_t>(d)) == d;
       if (k.is_index)
         k.index = static_cast<std::uint32_t>(d);
       else
@@ -535,15 +537,16 @@ private:
         ((bits & regexp_flag::unicode) != 0 && (bits & regexp_flag::unicode_sets) != 0))
       cursor::fail_at(at, "invalid RegExp flags " + std::to_string(bits));
     static constexpr std::pair<std::uint32_t, char> letters[] = {
-        {regexp_flag::has_indices, 'd'}, {regexp_flag::global, 'g'},
-        {regexp_flag::ignore_case, 'i'}, {regexp_flag::multiline, 'm'},
-        {regexp_flag::dot_all, 's'},     {regexp_flag::unicode, 'u'},
+        {regexp_flag::has_indices, 'd'},  {regexp_flag::global, 'g'},
+        {regexp_flag::ignore_case, 'i'},  {regexp_flag::multiline, 'm'},
+        {regexp_flag::dot_all, 's'},      {regexp_flag::unicode, 'u'},
         {regexp_flag::unicode_sets, 'v'}, {regexp_flag::sticky, 'y'}};
     std::string flags;
     for (const auto& [bit, letter] : letters)
       if ((bits & bit) != 0)
         flags.push_back(letter);
-    value v = node_access::strong(std::make_shared<js::regexp>(std::move(pattern), std::move(flags)));
+    value v = node_access::strong(std::make_shared<js::regexp>(std::move(pattern),
+                                                               std::move(flags)));
     set_id(id, v, id_state::done);
     return v;
   }
@@ -604,8 +607,8 @@ private:
     if (((tracking || on_resizable) && !resizable) || (resizable && !on_resizable))
       cursor::fail_at(at, "view flags do not match its ArrayBuffer");
     const std::uint8_t* p = buffer.bytes.data() + offset;
-    value v = node_access::strong(
-        std::make_shared<js::typed_array>(kind, byte_pool::copy(p, length)));
+    value v = node_access::strong(std::make_shared<js::typed_array>(kind,
+                                                                    byte_pool::copy(p, length)));
     set_id(id, v, id_state::done);
     return v;
   }
@@ -656,8 +659,8 @@ private:
       // Node makes `new ctor(buffer, offset, byteLength / BYTES_PER_ELEMENT)`: a partial
       // trailing element is dropped.
       const std::size_t kept = length - length % js::element_size(kind);
-      value v = node_access::strong(
-          std::make_shared<js::typed_array>(kind, byte_pool::copy(p, kept)));
+      value v = node_access::strong(std::make_shared<js::typed_array>(kind,
+                                                                      byte_pool::copy(p, kept)));
       set_id(id, v, id_state::done);
       return v;
     }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The constants of V8's ValueSerializer format (format version 15, Node 20) and of Node's
 /// host-object encoding for the `advanced` IPC mode.

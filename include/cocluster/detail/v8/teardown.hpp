@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Iterative destruction of value graphs: a node's destructor hands its child nodes to a
 /// per-thread queue instead of destroying them recursively, so that a chain of a million nested

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// `value_access`: the internals of `cocluster::value` (its storage, and the weak-target mark of
 /// nodes) for the node classes, the codec and the algorithms.

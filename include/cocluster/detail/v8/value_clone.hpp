@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The copy behind `value::clone()`: a deep copy of a value graph that keeps sharing, cycles and
 /// weak back-references, without recursion. Included by `cocluster/value/definitions.hpp`.
@@ -61,7 +62,8 @@ private:
     case value_kind::array: return std::make_shared<js::array>();
     case value_kind::map: return std::make_shared<js::map>();
     case value_kind::set: return std::make_shared<js::set>();
-    case value_kind::date: return std::make_shared<js::date>(static_cast<const js::date&>(source).time);
+    case value_kind::date:
+      return std::make_shared<js::date>(static_cast<const js::date&>(source).time);
     case value_kind::regexp: {
       const auto& r = static_cast<const js::regexp&>(source);
       return std::make_shared<js::regexp>(r.pattern, r.flags);

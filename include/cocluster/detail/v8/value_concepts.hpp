@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The concepts that say what `cocluster::value` can be built from: its own constructors' types,
 /// types with a `to_value` hook, and types only nlohmann::json converts.
@@ -22,11 +23,11 @@ namespace cocluster::detail::v8 {
 
 /// Types that `value` constructs from directly (its own constructors).
 template <class T>
-concept native_value =
-    std::same_as<T, bool> || std::is_arithmetic_v<T> || std::same_as<T, std::nullptr_t> ||
-    std::same_as<T, std::string> || std::same_as<T, std::string_view> ||
-    std::same_as<T, const char*> || std::same_as<T, char*> || std::same_as<T, js::bigint> ||
-    std::same_as<T, std::u16string> || std::same_as<T, std::u16string_view>;
+concept native_value = std::same_as<T, bool> || std::is_arithmetic_v<T> ||
+                       std::same_as<T, std::nullptr_t> || std::same_as<T, std::string> ||
+                       std::same_as<T, std::string_view> || std::same_as<T, const char*> ||
+                       std::same_as<T, char*> || std::same_as<T, js::bigint> ||
+                       std::same_as<T, std::u16string> || std::same_as<T, std::u16string_view>;
 
 /// Types with a `to_value(value&, const T&)` found by argument-dependent lookup (the library's
 /// own overloads for standard types are in namespace `cocluster`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The deep equality of value graphs behind `operator==`, without recursion: pairs of values wait
 /// on an explicit stack, and a pair of nodes already being compared is assumed equal, which makes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The rendering behind `value::to_string()`: JavaScript-like for logs and test failures. A node
 /// that may be shared is labelled `<ref *N>` where it is first printed and shown as `[Ref *N]`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The conversions between `cocluster::value` and nlohmann::json behind `value::from_json` and
 /// `value::to_json` (`value_from_json`, `json_builder`); the mapping is documented in
@@ -49,7 +50,8 @@ value value_from_json(const BasicJson& j, std::size_t depth) {
   case type::number_unsigned: return value(j.template get<std::uint64_t>());
   case type::number_float: {
     const double d = j.template get<double>();
-    if (d >= -2147483648.0 && d <= 2147483647.0 && std::trunc(d) == d && !(d == 0 && std::signbit(d)))
+    if (d >= -2147483648.0 && d <= 2147483647.0 && std::trunc(d) == d &&
+        !(d == 0 && std::signbit(d)))
       return value(static_cast<std::int32_t>(d));
     return value(d);
   }
@@ -200,7 +202,9 @@ private:
         break;
       case js::typed_array_kind::float64: out.push_back(number(element<double>(t.bytes, i))); break;
       case js::typed_array_kind::bigint64: out.push_back(element<std::int64_t>(t.bytes, i)); break;
-      case js::typed_array_kind::biguint64: out.push_back(element<std::uint64_t>(t.bytes, i)); break;
+      case js::typed_array_kind::biguint64:
+        out.push_back(element<std::uint64_t>(t.bytes, i));
+        break;
       default: out.push_back(t.bytes[i]); break;
       }
     }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// The encoder: a `cocluster::value` to the bytes Node 20's `ChildProcessSerializer` writes for
 /// the same JavaScript value, in one pass over the value (see `buffer_sink`). On failure the
@@ -140,8 +141,12 @@ private:
       put_varint(sink_, bits);
       return;
     }
-    case value_kind::array_buffer: write_array_buffer(static_cast<const js::array_buffer&>(*n)); return;
-    case value_kind::typed_array: write_typed_array(static_cast<const js::typed_array&>(*n)); return;
+    case value_kind::array_buffer:
+      write_array_buffer(static_cast<const js::array_buffer&>(*n));
+      return;
+    case value_kind::typed_array:
+      write_typed_array(static_cast<const js::typed_array&>(*n));
+      return;
     case value_kind::error: write_error(static_cast<const js::error&>(*n)); return;
     default: unencodable("unknown node kind");
     }

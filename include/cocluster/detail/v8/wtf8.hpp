@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// Text conversions between the value model's strings (WTF-8: UTF-8 that may also hold lone
 /// surrogates, each as its 3-byte form) and V8's Latin-1 and UTF-16 strings.
@@ -156,8 +157,8 @@ inline std::uint32_t next_code_point(const unsigned char* p, std::size_t& i) noe
     return cp;
   }
   if (b < 0xF0) {
-    const std::uint32_t cp =
-        (std::uint32_t{b} & 0x0Fu) << 12 | (p[i + 1] & 0x3Fu) << 6 | (p[i + 2] & 0x3Fu);
+    const std::uint32_t cp = (std::uint32_t{b} & 0x0Fu) << 12 | (p[i + 1] & 0x3Fu) << 6 |
+                             (p[i + 2] & 0x3Fu);
     i += 3;
     return cp;
   }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// A worker process seen from the primary (Node's `cluster.workers[id]`).
 #ifndef COCLUSTER_DETAIL_WORKER_CHILD_WORKER_HPP

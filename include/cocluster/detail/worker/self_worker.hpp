@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// This worker process seen from itself (Node's `cluster.worker`).
 #ifndef COCLUSTER_DETAIL_WORKER_SELF_WORKER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// One worker's lifecycle, seen from the primary or from the worker itself. Users hold it through
 /// the `basic_worker` handle.
@@ -24,10 +25,10 @@
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/async/oneshot_event.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/ipc/requests.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/signal_names.hpp"
-#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/detail/worker_key.hpp"
@@ -82,11 +83,13 @@ public:
 
   /// Made by the cluster, as one of the two kinds, from `init`.
   worker_impl(detail::worker_key, detail::worker_init<Serialization>&& init)
-      : executor_(init.executor), id_(init.id), pid_(init.pid),
-        channel_(std::move(init.ipc)), watcher_(std::move(init.watcher)),
-        observer_(init.observer), spawn_failure_(std::move(init.spawn_failure)), slot_(init.slot),
+      : executor_(init.executor), id_(init.id), pid_(init.pid), channel_(std::move(init.ipc)),
+        watcher_(std::move(init.watcher)), observer_(init.observer),
+        spawn_failure_(std::move(init.spawn_failure)), slot_(init.slot),
         requests_(*channel_, *init.seq,
-                  [this](std::error_code ec, const std::string& what) { report_error({ec, what}); }),
+                  [this](std::error_code ec, const std::string& what) {
+                    report_error({ec, what});
+                  }),
         online_(executor_), listening_(executor_), disconnected_(executor_), exited_(executor_),
         messages_(executor_), errors_(executor_), listening_events_(executor_) {
     for (auto& [index, fd] : init.stdio_pipes)
@@ -153,7 +156,7 @@ public:
   /// handler at once with its error code.
   template <class Token = asio::use_awaitable_t<>>
   auto async_send(value_type message, Token&& token = {}) {
-    return asio::async_initiate<Token, void(std::error_code)>(
+    return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler, value_type m) {
           try {
             self->channel_->send(m);
@@ -237,20 +240,17 @@ public:
     return online_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
 
-
   /// Waits on the `listening_` event (set by `mark_listening`, or with an error at exit).
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_listening(Token&& token = {}) {
     return listening_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
 
-
   /// Waits on the `disconnected_` event (set when the channel closes).
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_disconnect(Token&& token = {}) {
     return disconnected_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
-
 
   /// Waits on the `exited_` event (set at exit; the worker's own object sets it to
   /// `errc::wrong_role` on the first wait).
@@ -259,7 +259,6 @@ public:
     before_exit_wait();
     return exited_.async_wait(std::forward<Token>(token), this->shared_from_this());
   }
-
 
   // ---- used by the cluster ----
 
@@ -291,9 +290,8 @@ public:
           self->on_process_exit(status);
       });
     if (spawn_failure_.code)
-      asio::post(executor_, [self = this->shared_from_this()] {
-        self->report_error(self->spawn_failure_);
-      });
+      asio::post(executor_,
+                 [self = this->shared_from_this()] { self->report_error(self->spawn_failure_); });
   }
 
   /// Sends an internal message with the next `seq`. Returns false when not connected (Node's
@@ -314,8 +312,7 @@ public:
   bool send_request_with_fd(detail::worker_key, detail::protocol::message message, int fd,
                             std::function<void(nlohmann::json&&, detail::unique_fd)> on_reply,
                             std::string_view handle_type = detail::protocol::handle_net_native) {
-    return requests_.send_request_with_fd(std::move(message), fd, std::move(on_reply),
-                                          handle_type);
+    return requests_.send_request_with_fd(std::move(message), fd, std::move(on_reply), handle_type);
   }
 
   /// Asks a cocluster worker to report a heartbeat from its event loop every `interval`. Returns

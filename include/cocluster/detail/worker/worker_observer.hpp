@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// @file
 /// What a worker object reports to the layer above it (the cluster's roles).
 #ifndef COCLUSTER_DETAIL_WORKER_WORKER_OBSERVER_HPP
@@ -5,8 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <functional>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
