@@ -76,18 +76,24 @@ struct channel_with_raw_peer {
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
     peer.reset(ends[1]);
     ipc = std::make_shared<channel>(io.get_executor(), unique_fd(ends[0]), options);
-    ipc->start({
-        [this](nlohmann::json&& m) { messages.push_back(std::move(m)); },
-        [this](nlohmann::json&& m, unique_fd fd) {
-          internal.push_back(std::move(m));
-          internal_fds.push_back(std::move(fd));
-        },
-        [this](std::error_code ec, const std::string& what) { errors.push_back({ec, what}); },
-        [this](std::error_code ec) {
-          closed = true;
-          close_reason = ec;
-        },
-    });
+    channel::callbacks callbacks;
+    callbacks.message = [this](nlohmann::json&& m) { messages.push_back(std::move(m)); };
+    callbacks.internal = [this](nlohmann::json&& m, unique_fd fd) {
+      internal.push_back(std::move(m));
+      internal_fds.push_back(std::move(fd));
+    };
+    callbacks.error = [this](std::error_code ec, const std::string& what) {
+      errors.push_back({ec, what});
+    };
+    callbacks.closed = [this](std::error_code ec) {
+      closed = true;
+      close_reason = ec;
+    };
+    callbacks.handle_message = [this](nlohmann::json&& m, cocluster::handle&& h) {
+      messages.push_back(std::move(m));
+      handles.push_back(std::move(h));
+    };
+    ipc->start(std::move(callbacks));
   }
 
   void write_raw(std::string_view bytes, int fd = -1) const {
@@ -112,6 +118,7 @@ struct channel_with_raw_peer {
   std::vector<nlohmann::json> messages;
   std::vector<nlohmann::json> internal;
   std::vector<unique_fd> internal_fds;
+  std::vector<cocluster::handle> handles;
   std::vector<cocluster::worker_error> errors;
   bool closed = false;
   std::error_code close_reason;
@@ -172,7 +179,7 @@ void set_nonblocking(int fd) {
 struct pipe_pair {
   pipe_pair() {
     int ends[2];
-    REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
     read_end.reset(ends[0]);
     write_end.reset(ends[1]);
   }
@@ -291,17 +298,14 @@ TEST_CASE("the handle inbox gives each NODE_HANDLE the oldest descriptor, none t
           "a lost one, and tells when too many wait unclaimed") {
   cocluster::detail::handle_inbox inbox;
   int ends[2];
-  REQUIRE(::pipe2(ends, O_CLOEXEC) == 0);
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
   inbox.received().emplace_back(ends[0]);
   inbox.mark_lost();
   inbox.received().emplace_back(ends[1]);
-  auto first = inbox.open({{"cmd", "NODE_HANDLE"}, {"msg", {{"n", 1}}}});
-  CHECK(first.fd.get() == ends[0]);
-  CHECK(first.inner == nlohmann::json{{"n", 1}});
-  auto lost = inbox.open({{"cmd", "NODE_HANDLE"}, {"msg", {{"n", 2}}}});
-  CHECK_FALSE(lost.fd);
-  CHECK(inbox.open({{"cmd", "NODE_HANDLE"}}).fd.get() == ends[1]);
-  CHECK_FALSE(inbox.open({{"cmd", "NODE_HANDLE"}}).fd); // nothing left
+  CHECK(inbox.take_oldest().get() == ends[0]);
+  CHECK_FALSE(inbox.take_oldest()); // the lost one's place
+  CHECK(inbox.take_oldest().get() == ends[1]);
+  CHECK_FALSE(inbox.take_oldest()); // nothing left
   for (std::size_t n = 0; n <= cocluster::detail::handle_inbox::max_unclaimed; ++n) {
     CHECK_FALSE(inbox.overflowing());
     inbox.mark_lost();
@@ -360,14 +364,13 @@ TEST_CASE("a channel delivers 100,000 small messages in order with none lost") {
   int next = 0;
   bool in_order = true;
   sender->start({});
-  receiver->start({[&](nlohmann::json&& m) {
-                     in_order = in_order && m["i"] == next;
-                     if (++next == count)
-                       io.stop();
-                   },
-                   {},
-                   {},
-                   {}});
+  channel::callbacks callbacks;
+  callbacks.message = [&](nlohmann::json&& m) {
+    in_order = in_order && m["i"] == next;
+    if (++next == count)
+      io.stop();
+  };
+  receiver->start(std::move(callbacks));
   for (int i = 0; i < count; ++i)
     sender->send({{"i", i}, {"pad", "0123456789"}});
   io.run_for(60s);
@@ -541,7 +544,7 @@ TEST_CASE("a NODE_HANDLE message gets its descriptor and an acknowledgement") {
   asio::io_context io;
   channel_with_raw_peer c(io);
   int pipe_ends[2];
-  REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipe_ends) == 0);
   unique_fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
   c.write_raw(
       R"({"cmd":"NODE_HANDLE","type":"net.Native","msg":{"cmd":"NODE_CLUSTER","act":"newconn","key":"k","seq":1}})"
@@ -635,7 +638,7 @@ TEST_CASE("descriptors that arrive without a message to claim them are closed wi
     asio::io_context io;
     channel_with_raw_peer c(io);
     int pipe_ends[2];
-    REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipe_ends) == 0);
     unique_fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
     c.write_raw("{\"plain\":true}\n", write_end.get());
     run_until(io, [&] { return c.messages.size() == 1; });
@@ -653,15 +656,14 @@ TEST_CASE(
   auto ipc = std::make_shared<channel>(io.get_executor(), unique_fd(ends[0]),
                                        cocluster::ipc_options{});
   std::vector<std::size_t> queued_after_send;
-  ipc->start({[&](nlohmann::json&& m) {
-                for (int i = 1; i <= 3; ++i) {
-                  ipc->send({{"reply", i}, {"to", m["ping"]}});
-                  queued_after_send.push_back(ipc->queued_bytes());
-                }
-              },
-              {},
-              {},
-              {}});
+  channel::callbacks callbacks;
+  callbacks.message = [&](nlohmann::json&& m) {
+    for (int i = 1; i <= 3; ++i) {
+      ipc->send({{"reply", i}, {"to", m["ping"]}});
+      queued_after_send.push_back(ipc->queued_bytes());
+    }
+  };
+  ipc->start(std::move(callbacks));
   // Outside a handler, send() only queues: the write waits for the event loop.
   ipc->send({{"hello", true}});
   CHECK(ipc->queued_bytes() == std::string_view("{\"hello\":true}\n").size());
@@ -767,7 +769,7 @@ TEST_CASE("with busy_poll, messages and descriptors that arrive while polling co
     for (int i = 0; i < count; ++i) {
       if (i % 300 == 0) {
         int pipe_ends[2];
-        REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pipe_ends) == 0);
         unique_fd read_end(pipe_ends[0]);
         write_ends.emplace_back(pipe_ends[1]);
         c.write_raw(

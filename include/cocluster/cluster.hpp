@@ -180,7 +180,8 @@ public:
   asio::awaitable<void> disconnect();
 
   /// Subscribes to a cluster-wide event: `event::fork`, `online`, `listening`, `disconnect`,
-  /// `exit`, `message`, `error`, `setup`. See `event_stream`.
+  /// `exit`, `message`, `handle_message` (messages sent with a handle, as
+  /// `handle_message_event`), `error`, `setup`. See `event_stream`.
   template <class Tag>
   auto subscribe(Tag tag) {
     return primary("subscribe").subscribe(tag);

@@ -42,6 +42,14 @@ enum class errc {
   reload_failed,
   /// The supervisor is stopping or has stopped: the operation was refused or cut short.
   supervisor_stopped,
+  /// A handle is not of the kind it was announced or asked for (a `NODE_HANDLE` of type
+  /// `net.Server` whose descriptor is not a listening socket; `take_tcp_socket` of a Unix
+  /// socket), or it was already taken.
+  wrong_handle_kind,
+  /// Too many handles sent on one channel are waiting for the peer's acknowledgement
+  /// (`ipc_options::max_pending_handles`): a peer that does not acknowledge cannot make the
+  /// sender hold descriptors without bound.
+  too_many_handles,
 };
 
 namespace detail {
@@ -66,6 +74,8 @@ public:
     case errc::boot_failed: return "worker failed before it was ready";
     case errc::reload_failed: return "rolling reload failed: a replacement worker failed";
     case errc::supervisor_stopped: return "supervisor stopped";
+    case errc::wrong_handle_kind: return "handle of the wrong kind, or already taken";
+    case errc::too_many_handles: return "too many handles waiting for the peer's acknowledgement";
     }
     return "unknown cocluster error";
   }

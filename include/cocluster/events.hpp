@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "cocluster/exit_status.hpp"
+#include "cocluster/ipc/handle.hpp"
 #include "cocluster/listen_address.hpp"
 #include "cocluster/settings.hpp"
 
@@ -72,6 +73,17 @@ struct message_event {
   typename Worker::value_type message;
 };
 
+/// A worker sent a message with a handle (Node's cluster `message` with its `handle` argument).
+template <class Worker>
+struct handle_message_event {
+  /// The worker that sent it.
+  Worker worker;
+  /// The message.
+  typename Worker::value_type message;
+  /// The socket or server that came with it.
+  cocluster::handle handle;
+};
+
 /// Something went wrong with a worker (Node's worker `error`, seen cluster-wide).
 template <class Worker>
 struct error_event {
@@ -113,6 +125,11 @@ struct exit_t {
 struct message_t {
   explicit message_t() = default;
 };
+/// The type of `event::handle_message`: a message that came with a handle
+/// (`handle_message`, `handle_message_event`).
+struct handle_message_t {
+  explicit handle_message_t() = default;
+};
 /// The type of `event::error`: an error about a worker (`error_event`).
 struct error_t {
   explicit error_t() = default;
@@ -134,6 +151,9 @@ inline constexpr disconnect_t disconnect{};
 inline constexpr exit_t exit{};
 /// Names the `message` event: a worker sent a message (`message_event`).
 inline constexpr message_t message{};
+/// Names the messages that came with a handle (Node's `message` event with its second
+/// argument): `handle_message` on a worker, `handle_message_event` on the cluster.
+inline constexpr handle_message_t handle_message{};
 /// Names the `error` event: an error about a worker (`error_event`).
 inline constexpr error_t error{};
 /// Names the `setup` event: `setup_primary` was called (`setup_event`).

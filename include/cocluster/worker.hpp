@@ -130,6 +130,37 @@ public:
     return impl_->async_send(std::move(message), std::forward<Token>(token));
   }
 
+  /// Queues a message with a socket or server (Node's `send(message, sendHandle)`), in both
+  /// serializations and both ways. The handle's descriptor travels in a `NODE_HANDLE` envelope
+  /// as Node writes it (`net.Socket`, `net.Server`, `dgram.Socket`); the sender keeps it open
+  /// until the peer acknowledges it, then closes it, so a socket given as
+  /// `handle(std::move(socket))` is gone from the sender, and one given as
+  /// `handle::keep_open(socket)` stays usable there. The receiver gets the message and the
+  /// handle through `subscribe(event::handle_message)`. Returns as `send` does.
+  /// @throws std::system_error as `send`, and `errc::too_many_handles` when
+  /// `ipc_options::max_pending_handles` handles wait for the peer's acknowledgement,
+  /// `errc::wrong_handle_kind` for an empty handle.
+  bool send(const value_type& message, handle h) const {
+    return impl_->send(message, std::move(h));
+  }
+
+  /// `send(message, handle)` of a user type, converted by the serialization policy.
+  template <class T>
+    requires(!std::is_same_v<std::remove_cvref_t<T>, value_type>)
+  bool send(const T& message, handle h) const {
+    return impl_->send(Serialization::to_value(message), std::move(h));
+  }
+
+  /// `async_send` with a handle: completes once the message and its descriptor were written.
+  ///
+  /// @par Completion Signature
+  /// `void(std::error_code)`: as `async_send`, and `errc::too_many_handles`,
+  /// `errc::wrong_handle_kind`.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_send(value_type message, handle h, Token&& token = {}) const {
+    return impl_->async_send(std::move(message), std::move(h), std::forward<Token>(token));
+  }
+
   /// Waits until no more than the high-water mark is queued.
   /// @par Completion Signature
   /// `void(std::error_code)`.
@@ -146,6 +177,16 @@ public:
   /// The stream ends (`errc::channel_closed`) once the channel has closed and every message that
   /// arrived before has been received.
   event_stream<value_type> subscribe(event::message_t tag) const { return impl_->subscribe(tag); }
+
+  /// Subscribes to the messages that came from the peer with a handle (Node's `message` event
+  /// with its `handle` argument): each is a `handle_message{message, handle}`, whose handle the
+  /// receiver takes as a plain Asio socket or acceptor (`handle::take_tcp_socket(executor)`,
+  /// ...). Up to 64 that arrived before any subscription here or on the cluster wait for the
+  /// first one; more are closed with an `errc::too_many_handles` error. The stream ends as the
+  /// message stream does.
+  event_stream<handle_message<value_type>> subscribe(event::handle_message_t tag) const {
+    return impl_->subscribe(tag);
+  }
 
   /// Subscribes to the worker's errors (Node's worker `error`). Ends once the worker has both
   /// disconnected and exited.

@@ -19,6 +19,10 @@ struct ipc_options {
   /// Sending more while this many bytes are queued fails with `errc::write_queue_full`: memory
   /// stays bounded when the peer stops reading.
   std::size_t write_queue_limit = 256 * 1024 * 1024;
+  /// Sending a message with a handle fails with `errc::too_many_handles` while this many
+  /// handles sent on the channel wait to be written or acknowledged: each holds a descriptor in
+  /// the sender until the peer's `NODE_HANDLE_ACK` (Node's peers take them one at a time).
+  std::size_t max_pending_handles = 256;
   /// After the channel sends or receives a message, keep checking its socket for this long
   /// before leaving it to the reactor alone. Zero (the default) never does.
   ///

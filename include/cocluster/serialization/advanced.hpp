@@ -83,14 +83,32 @@ struct advanced {
   /// string longer than 5 characters starting with `NODE_` (Node's rule). The conversion never
   /// throws (see `value::to_json` for how non-JSON parts map).
   static std::optional<nlohmann::json> take_internal(value_type& v) {
-    if (!v.is_object())
-      return std::nullopt;
-    const value* cmd = v.find("cmd");
-    if (cmd == nullptr || !cmd->is_string() || !detail::is_internal_cmd(cmd->as_string()))
+    if (!is_internal(v))
       return std::nullopt;
     std::optional<nlohmann::json> message(v.to_json());
     v = value_type();
     return message;
+  }
+
+  /// Appends the V8 serialization of the object `head` (written as `encode_internal` writes
+  /// it) with a last property `msg` holding `payload`, written as `encode` writes it: the
+  /// payload keeps every type (BigInt, Map, Buffer, ...) and its object references count the
+  /// envelope, as V8's do. Fields of `head` must be primitives.
+  static void encode_envelope(const nlohmann::ordered_json& head, const value_type& payload,
+                              std::string& out) {
+    detail::advanced_encode_envelope(head, payload, out, max_depth);
+  }
+
+  /// Moves the `msg` property out of an internal message, if it has one, as a value.
+  static std::optional<value_type> take_payload(value_type& v) {
+    if (!is_internal(v))
+      return std::nullopt;
+    value* payload = v.find(detail::payload_field);
+    if (payload == nullptr)
+      return std::nullopt;
+    std::optional<value_type> taken(std::move(*payload));
+    v.as_object().erase(detail::payload_field);
+    return taken;
   }
 
   /// A JSON value as a message (see `value::from_json`).
@@ -106,6 +124,14 @@ struct advanced {
   template <class T>
   static T from_value(const value_type& v) {
     return v.template get<T>();
+  }
+
+private:
+  static bool is_internal(const value_type& v) {
+    if (!v.is_object())
+      return false;
+    const value* cmd = v.find("cmd");
+    return cmd != nullptr && cmd->is_string() && detail::is_internal_cmd(cmd->as_string());
   }
 };
 

@@ -57,13 +57,45 @@ struct json {
 
   /// Moves an internal message out of `value`, if it is one.
   static std::optional<nlohmann::json> take_internal(value_type& value) {
-    if (!value.is_object())
-      return std::nullopt;
-    auto cmd = value.find("cmd");
-    if (cmd == value.end() || !cmd->is_string() ||
-        !detail::is_internal_cmd(cmd->get_ref<const std::string&>()))
+    if (!is_internal(value))
       return std::nullopt;
     return std::optional<nlohmann::json>(std::move(value));
+  }
+
+  /// Appends `head` with a last field `msg` holding `payload`: Node's key order for a
+  /// `NODE_HANDLE` envelope (`cmd`, `type`, `msg`).
+  static void encode_envelope(const nlohmann::ordered_json& head, const value_type& payload,
+                              std::string& out) {
+    const std::size_t start = out.size();
+    dump_to(head, out);
+    if (out.size() < start + 2 || out.back() != '}') {
+      out.resize(start);
+      throw std::system_error(make_error_code(errc::unencodable_value),
+                              "json: an envelope's head must be an object");
+    }
+    out.pop_back();
+    if (!head.empty())
+      out += ',';
+    out += "\"msg\":";
+    try {
+      dump_to(payload, out);
+    } catch (...) {
+      out.resize(start);
+      throw;
+    }
+    out += '}';
+  }
+
+  /// Moves the `msg` field out of an internal message, if it has one.
+  static std::optional<value_type> take_payload(value_type& value) {
+    if (!is_internal(value))
+      return std::nullopt;
+    auto it = value.find(detail::payload_field);
+    if (it == value.end())
+      return std::nullopt;
+    std::optional<value_type> payload(std::move(*it));
+    value.erase(it);
+    return payload;
   }
 
   /// A JSON value as a message (the identity for this policy).
@@ -82,6 +114,14 @@ struct json {
   }
 
 private:
+  static bool is_internal(const value_type& value) {
+    if (!value.is_object())
+      return false;
+    auto cmd = value.find("cmd");
+    return cmd != value.end() && cmd->is_string() &&
+           detail::is_internal_cmd(cmd->get_ref<const std::string&>());
+  }
+
   template <class Json>
   static void dump_to(const Json& value, std::string& out) {
     try {

@@ -38,8 +38,16 @@ enum class framing {
 ///   message (an object whose `cmd` is a string longer than 5 characters starting with `NODE_`,
 ///   Node's rule), returns it as JSON, leaving the value in a valid but unspecified state;
 ///   otherwise returns nothing and leaves the value alone.
-/// - `S::from_json(nlohmann::json&&) -> value_type`: the user payload of a `NODE_HANDLE` envelope,
-///   which arrives inside an internal message;
+/// - `S::from_json(nlohmann::json&&) -> value_type`: a JSON value as a message;
+/// - `S::encode_envelope(const nlohmann::ordered_json& head, const value_type& payload,
+///   std::string& out)`: appends the frame body of the internal message `head` (an object whose
+///   fields are all primitives) with one more field, `msg`, that holds the user value `payload`
+///   as `encode` would write it: the `NODE_HANDLE` envelope of a message sent with a handle,
+///   and cocluster's routed messages; throws as `encode` does;
+/// - `S::take_payload(value_type&) -> std::optional<value_type>`: if the value is an internal
+///   message with a `msg` field, moves that field out (removing it) and returns it whole, before
+///   `take_internal` turns the rest into JSON; otherwise returns nothing and leaves the value
+///   alone;
 /// - `S::to_value(const T&)` and `S::from_value<T>(const value_type&)`: conversions of user types,
 ///   found through argument-dependent lookup as nlohmann's `to_json`/`from_json` are.
 template <class S>
@@ -55,6 +63,8 @@ concept serialization_policy = requires(const typename S::value_type& value,
   S::encode_internal(internal, out);
   { S::take_internal(mutable_value) } -> std::same_as<std::optional<nlohmann::json>>;
   { S::from_json(nlohmann::json()) } -> std::same_as<typename S::value_type>;
+  S::encode_envelope(internal, value, out);
+  { S::take_payload(mutable_value) } -> std::same_as<std::optional<typename S::value_type>>;
 };
 
 namespace detail {
@@ -64,6 +74,9 @@ namespace detail {
 inline bool is_internal_cmd(std::string_view cmd) noexcept {
   return cmd.size() > 5 && cmd.substr(0, 5) == "NODE_";
 }
+
+/// The field of an envelope (`NODE_HANDLE`, a routed message) that holds the user's message.
+inline constexpr const char* payload_field = "msg";
 
 } // namespace detail
 } // namespace cocluster

@@ -43,7 +43,7 @@ public:
   primary_role(asio::any_io_executor executor, const cluster_options& options)
       : executor_(executor), options_(options), fork_hub_(executor), online_hub_(executor),
         listening_hub_(executor), disconnect_hub_(executor), exit_hub_(executor),
-        message_hub_(executor), error_hub_(executor), setup_hub_(executor) {}
+        message_hub_(executor), handle_message_hub_(executor), error_hub_(executor), setup_hub_(executor) {}
 
   primary_role(const primary_role&) = delete;
   primary_role& operator=(const primary_role&) = delete;
@@ -191,6 +191,19 @@ public:
     return event_stream<message_event<worker_type>>(std::move(queue));
   }
 
+  event_stream<handle_message_event<worker_type>> subscribe(event::handle_message_t) {
+    auto queue = handle_message_hub_.subscribe();
+    for (auto& entry : workers_) {
+      const worker_type& worker = entry.second;
+      worker.impl(worker_key())
+          .hand_over_unclaimed_handles(
+              worker_key(), [&](handle_message<typename worker_type::value_type>&& received) {
+                queue->push({worker, std::move(received.message), std::move(received.handle)});
+              });
+    }
+    return event_stream<handle_message_event<worker_type>>(std::move(queue));
+  }
+
   /// Reports a listening worker (called by the net layer).
   void worker_listening(impl_type& worker, const listen_address& address) override {
     worker.mark_listening(worker_key(), address);
@@ -214,6 +227,13 @@ private:
   }
 
   bool wants_messages() override { return message_hub_.has_subscribers(); }
+
+  bool wants_handle_messages() override { return handle_message_hub_.has_subscribers(); }
+
+  void worker_handle_message(impl_type& worker, typename worker_type::value_type&& message,
+                             cocluster::handle&& h) override {
+    handle_message_hub_.publish({handle(worker), std::move(message), std::move(h)});
+  }
 
   void worker_message(impl_type& worker, typename worker_type::value_type&& message) override {
     message_hub_.publish({handle(worker), std::move(message)});
@@ -301,6 +321,7 @@ private:
   event_hub<disconnect_event<worker_type>> disconnect_hub_;
   event_hub<exit_event<worker_type>> exit_hub_;
   event_hub<message_event<worker_type>> message_hub_;
+  event_hub<handle_message_event<worker_type>> handle_message_hub_;
   event_hub<error_event<worker_type>> error_hub_;
   event_hub<setup_event> setup_hub_;
 };

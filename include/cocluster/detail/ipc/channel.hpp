@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -25,9 +26,11 @@
 #include "cocluster/detail/ipc/frame_writer.hpp"
 #include "cocluster/detail/ipc/handle_inbox.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/ipc/received_sockets.hpp"
 #include "cocluster/detail/ipc/write_queue.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/error.hpp"
+#include "cocluster/ipc/handle.hpp"
 #include "cocluster/ipc/options.hpp"
 #include "cocluster/serialization/policy.hpp"
 
@@ -38,9 +41,16 @@ namespace cocluster::detail {
 /// (handle_inbox).
 ///
 /// Reading: every read is a `recvmsg` with room for descriptors. Each `NODE_HANDLE` frame takes
-/// the oldest descriptor waiting; one without any is answered `NODE_HANDLE_NACK` and reported,
-/// never dropped silently. A bad frame is reported through `callbacks::error` and closes the
-/// channel.
+/// the oldest descriptor waiting; one without any, or with one that is not what the envelope's
+/// `type` says, is answered `NODE_HANDLE_NACK` and reported (the descriptor closed), never
+/// dropped silently. A bad frame is reported through `callbacks::error` and closes the channel.
+///
+/// Handles with user messages (`send_with_handle`): the channel owns the descriptor until the
+/// peer's `NODE_HANDLE_ACK`, then closes it, as Node does; a `net.Socket` the peer refuses is
+/// sent again, at most 3 times (Node's rule), after the frames queued meanwhile. At most
+/// `ipc_options::max_pending_handles` wait at once. Sockets received with a Node server's `key`
+/// are counted for that sender's `NODE_SOCKET_GET_COUNT` and `NODE_SOCKET_NOTIFY_CLOSE`
+/// (received_sockets).
 ///
 /// Writing: frames are queued in one buffer and written at the end of the current turn (see
 /// `handler_turn`; posted when none is open), so that messages sent together leave in one
@@ -68,6 +78,11 @@ public:
     std::function<void(std::error_code, const std::string&)> error;
     /// The channel closed: end of file (empty code), a local close, or a fatal error. Once.
     std::function<void(std::error_code)> closed;
+    /// A user message that came with a handle (checked against the envelope's type).
+    std::function<void(value_type&&, handle&&)> handle_message;
+    /// An internal message that carried a user value in its `msg` field (cocluster's routed
+    /// messages), with that value. Unset: `internal` gets the message without it.
+    std::function<void(nlohmann::json&&, value_type&&)> internal_with_payload;
   };
 
   channel(asio::any_io_executor executor, unique_fd fd, const ipc_options& options)
@@ -115,12 +130,35 @@ public:
   }
 
   /// Queues an internal message in a `NODE_HANDLE` envelope with a descriptor. `fd` must stay
-  /// open until the frame is written or the channel closes (unless `owned` holds it).
-  bool send_internal_with_fd(std::string_view handle_type, const protocol::message& inner, int fd,
-                             unique_fd owned = {}) {
+  /// open until the frame is written or the channel closes.
+  bool send_internal_with_fd(std::string_view handle_type, const protocol::message& inner,
+                             int fd) {
     auto envelope = protocol::handle_envelope(handle_type, inner);
-    return enqueue([&](std::string& out) { S::encode_internal(envelope, out); }, fd,
-                   std::move(owned));
+    return enqueue([&](std::string& out) { S::encode_internal(envelope, out); }, fd);
+  }
+
+  /// Queues a user message with a handle (Node's `send(message, handle)`): the descriptor is
+  /// taken from `h` and closed once the peer acknowledged it (or the channel closed).
+  /// @throws std::system_error as `send`, and `errc::too_many_handles`,
+  /// `errc::wrong_handle_kind` (an empty or taken handle).
+  bool send_with_handle(const value_type& value, handle h) {
+    if (!h)
+      throw std::system_error(make_error_code(errc::wrong_handle_kind),
+                              "cocluster: send: the handle is empty or was already taken");
+    const std::size_t pending = queue_.pending_fd_frames() + queue_.fds_in_flight();
+    if (is_open() && pending >= options_.max_pending_handles)
+      throw std::system_error(make_error_code(errc::too_many_handles),
+                              "cocluster: send: " + std::to_string(pending) +
+                                  " handles wait for the peer's NODE_HANDLE_ACK "
+                                  "(ipc_options::max_pending_handles)");
+    const std::string_view dgram_type = h.kind() != handle_kind::udp_socket ? std::string_view()
+                                        : is_ipv6_socket(h.native_handle()) ? "udp6"
+                                                                             : "udp4";
+    const auto head = protocol::user_handle_envelope_head(h.node_type(), dgram_type);
+    // Node sends a refused net.Socket again, unless the sender kept its own (keepOpen).
+    const bool resend = h.node_type() == protocol::handle_net_socket && !h.is_keep_open();
+    return enqueue([&](std::string& out) { S::encode_envelope(head, value, out); },
+                   h.native_handle(), &h, resend);
   }
 
   /// Waits until everything queued so far has been written to the socket.
@@ -183,9 +221,15 @@ public:
 private:
   // Reads per turn before yielding to other handlers.
   static constexpr int reads_per_turn = 32;
+  // How often a refused net.Socket is sent again (Node's MAX_HANDLE_RETRANSMISSIONS).
+  static constexpr int max_retransmissions = 3;
+  // How often sockets a sender waits on are checked for closing.
+  static constexpr std::chrono::milliseconds socket_poll_interval{50};
 
+  // Appends one frame; with `source`, the frame carries its descriptor (`fd`), which the queue
+  // takes from it once the frame is encoded.
   template <class Encode>
-  bool enqueue(Encode&& encode, int fd = -1, unique_fd owned = {}) {
+  bool enqueue(Encode&& encode, int fd = -1, handle* source = nullptr, bool resend = false) {
     if (!open_ || closing_)
       throw std::system_error(make_error_code(errc::channel_closed), "cocluster: send");
     if (queue_.size() >= options_.write_queue_limit)
@@ -202,7 +246,8 @@ private:
       queue_.rollback(start);
       throw;
     }
-    queue_.commit_frame(start, fd, std::move(owned));
+    unique_fd owned = source != nullptr ? source->take_descriptor() : unique_fd();
+    queue_.commit_frame(start, fd, std::move(owned), resend);
     if (!(was_empty && write_through()))
       schedule_write();
     keep_polling();
@@ -439,50 +484,131 @@ private:
         fail(make_error_code(errc::malformed_message), e.what());
         return false;
       }
+      auto payload = S::take_payload(value);
       if (auto internal = S::take_internal(value))
-        deliver_internal(std::move(*internal));
+        deliver_internal(std::move(*internal), std::move(payload));
       else if (callbacks_.message)
         callbacks_.message(std::move(value));
     }
     return false;
   }
 
-  void deliver_internal(nlohmann::json&& message) {
+  void deliver_internal(nlohmann::json&& message, std::optional<value_type>&& payload) {
     const auto cmd = protocol::cmd(message);
-    if (cmd == protocol::cmd_handle_ack) {
-      queue_.acknowledge_fd();
-      schedule_write();
+    if (cmd == protocol::cmd_handle_ack || cmd == protocol::cmd_handle_nack) {
+      acknowledged(cmd == protocol::cmd_handle_ack);
       return;
     }
-    if (cmd == protocol::cmd_handle_nack) {
-      queue_.acknowledge_fd();
-      schedule_write();
+    if (cmd == protocol::cmd_handle)
+      return deliver_handle(std::move(message), std::move(payload));
+    bool socket_request = false;
+    auto answer = received_.answer(message, socket_request);
+    if (socket_request) {
+      if (!answer.empty())
+        send_internal_quietly(answer);
+      else
+        watch_received_sockets();
+      return;
+    }
+    if (payload && callbacks_.internal_with_payload)
+      callbacks_.internal_with_payload(std::move(message), std::move(*payload));
+    else if (callbacks_.internal)
+      callbacks_.internal(std::move(message), unique_fd());
+  }
+
+  // The peer acknowledged (or refused) the oldest descriptor frame in flight.
+  void acknowledged(bool received) {
+    auto frame = queue_.acknowledge_fd();
+    if (!received && frame.owned && !frame.resend.empty() &&
+        frame.retransmissions < max_retransmissions && open_ && !closing_) {
+      std::string& out = queue_.buffer();
+      const std::size_t start = out.size();
+      out += frame.resend;
+      const int fd = frame.owned.get();
+      queue_.commit_frame(start, fd, std::move(frame.owned), true, frame.retransmissions + 1);
+    } else if (!received) {
       report(make_error_code(errc::handle_lost),
-             "the peer did not receive a descriptor we sent (NODE_HANDLE_NACK)");
-      return;
+             frame.retransmissions > 0
+                 ? "the peer refused a handle we sent " +
+                       std::to_string(frame.retransmissions + 1) +
+                       " times (NODE_HANDLE_NACK); it was closed"
+                 : std::string("the peer did not receive a descriptor we sent (NODE_HANDLE_NACK)"));
     }
-    if (cmd != protocol::cmd_handle) {
-      if (callbacks_.internal)
-        callbacks_.internal(std::move(message), unique_fd());
-      return;
-    }
-    auto [inner, fd] = handles_.open(std::move(message));
-    if (!fd) {
+    schedule_write();
+  }
+
+  // A NODE_HANDLE envelope: its descriptor is the oldest one waiting. It is acknowledged once
+  // it is what the envelope's type says; otherwise refused and closed.
+  void deliver_handle(nlohmann::json&& envelope, std::optional<value_type>&& payload) {
+    unique_fd fd = handles_.take_oldest();
+    const auto type = protocol::string_field(envelope, "type").value_or(std::string_view());
+    std::string problem;
+    if (!fd)
+      problem = "a NODE_HANDLE message arrived without its descriptor";
+    else if (!payload)
+      problem = "a NODE_HANDLE message has no msg";
+    else if (!handle_fits(type, socket_kind(fd.get())))
+      problem = "a NODE_HANDLE message of type '" + std::string(type) +
+                "' came with a descriptor that is a " + to_string(socket_kind(fd.get()));
+    if (!problem.empty()) {
       push_urgent(protocol::handle_reply(false));
-      report(make_error_code(errc::handle_lost),
-             "a NODE_HANDLE message arrived without its descriptor; it was dropped");
+      report(make_error_code(fd ? errc::wrong_handle_kind : errc::handle_lost),
+             problem + "; it was refused (NODE_HANDLE_NACK) and dropped");
       return;
     }
     push_urgent(protocol::handle_reply(true));
-    const auto inner_cmd = inner.is_object() ? protocol::cmd(inner) : std::string_view();
-    if (is_internal_cmd(inner_cmd)) {
+    if (auto inner = S::take_internal(*payload)) {
       if (callbacks_.internal)
-        callbacks_.internal(std::move(inner), std::move(fd));
-    } else if (callbacks_.message) {
-      // Handles sent with user messages are not handed to the application: the descriptor is
-      // closed here, the message is delivered.
-      callbacks_.message(S::from_json(std::move(inner)));
+        callbacks_.internal(std::move(*inner), std::move(fd));
+      return;
     }
+    if (auto key = protocol::string_field(envelope, "key"))
+      received_.add(std::string(*key), fd.get());
+    if (callbacks_.handle_message)
+      callbacks_.handle_message(std::move(*payload), handle::adopt(fd.release()));
+  }
+
+  // Whether a descriptor of `kind` is what a NODE_HANDLE of `type` announces.
+  static bool handle_fits(std::string_view type, handle_kind kind) {
+    const bool stream_socket = kind == handle_kind::tcp_socket || kind == handle_kind::local_socket;
+    const bool listening = kind == handle_kind::tcp_acceptor || kind == handle_kind::local_acceptor;
+    if (type == protocol::handle_net_socket)
+      return stream_socket;
+    if (type == protocol::handle_net_server)
+      return listening;
+    if (type == protocol::handle_net_native)
+      return stream_socket || listening;
+    if (type == protocol::handle_dgram_socket || type == protocol::handle_dgram_native)
+      return kind == handle_kind::udp_socket;
+    return false;
+  }
+
+  // An answer of ours that the peer did not ask through a call that could fail (Node swallows
+  // these errors too): a closed channel just drops it.
+  void send_internal_quietly(const protocol::message& message) {
+    if (!is_open())
+      return;
+    try {
+      send_internal(message);
+    } catch (const std::system_error&) {
+    }
+  }
+
+  // Checks now and then whether the received sockets a sender waits on have all closed (the
+  // application closes plain Asio sockets, which cannot be observed otherwise).
+  void watch_received_sockets() {
+    if (socket_timer_ || !received_.has_waiting() || !open_)
+      return;
+    socket_timer_ = std::make_unique<asio::steady_timer>(executor_, socket_poll_interval);
+    socket_timer_->async_wait([weak = this->weak_from_this()](std::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec || !self->open_)
+        return;
+      self->socket_timer_.reset();
+      for (const auto& answer : self->received_.poll())
+        self->send_internal_quietly(answer);
+      self->watch_received_sockets();
+    });
   }
 
   // ---- errors and closing ----
@@ -508,6 +634,8 @@ private:
     socket_.close(ignored);
     queue_.clear();
     handles_.clear();
+    if (socket_timer_)
+      socket_timer_->cancel();
     auto flushes = std::move(flush_waiters_);
     flush_waiters_.clear();
     for (auto& waiter : flushes)
@@ -528,6 +656,8 @@ private:
   frame_writer writer_;
   write_queue queue_;
   handle_inbox handles_;
+  received_sockets received_;
+  std::unique_ptr<asio::steady_timer> socket_timer_;
   std::deque<std::pair<std::uint64_t, erased_handler<>>> flush_waiters_;
   waiter_list<> drain_waiters_;
   bool open_ = true;

@@ -9,8 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cocluster/detail/unique_fd.hpp"
 
 namespace cocluster::detail {
@@ -26,13 +24,6 @@ public:
   /// A peer that keeps sending descriptors without frames to claim them is cut off past this.
   static constexpr std::size_t max_unclaimed = 64;
 
-  /// What a `NODE_HANDLE` frame brought: its inner message and its descriptor (empty when it
-  /// came without one: answer `NODE_HANDLE_NACK` and drop the message).
-  struct arrival {
-    nlohmann::json inner;
-    unique_fd fd;
-  };
-
   /// Where a read appends the descriptors it received.
   std::vector<unique_fd>& received() noexcept { return fds_; }
 
@@ -42,16 +33,15 @@ public:
   /// True when more descriptors wait than any honest peer leaves unclaimed.
   bool overflowing() const noexcept { return fds_.size() > max_unclaimed; }
 
-  /// Opens a `NODE_HANDLE` envelope: its inner message, with the oldest descriptor waiting.
-  arrival open(nlohmann::json&& envelope) {
-    arrival a;
+  /// The oldest descriptor waiting, for the `NODE_HANDLE` frame just read; empty when none
+  /// waits or the kernel dropped it (answer `NODE_HANDLE_NACK` and drop the message).
+  unique_fd take_oldest() {
+    unique_fd fd;
     if (!fds_.empty()) {
-      a.fd = std::move(fds_.front());
+      fd = std::move(fds_.front());
       fds_.erase(fds_.begin());
     }
-    if (auto it = envelope.find("msg"); it != envelope.end())
-      a.inner = std::move(*it);
-    return a;
+    return fd;
   }
 
   /// Closes every descriptor still waiting.

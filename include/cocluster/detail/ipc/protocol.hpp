@@ -9,6 +9,7 @@
 #ifndef COCLUSTER_DETAIL_IPC_PROTOCOL_HPP
 #define COCLUSTER_DETAIL_IPC_PROTOCOL_HPP
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,6 +32,11 @@ inline constexpr std::string_view cmd_cluster = "NODE_CLUSTER";
 inline constexpr std::string_view cmd_handle = "NODE_HANDLE";
 inline constexpr std::string_view cmd_handle_ack = "NODE_HANDLE_ACK";
 inline constexpr std::string_view cmd_handle_nack = "NODE_HANDLE_NACK";
+// Node's socket lists (sockets a net.Server accepted and sent with their server's `key`).
+inline constexpr std::string_view cmd_socket_get_count = "NODE_SOCKET_GET_COUNT";
+inline constexpr std::string_view cmd_socket_count = "NODE_SOCKET_COUNT";
+inline constexpr std::string_view cmd_socket_notify_close = "NODE_SOCKET_NOTIFY_CLOSE";
+inline constexpr std::string_view cmd_socket_all_closed = "NODE_SOCKET_ALL_CLOSED";
 
 // `act` values of NODE_CLUSTER messages.
 inline constexpr std::string_view act_online = "online";            // W→P
@@ -58,6 +64,9 @@ inline constexpr const char* field_drain_ms = "cocluster_drain_ms";     // in `d
 // Handle types of the NODE_HANDLE envelope.
 inline constexpr std::string_view handle_net_native = "net.Native";
 inline constexpr std::string_view handle_dgram_native = "dgram.Native";
+inline constexpr std::string_view handle_net_socket = "net.Socket";
+inline constexpr std::string_view handle_net_server = "net.Server";
+inline constexpr std::string_view handle_dgram_socket = "dgram.Socket";
 
 /// `{"cmd":"NODE_CLUSTER","act":act}`; add fields, the sender adds `seq`.
 inline message cluster_message(std::string_view act) {
@@ -81,6 +90,37 @@ inline message handle_envelope(std::string_view type, message inner) {
   m["cmd"] = cmd_handle;
   m["type"] = type;
   m["msg"] = std::move(inner);
+  return m;
+}
+
+/// The head of the envelope of a user message sent with a handle, `{cmd, type}`, to which the
+/// serialization adds `msg`; a `dgram.Socket` also says `dgramType` (`udp4`, `udp6`), which
+/// Node's receiver needs.
+inline message user_handle_envelope_head(std::string_view type,
+                                         std::string_view dgram_type = {}) {
+  message m = message::object();
+  m["cmd"] = cmd_handle;
+  m["type"] = type;
+  if (!dgram_type.empty())
+    m["dgramType"] = dgram_type;
+  return m;
+}
+
+/// `{"cmd":"NODE_SOCKET_COUNT","key":key,"count":count}`: the answer to
+/// `NODE_SOCKET_GET_COUNT`.
+inline message socket_count(const std::string& key, std::size_t count) {
+  message m = message::object();
+  m["cmd"] = cmd_socket_count;
+  m["key"] = key;
+  m["count"] = count;
+  return m;
+}
+
+/// `{"cmd":"NODE_SOCKET_ALL_CLOSED","key":key}`: the answer to `NODE_SOCKET_NOTIFY_CLOSE`.
+inline message sockets_all_closed(const std::string& key) {
+  message m = message::object();
+  m["cmd"] = cmd_socket_all_closed;
+  m["key"] = key;
   return m;
 }
 

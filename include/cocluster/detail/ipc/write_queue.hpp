@@ -83,6 +83,10 @@ private:
 /// `NODE_HANDLE` messages one read at a time); the queue stops at the next descriptor frame until
 /// `acknowledge_fd` is called. Frames behind it wait too, so order is kept.
 ///
+/// A descriptor the queue owns (a handle sent with a user message) stays open after its frame
+/// is written, until the peer acknowledges it (Node closes the sender's copy then): a refused
+/// one (`NODE_HANDLE_NACK`) may be sent again with the same descriptor (see `fd_frame::resend`).
+///
 /// Urgent frames (`NODE_HANDLE_ACK`/`NACK`) must never wait behind that gate, or two peers that
 /// pass descriptors both ways could each wait for the other's acknowledgement forever. They are
 /// appended normally when no descriptor frame is pending, and otherwise kept aside and written
@@ -127,12 +131,35 @@ public:
   /// Drops bytes appended after `size` (a frame whose encoding failed).
   void rollback(std::size_t size) { blocks_.back().bytes.resize(size); }
 
+  /// A frame's descriptor: borrowed (`fd`) or owned (`owned`, closed once the peer
+  /// acknowledged it, or when the queue is cleared).
+  struct fd_frame {
+    /// Stream offset of the frame's first byte.
+    std::uint64_t offset = 0;
+    /// The descriptor sent with it.
+    int fd = -1;
+    /// Set when the queue owns `fd`.
+    unique_fd owned;
+    /// The whole frame again, for a frame to send once more if the peer refuses it (Node's
+    /// retransmission of a `net.Socket`); empty for none.
+    std::string resend;
+    /// How many times it was sent again already.
+    int retransmissions = 0;
+  };
+
   /// Registers the frame that starts at offset `start` of `buffer()` and ends at its end.
-  /// `fd` (borrowed, or `owned`) is sent with its first byte. Returns the stream offset of the
-  /// frame's end, for `written()` comparisons.
-  std::uint64_t commit_frame(std::size_t start, int fd = -1, unique_fd owned = {}) {
-    if (fd >= 0)
-      fd_frames_.push_back({blocks_.back().base + start, fd, std::move(owned)});
+  /// `fd` (borrowed, or `owned`) is sent with its first byte; `resend` keeps a copy of the
+  /// frame for a retransmission. Returns the stream offset of the frame's end, for `written()`
+  /// comparisons.
+  std::uint64_t commit_frame(std::size_t start, int fd = -1, unique_fd owned = {},
+                             bool resend = false, int retransmissions = 0) {
+    if (fd >= 0) {
+      std::string copy;
+      if (resend)
+        copy.assign(blocks_.back().bytes, start);
+      fd_frames_.push_back(
+          {blocks_.back().base + start, fd, std::move(owned), std::move(copy), retransmissions});
+    }
     return end();
   }
 
@@ -179,21 +206,26 @@ public:
       return;
     }
     if (written_chunk.fd >= 0 && n > 0) {
-      fd_frames_.pop_front(); // closes an owned descriptor: the kernel holds its own reference
-      ++fds_in_flight_;
+      in_flight_.push_back(std::move(fd_frames_.front()));
+      fd_frames_.pop_front();
     }
     head_ += n;
     release_written();
   }
 
-  /// The peer acknowledged (or refused) one descriptor frame.
-  void acknowledge_fd() noexcept {
-    if (fds_in_flight_ > 0)
-      --fds_in_flight_;
+  /// The peer acknowledged (or refused) the oldest descriptor frame in flight: it is returned
+  /// (an owned descriptor closes with it unless the caller sends it again).
+  fd_frame acknowledge_fd() noexcept {
+    fd_frame acknowledged;
+    if (!in_flight_.empty()) {
+      acknowledged = std::move(in_flight_.front());
+      in_flight_.pop_front();
+    }
+    return acknowledged;
   }
 
   /// Descriptor frames sent and not yet acknowledged.
-  std::size_t fds_in_flight() const noexcept { return fds_in_flight_; }
+  std::size_t fds_in_flight() const noexcept { return in_flight_.size(); }
 
   /// Changes how many descriptor frames may be unacknowledged at once.
   void set_fd_window(std::size_t window) noexcept { fd_window_ = window == 0 ? 1 : window; }
@@ -229,6 +261,7 @@ public:
     urgent_.clear();
     urgent_head_ = 0;
     fd_frames_.clear();
+    in_flight_.clear();
   }
 
 private:
@@ -237,15 +270,9 @@ private:
     std::uint64_t base = 0; // stream offset of bytes[0]
   };
 
-  struct fd_frame {
-    std::uint64_t offset;
-    int fd;
-    unique_fd owned;
-  };
-
   bool gate_closed() const noexcept {
     return !fd_frames_.empty() && fd_frames_.front().offset == written() &&
-           fds_in_flight_ >= fd_window_;
+           in_flight_.size() >= fd_window_;
   }
 
   // Drops the blocks that were written whole. The last block stays (frames are appended to
@@ -276,9 +303,9 @@ private:
   std::size_t head_ = 0;     // next byte of blocks_.front() to write
   std::string urgent_;
   std::size_t urgent_head_ = 0;
-  std::deque<fd_frame> fd_frames_;
+  std::deque<fd_frame> fd_frames_; // not written yet
+  std::deque<fd_frame> in_flight_; // written, not yet acknowledged
   std::size_t fd_window_;
-  std::size_t fds_in_flight_ = 0;
 };
 
 } // namespace cocluster::detail

@@ -24,7 +24,7 @@
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/waiter_list.hpp"
-#include "cocluster/detail/net/connection_tracker.hpp"
+#include "cocluster/detail/connection_tracker.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 
 namespace cocluster::detail {

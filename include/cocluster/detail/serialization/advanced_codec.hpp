@@ -26,6 +26,12 @@ COCLUSTER_DECL void advanced_encode(const value& v, std::string& out, std::size_
 COCLUSTER_DECL void advanced_encode_internal(const nlohmann::ordered_json& message,
                                              std::string& out, std::size_t max_depth);
 
+/// Appends the V8 serialization of the envelope `head` + `msg: payload`
+/// (`advanced::encode_envelope`).
+COCLUSTER_DECL void advanced_encode_envelope(const nlohmann::ordered_json& head,
+                                             const value& payload, std::string& out,
+                                             std::size_t max_depth);
+
 /// Decodes one frame body (`advanced::decode`).
 COCLUSTER_DECL value advanced_decode(std::string_view body, std::size_t max_depth);
 

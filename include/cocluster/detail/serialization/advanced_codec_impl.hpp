@@ -14,6 +14,7 @@
 #include "cocluster/detail/decl.hpp"
 #include "cocluster/detail/serialization/advanced_codec.hpp"
 #include "cocluster/detail/v8/document_writer.hpp"
+#include "cocluster/detail/v8/envelope_writer.hpp"
 #include "cocluster/detail/v8/reader.hpp"
 #include "cocluster/detail/v8/writer.hpp"
 #include "cocluster/value.hpp"
@@ -27,6 +28,12 @@ COCLUSTER_DECL void advanced_encode(const value& v, std::string& out, std::size_
 COCLUSTER_DECL void advanced_encode_internal(const nlohmann::ordered_json& message,
                                              std::string& out, std::size_t max_depth) {
   v8::encode_json(message, out, max_depth);
+}
+
+COCLUSTER_DECL void advanced_encode_envelope(const nlohmann::ordered_json& head,
+                                             const value& payload, std::string& out,
+                                             std::size_t max_depth) {
+  v8::encode_envelope(head, payload, out, max_depth);
 }
 
 COCLUSTER_DECL value advanced_decode(std::string_view body, std::size_t max_depth) {

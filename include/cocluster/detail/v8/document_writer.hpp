@@ -34,6 +34,12 @@ public:
     write(document, 0);
   }
 
+  /// `j` without a header, as the value of a field at nesting `depth`.
+  template <class BasicJson>
+  void field_value(const BasicJson& j, std::size_t depth) {
+    write(j, depth);
+  }
+
 private:
   void write_double(double d) {
     if (d >= -2147483648.0 && d <= 2147483647.0 && std::trunc(d) == d &&

@@ -64,6 +64,14 @@ public:
     write(v);
   }
 
+  /// `v` without a header, as the value of a field `depth` levels down in a message whose
+  /// objects before it took the ids below `first_id`.
+  void field_value(const value& v, std::uint32_t first_id, std::size_t depth) {
+    next_id_ = first_id;
+    depth_ = depth;
+    write(v);
+  }
+
 private:
   class depth_guard {
   public:

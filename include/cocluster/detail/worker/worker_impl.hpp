@@ -91,7 +91,8 @@ public:
                     report_error({ec, what});
                   }),
         online_(executor_), listening_(executor_), disconnected_(executor_), exited_(executor_),
-        messages_(executor_), errors_(executor_), listening_events_(executor_) {
+        messages_(executor_), handle_messages_(executor_), errors_(executor_),
+        listening_events_(executor_) {
     for (auto& [index, fd] : init.stdio_pipes)
       stdio_pipes_.emplace(index, asio::posix::stream_descriptor(executor_, fd.release()));
   }
@@ -145,6 +146,11 @@ public:
   /// Hands the message to the channel's write queue (it throws what the channel throws).
   bool send(const value_type& message) { return channel_->send(message); }
 
+  /// Hands the message and its handle to the channel (it throws what the channel throws).
+  bool send(const value_type& message, handle h) {
+    return channel_->send_with_handle(message, std::move(h));
+  }
+
   /// `send` of the policy's conversion of `message`.
   template <class T>
     requires(!std::is_same_v<std::remove_cvref_t<T>, value_type>)
@@ -152,21 +158,30 @@ public:
     return send(Serialization::to_value(message));
   }
 
-  /// Queues the message, then waits for the channel's flush; a refused send completes the
-  /// handler at once with its error code.
+  /// Queues the message (with its handle, if not empty), then waits for the channel's flush; a
+  /// refused send completes the handler at once with its error code.
   template <class Token = asio::use_awaitable_t<>>
   auto async_send(value_type message, Token&& token = {}) {
+    return async_send(std::move(message), handle(), std::forward<Token>(token));
+  }
+
+  /// `async_send` with a handle (empty: none).
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_send(value_type message, handle h, Token&& token = {}) {
     return asio::async_initiate<Token, void(error_code)>(
-        [self = this->shared_from_this()](auto handler, value_type m) {
+        [self = this->shared_from_this()](auto handler, value_type m, handle with) {
           try {
-            self->channel_->send(m);
+            if (with)
+              self->channel_->send_with_handle(m, std::move(with));
+            else
+              self->channel_->send(m);
           } catch (const std::system_error& e) {
             detail::erased_handler<>(std::move(handler), self->executor_).complete(e.code());
             return;
           }
           self->channel_->async_flush(std::move(handler));
         },
-        token, std::move(message));
+        token, std::move(message), std::move(h));
   }
 
   /// The channel's drain wait.
@@ -183,6 +198,13 @@ public:
     auto backlog = std::move(unclaimed_);
     unclaimed_.clear();
     return event_stream<value_type>(messages_.subscribe(std::move(backlog)));
+  }
+
+  /// A subscription to the hub of messages with handles; it takes their unclaimed backlog.
+  event_stream<handle_message<value_type>> subscribe(event::handle_message_t) {
+    auto backlog = std::move(unclaimed_handles_);
+    unclaimed_handles_.clear();
+    return event_stream<handle_message<value_type>>(handle_messages_.subscribe(std::move(backlog)));
   }
 
   /// A subscription to the error hub (closed once disconnected and exited).
@@ -283,6 +305,11 @@ public:
           if (auto self = weak.lock())
             self->on_channel_closed();
         },
+        [weak](value_type&& message, handle&& h) {
+          if (auto self = weak.lock())
+            self->on_handle_message(std::move(message), std::move(h));
+        },
+        nullptr,
     });
     if (watcher_)
       watcher_->start([weak](detail::wait_status status) {
@@ -350,6 +377,15 @@ public:
     }
   }
 
+  /// Delivers the messages with handles that waited for the first cluster-wide subscription.
+  template <class Consume>
+  void hand_over_unclaimed_handles(detail::worker_key, Consume&& consume) {
+    while (!unclaimed_handles_.empty()) {
+      consume(std::move(unclaimed_handles_.front()));
+      unclaimed_handles_.pop_front();
+    }
+  }
+
   /// Cuts every link to the cluster (it is going away): callbacks stop, the channel closes,
   /// waits and subscriptions end.
   void detach(detail::worker_key) { detach(); }
@@ -391,6 +427,29 @@ protected:
     }
   }
 
+  // Like on_user_message, but a backlog of handles is bounded: each holds a descriptor.
+  void on_handle_message(value_type&& message, handle&& h) {
+    const bool here = handle_messages_.has_subscribers();
+    const bool cluster_wide = observer_ != nullptr && observer_->wants_handle_messages();
+    if (here && cluster_wide) {
+      // Both get the message and a copy of the handle: the first `take_*` has the descriptor.
+      handle_messages_.publish(handle_message<value_type>{message, h});
+      observer_->worker_handle_message(*this, std::move(message), std::move(h));
+    } else if (here) {
+      handle_messages_.publish(handle_message<value_type>{std::move(message), std::move(h)});
+    } else if (cluster_wide) {
+      observer_->worker_handle_message(*this, std::move(message), std::move(h));
+    } else if (unclaimed_handles_.size() < max_unclaimed_handles) {
+      unclaimed_handles_.push_back({std::move(message), std::move(h)});
+    } else {
+      report_error({make_error_code(errc::too_many_handles),
+                    "a message with a handle arrived while " +
+                        std::to_string(max_unclaimed_handles) +
+                        " others waited for a subscription to event::handle_message; its "
+                        "handle was closed"});
+    }
+  }
+
   void on_internal_message(nlohmann::json&& message, detail::unique_fd fd) {
     namespace protocol = detail::protocol;
     if (protocol::cmd(message) != protocol::cmd_cluster) {
@@ -416,6 +475,7 @@ protected:
     connected_ = false;
     requests_.forget_all();
     messages_.close(make_error_code(errc::channel_closed));
+    handle_messages_.close(make_error_code(errc::channel_closed));
     listening_events_.close(make_error_code(errc::channel_closed));
     if (!exited_after_disconnect_)
       exited_after_disconnect_ = false;
@@ -473,9 +533,13 @@ protected:
   detail::oneshot_event<> disconnected_;
   detail::oneshot_event<exit_status> exited_;
   detail::event_hub<value_type> messages_;
+  detail::event_hub<handle_message<value_type>> handle_messages_;
   detail::event_hub<worker_error> errors_;
   detail::event_hub<listen_address> listening_events_;
   std::deque<value_type> unclaimed_;
+  std::deque<handle_message<value_type>> unclaimed_handles_;
+  // Messages with handles kept for a first subscription, at most.
+  static constexpr std::size_t max_unclaimed_handles = 64;
 };
 
 } // namespace detail

@@ -38,6 +38,10 @@ public:
   virtual bool wants_messages() = 0;
   /// A user message arrived (called only when `wants_messages()`).
   virtual void worker_message(Worker&, typename Worker::value_type&& message) = 0;
+  /// True when someone subscribed to the cluster-wide stream of messages with handles.
+  virtual bool wants_handle_messages() { return false; }
+  /// A user message with a handle arrived (called only when `wants_handle_messages()`).
+  virtual void worker_handle_message(Worker&, typename Worker::value_type&&, handle&&) {}
   /// An error about the worker.
   virtual void worker_error(Worker&, const worker_error&) = 0;
   /// An internal message the worker object does not handle itself (queryServer, listening,

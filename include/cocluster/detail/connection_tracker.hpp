@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// Counts a server's open connections without wrapping the sockets it hands out.
-#ifndef COCLUSTER_DETAIL_NET_CONNECTION_TRACKER_HPP
-#define COCLUSTER_DETAIL_NET_CONNECTION_TRACKER_HPP
+#ifndef COCLUSTER_DETAIL_CONNECTION_TRACKER_HPP
+#define COCLUSTER_DETAIL_CONNECTION_TRACKER_HPP
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -79,4 +79,4 @@ private:
 
 } // namespace cocluster::detail
 
-#endif // COCLUSTER_DETAIL_NET_CONNECTION_TRACKER_HPP
+#endif // COCLUSTER_DETAIL_CONNECTION_TRACKER_HPP
