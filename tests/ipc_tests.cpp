@@ -911,3 +911,249 @@ TEST_CASE("an internal request the channel refuses is reported, takes its seq an
 }
 
 TEST_SUITE_END();
+
+// ---- handles with user messages ----
+
+namespace {
+
+// A connected Unix socket pair: the channel sends or receives `sent`, the test keeps `kept`.
+struct socket_pair {
+  socket_pair() {
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+    sent.reset(ends[0]);
+    kept.reset(ends[1]);
+  }
+  unique_fd sent, kept;
+};
+
+// True when `fd` is `pair.sent` or a copy of it: a byte written to it reaches `pair.kept`.
+bool reaches(int fd, const socket_pair& pair) {
+  char byte = 0;
+  return ::write(fd, "y", 1) == 1 && ::recv(pair.kept.get(), &byte, 1, 0) == 1 && byte == 'y';
+}
+
+// True while the socket `pair.sent` was sent from is open somewhere: its peer sees no end of
+// file.
+bool still_open_somewhere(const socket_pair& pair) {
+  char byte = 0;
+  return ::recv(pair.kept.get(), &byte, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+} // namespace
+
+TEST_CASE("a user message with a net.Socket arrives with a handle to that very socket") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  socket_pair pair;
+  c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"user":1}})"
+              "\n",
+              pair.sent.get());
+  pair.sent.reset(); // the peer's copy: only the one in flight is left
+  run_until(io, [&] { return !c.handles.empty() && c.ipc->queued_bytes() == 0; });
+  REQUIRE(c.handles.size() == 1);
+  REQUIRE(c.messages.size() == 1);
+  CHECK(c.messages[0] == nlohmann::json{{"user", 1}});
+  CHECK(c.internal.empty());
+  CHECK(c.handles[0].kind() == cocluster::handle_kind::local_socket);
+  auto socket = c.handles[0].take_local_socket(io.get_executor());
+  CHECK(reaches(socket.native_handle(), pair));
+  CHECK(c.read_raw() == "{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+  CHECK_FALSE(c.handles[0]); // taken
+  CHECK_THROWS_AS(c.handles[0].take_local_socket(io.get_executor()), std::system_error);
+}
+
+TEST_CASE("a handle whose descriptor is not what its type says is refused with a NACK and closed") {
+  const auto before = test::open_fds();
+  {
+    asio::io_context io;
+    channel_with_raw_peer c(io);
+    socket_pair pair;
+    int pipe_ends[2];
+    REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+    unique_fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
+    // A pipe as a net.Socket, a connected socket as a net.Server, and an unknown type.
+    c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"n":1}})"
+                "\n",
+                read_end.get());
+    c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Server","msg":{"n":2}})"
+                "\n",
+                pair.sent.get());
+    c.write_raw(R"({"cmd":"NODE_HANDLE","type":"fs.File","msg":{"n":3}})"
+                "\n",
+                pair.sent.get());
+    pair.sent.reset();
+    run_until(io, [&] { return c.errors.size() == 3 && c.ipc->queued_bytes() == 0; });
+    CHECK(c.messages.empty());
+    CHECK(c.handles.empty());
+    REQUIRE(c.errors.size() == 3);
+    for (const auto& error : c.errors)
+      CHECK(error.code == cocluster::errc::wrong_handle_kind);
+    CHECK(c.errors[1].what.find("'net.Server'") != std::string::npos);
+    CHECK(c.errors[1].what.find("local_socket") != std::string::npos);
+    const std::string nack = "{\"cmd\":\"NODE_HANDLE_NACK\"}\n";
+    CHECK(c.read_raw() == nack + nack + nack);
+    CHECK(!still_open_somewhere(pair)); // the channel closed the refused copy
+    CHECK(!c.closed);                   // and reads on
+  }
+  CHECK(test::open_fds() == before);
+}
+
+TEST_CASE("a message sent with a handle goes out in Node's envelope and the sender's copy closes "
+          "at the peer's ACK") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  set_nonblocking(c.peer.get());
+  socket_pair pair;
+  asio::local::stream_protocol::socket socket(io.get_executor(), asio::local::stream_protocol(),
+                                              pair.sent.release());
+  c.ipc->send_with_handle({{"sticky", "abc"}}, cocluster::handle(std::move(socket)));
+  CHECK_FALSE(socket.is_open()); // given up
+  run_while_ready(io);
+  auto got = read_with_fds(c.peer.get());
+  CHECK(got.bytes == R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"sticky":"abc"}})"
+                     "\n");
+  REQUIRE(got.fds.size() == 1);
+  CHECK(reaches(got.fds[0].get(), pair));
+  got.fds.clear();
+  CHECK(still_open_somewhere(pair)); // the sender holds its copy until the ACK
+  c.write_raw("{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+  run_until(io, [&] { return !still_open_somewhere(pair); });
+  CHECK(!still_open_somewhere(pair));
+  CHECK(c.errors.empty());
+}
+
+TEST_CASE("keep_open sends a copy and leaves the sender's socket open and usable") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  set_nonblocking(c.peer.get());
+  socket_pair pair;
+  asio::local::stream_protocol::socket socket(io.get_executor(), asio::local::stream_protocol(),
+                                              pair.sent.release());
+  c.ipc->send_with_handle({{"n", 1}}, cocluster::handle::keep_open(socket));
+  run_while_ready(io);
+  auto got = read_with_fds(c.peer.get());
+  REQUIRE(got.fds.size() == 1);
+  got.fds.clear();
+  c.write_raw("{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+  run_until(io, [&] { return readable(c.peer.get()) == 0 && c.ipc->queued_bytes() == 0; });
+  io.poll();
+  REQUIRE(socket.is_open());
+  CHECK(reaches(socket.native_handle(), pair));
+}
+
+TEST_CASE("a refused net.Socket is sent again three times and then reported") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  set_nonblocking(c.peer.get());
+  socket_pair pair;
+  c.ipc->send_with_handle({{"n", 1}}, cocluster::handle::adopt(pair.sent.release()));
+  for (int attempt = 1; attempt <= 4; ++attempt) {
+    CAPTURE(attempt);
+    raw_read got;
+    run_until(io, [&] {
+      auto more = read_with_fds(c.peer.get());
+      got.bytes += more.bytes;
+      for (auto& fd : more.fds)
+        got.fds.push_back(std::move(fd));
+      return !got.bytes.empty();
+    });
+    CHECK(got.bytes == R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"n":1}})"
+                       "\n");
+    REQUIRE(got.fds.size() == 1);
+    CHECK(reaches(got.fds[0].get(), pair)); // the same socket each time
+    CHECK(c.errors.empty());
+    c.write_raw("{\"cmd\":\"NODE_HANDLE_NACK\"}\n");
+  }
+  run_until(io, [&] { return !c.errors.empty(); });
+  REQUIRE(c.errors.size() == 1);
+  CHECK(c.errors[0].code == cocluster::errc::handle_lost);
+  CHECK(c.errors[0].what.find("4 times") != std::string::npos);
+  run_while_ready(io);
+  CHECK(read_with_fds(c.peer.get()).bytes.empty()); // no fifth attempt
+  CHECK(!still_open_somewhere(pair));               // and the sender's copy is closed
+}
+
+TEST_CASE(
+    "a peer that never acknowledges cannot make the sender hold more handles than the limit") {
+  const auto before = test::open_fds();
+  {
+    asio::io_context io;
+    cocluster::ipc_options options;
+    options.max_pending_handles = 3;
+    channel_with_raw_peer c(io, options);
+    set_nonblocking(c.peer.get());
+    std::vector<socket_pair> pairs(4);
+    for (std::size_t i = 0; i < 3; ++i)
+      c.ipc->send_with_handle({{"n", i}}, cocluster::handle::adopt(pairs[i].sent.release()));
+    run_while_ready(io);
+    (void)read_with_fds(c.peer.get()); // the peer takes the first (and closes it)
+    try {
+      c.ipc->send_with_handle({{"n", 3}}, cocluster::handle::adopt(pairs[3].sent.release()));
+      FAIL("a fourth handle was taken");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == cocluster::errc::too_many_handles);
+      CHECK(std::string(e.what()).find("max_pending_handles") != std::string::npos);
+    }
+    // The refused handle still belongs to the caller's handle object, which closed it.
+    CHECK(!still_open_somewhere(pairs[3]));
+    // One acknowledgement makes room for one more.
+    c.write_raw("{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
+    run_until(io, [&] { return !still_open_somewhere(pairs[0]); });
+    CHECK(!still_open_somewhere(pairs[0]));
+    run_while_ready(io);
+    (void)read_with_fds(c.peer.get()); // the second
+    socket_pair another;
+    CHECK_NOTHROW(c.ipc->send_with_handle({{"n", 4}},
+                                          cocluster::handle::adopt(another.sent.release())));
+    c.ipc->close();
+    for (std::size_t i = 1; i < 3; ++i)
+      CHECK(!still_open_somewhere(pairs[i])); // closing the channel closes what it held
+    CHECK(!still_open_somewhere(another));
+  }
+  CHECK(test::open_fds() == before);
+}
+
+TEST_CASE("sockets received with a Node server's key are counted for NODE_SOCKET_GET_COUNT and "
+          "NODE_SOCKET_NOTIFY_CLOSE is answered once they closed") {
+  asio::io_context io;
+  channel_with_raw_peer c(io);
+  set_nonblocking(c.peer.get());
+  socket_pair pair;
+  c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"n":1},"key":"6::::8000"})"
+              "\n",
+              pair.sent.get());
+  pair.sent.reset();
+  run_until(io, [&] { return !c.handles.empty(); });
+  REQUIRE(c.handles.size() == 1);
+  auto socket = c.handles[0].take_local_socket(io.get_executor());
+  c.handles.clear();
+  (void)read_with_fds(c.peer.get()); // the ACK
+  auto answer_to = [&](std::string request) {
+    c.write_raw(request + "\n");
+    std::string bytes;
+    run_until(io, [&] {
+      bytes += read_with_fds(c.peer.get()).bytes;
+      return !bytes.empty();
+    });
+    return frames_of(bytes);
+  };
+  auto count = answer_to(R"({"cmd":"NODE_SOCKET_GET_COUNT","key":"6::::8000"})");
+  REQUIRE(count.size() == 1);
+  CHECK(count[0] ==
+        nlohmann::json{{"cmd", "NODE_SOCKET_COUNT"}, {"key", "6::::8000"}, {"count", 1}});
+  c.write_raw(R"({"cmd":"NODE_SOCKET_NOTIFY_CLOSE","key":"6::::8000"})"
+              "\n");
+  run_while_ready(io);
+  io.run_for(150ms);
+  CHECK(read_with_fds(c.peer.get()).bytes.empty()); // not while the socket is open
+  socket.close();
+  std::string bytes;
+  run_until(io, [&] {
+    bytes += read_with_fds(c.peer.get()).bytes;
+    return !bytes.empty();
+  });
+  CHECK(frames_of(bytes) ==
+        std::vector<nlohmann::json>{{{"cmd", "NODE_SOCKET_ALL_CLOSED"}, {"key", "6::::8000"}}});
+  CHECK(c.internal.empty()); // answered by the channel, not passed on
+}

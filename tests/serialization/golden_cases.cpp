@@ -322,6 +322,15 @@ std::vector<golden_case> make_cases() {
               {"msg", value::object(
                           {{"cmd", "NODE_CLUSTER"}, {"act", "newconn"}, {"key", 0}, {"seq", 3}})}});
        }},
+      {"handle_envelope",
+       [] {
+         value inner = value::object({{"big", bigint::parse("12345678901234567890")}});
+         inner["m"] = value::map();
+         inner["m"].as_map().set(1, "a");
+         inner["buf"] = value::buffer(std::vector<std::uint8_t>{1, 2});
+         inner["self"] = value::weak_ref(inner);
+         return value::object({{"cmd", "NODE_HANDLE"}, {"type", "net.Socket"}, {"msg", inner}});
+       }},
       {"mixed_message",
        [] {
          return value::object({{"n", 1},

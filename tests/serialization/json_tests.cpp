@@ -6,6 +6,8 @@
 #include <limits>
 #include <string>
 
+#include <cocluster/serialization/json.hpp>
+
 #include "support.hpp"
 
 using namespace sertest;
@@ -176,6 +178,53 @@ TEST_CASE("Internal messages that cannot be encoded leave the output unchanged")
   std::string out = "kept";
   CHECK_THROWS_AS(advanced::encode_internal(bad, out), std::system_error);
   CHECK(out == "kept");
+}
+
+TEST_CASE("An envelope's payload is taken whole and written back byte for byte as Node writes it") {
+  value decoded = advanced::decode(golden_vectors().at("handle_envelope"));
+  const auto payload = advanced::take_payload(decoded);
+  REQUIRE(payload);
+  CHECK((*payload)["big"].is_bigint()); // not flattened to JSON
+  CHECK((*payload)["m"].is_map());
+  CHECK(decoded.find("msg") == nullptr); // taken out of the envelope
+  const auto head = advanced::take_internal(decoded);
+  REQUIRE(head);
+  CHECK(*head == json::parse(R"({"cmd": "NODE_HANDLE", "type": "net.Socket"})"));
+  nlohmann::ordered_json envelope;
+  envelope["cmd"] = "NODE_HANDLE";
+  envelope["type"] = "net.Socket";
+  std::string out = "prefix";
+  advanced::encode_envelope(envelope, *payload, out);
+  CHECK(out.substr(0, 6) == "prefix");
+  // The payload's reference to itself is object 1: the envelope is object 0.
+  CHECK(hex(out.substr(6)) == hex(golden_vectors().at("handle_envelope")));
+}
+
+TEST_CASE("A user message that merely has a msg field keeps it") {
+  value user = value::object({{"cmd", "HELLO"}, {"msg", 1}});
+  CHECK_FALSE(advanced::take_payload(user));
+  CHECK(user["msg"] == value(1));
+  json plain = {{"msg", 1}};
+  CHECK_FALSE(cocluster::json::take_payload(plain));
+  CHECK(plain == json{{"msg", 1}});
+}
+
+TEST_CASE("A json envelope is Node's NODE_HANDLE line with msg last") {
+  nlohmann::ordered_json head;
+  head["cmd"] = "NODE_HANDLE";
+  head["type"] = "net.Server";
+  std::string out;
+  cocluster::json::encode_envelope(head, json{{"a", 1}}, out);
+  CHECK(out == R"({"cmd":"NODE_HANDLE","type":"net.Server","msg":{"a":1}})");
+  json decoded = json::parse(out);
+  const auto payload = cocluster::json::take_payload(decoded);
+  REQUIRE(payload);
+  CHECK(*payload == json{{"a", 1}});
+  CHECK(decoded == json{{"cmd", "NODE_HANDLE"}, {"type", "net.Server"}});
+  std::string kept = "kept";
+  CHECK_THROWS_AS(cocluster::json::encode_envelope(head, json(std::string("\xff")), kept),
+                  std::system_error);
+  CHECK(kept == "kept");
 }
 
 TEST_CASE("A NODE_HANDLE payload arrives through from_json as a value") {

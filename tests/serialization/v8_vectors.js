@@ -223,6 +223,13 @@ const cases = {
     type: 'net.Native',
     msg: { cmd: 'NODE_CLUSTER', act: 'newconn', key: 0, seq: 3 },
   }),
+  // A user message sent with a handle: the payload keeps its types, and its back-reference
+  // counts the envelope (object id 0).
+  handle_envelope: () => {
+    const inner = { big: 12345678901234567890n, m: new Map([[1, 'a']]), buf: Buffer.from([1, 2]) };
+    inner.self = inner;
+    return { cmd: 'NODE_HANDLE', type: 'net.Socket', msg: inner };
+  },
   mixed_message: () => ({
     n: 1,
     s: 'str',

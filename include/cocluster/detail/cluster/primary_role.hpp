@@ -43,7 +43,8 @@ public:
   primary_role(asio::any_io_executor executor, const cluster_options& options)
       : executor_(executor), options_(options), fork_hub_(executor), online_hub_(executor),
         listening_hub_(executor), disconnect_hub_(executor), exit_hub_(executor),
-        message_hub_(executor), handle_message_hub_(executor), error_hub_(executor), setup_hub_(executor) {}
+        message_hub_(executor), handle_message_hub_(executor), error_hub_(executor),
+        setup_hub_(executor) {}
 
   primary_role(const primary_role&) = delete;
   primary_role& operator=(const primary_role&) = delete;

@@ -131,8 +131,7 @@ public:
 
   /// Queues an internal message in a `NODE_HANDLE` envelope with a descriptor. `fd` must stay
   /// open until the frame is written or the channel closes.
-  bool send_internal_with_fd(std::string_view handle_type, const protocol::message& inner,
-                             int fd) {
+  bool send_internal_with_fd(std::string_view handle_type, const protocol::message& inner, int fd) {
     auto envelope = protocol::handle_envelope(handle_type, inner);
     return enqueue([&](std::string& out) { S::encode_internal(envelope, out); }, fd);
   }
@@ -153,7 +152,7 @@ public:
                                   "(ipc_options::max_pending_handles)");
     const std::string_view dgram_type = h.kind() != handle_kind::udp_socket ? std::string_view()
                                         : is_ipv6_socket(h.native_handle()) ? "udp6"
-                                                                             : "udp4";
+                                                                            : "udp4";
     const auto head = protocol::user_handle_envelope_head(h.node_type(), dgram_type);
     // Node sends a refused net.Socket again, unless the sender kept its own (keepOpen).
     const bool resend = h.node_type() == protocol::handle_net_socket && !h.is_keep_open();

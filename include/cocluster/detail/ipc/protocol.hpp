@@ -96,8 +96,7 @@ inline message handle_envelope(std::string_view type, message inner) {
 /// The head of the envelope of a user message sent with a handle, `{cmd, type}`, to which the
 /// serialization adds `msg`; a `dgram.Socket` also says `dgramType` (`udp4`, `udp6`), which
 /// Node's receiver needs.
-inline message user_handle_envelope_head(std::string_view type,
-                                         std::string_view dgram_type = {}) {
+inline message user_handle_envelope_head(std::string_view type, std::string_view dgram_type = {}) {
   message m = message::object();
   m["cmd"] = cmd_handle;
   m["type"] = type;

@@ -157,8 +157,8 @@ public:
       std::string copy;
       if (resend)
         copy.assign(blocks_.back().bytes, start);
-      fd_frames_.push_back(
-          {blocks_.back().base + start, fd, std::move(owned), std::move(copy), retransmissions});
+      fd_frames_.push_back({blocks_.back().base + start, fd, std::move(owned), std::move(copy),
+                            retransmissions});
     }
     return end();
   }

@@ -23,8 +23,8 @@
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/erased_handler.hpp"
-#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/connection_tracker.hpp"
+#include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/server_impl.hpp"
