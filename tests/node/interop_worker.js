@@ -4,6 +4,8 @@
 //   disconnect  cluster.worker.disconnect() once online
 //   kill        cluster.worker.kill() once online
 //   exit3       process.exit(3)
+//   serve-handle  answer each socket sent with a message: "node served <message.text>", then
+//               close it
 'use strict';
 const cluster = require('node:cluster');
 
@@ -21,6 +23,11 @@ switch (process.env.BEHAVIOUR) {
     break;
   case 'kill':
     cluster.worker.kill();
+    break;
+  case 'serve-handle':
+    process.on('message', (message, socket) => {
+      if (socket) socket.end('node served ' + message.text);
+    });
     break;
   case 'exit3':
     process.exit(3);
