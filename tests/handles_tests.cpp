@@ -107,6 +107,13 @@ WORKER_SCENARIO("serve-handles") {
         case cocluster::handle_kind::local_socket:
           co_await answer(received.handle.take_local_socket(executor), text);
           break;
+        case cocluster::handle_kind::udp_socket: { // sends the text to the port in "to"
+          auto socket = received.handle.take_udp_socket(executor);
+          const asio::ip::udp::endpoint to(asio::ip::make_address("127.0.0.1"),
+                                           message["to"].template get<unsigned short>());
+          co_await socket.async_send_to(asio::buffer(text), to, asio::use_awaitable);
+          break;
+        }
         case cocluster::handle_kind::tcp_acceptor: {
           auto acceptor = received.handle.take_tcp_acceptor(executor);
           co_await answer(co_await acceptor.async_accept(asio::use_awaitable), text);
@@ -131,6 +138,23 @@ WORKER_SCENARIO("send-socket-to-primary") {
       auto self = cluster.worker();
       co_await self.async_send(test::message<S>(with_text(std::to_string(self.id()))),
                                cocluster::handle(std::move(socket)));
+    });
+  });
+}
+
+// Sends <count> sockets (one end of a socketpair each) to the primary, {"i": n} with each,
+// then waits to be disconnected.
+WORKER_SCENARIO("send-sockets-to-primary") {
+  const int count = std::stoi(args.at(0));
+  return test::with_serialization([count]<class S>() {
+    return test::run_worker<S>([count](auto& cluster) -> asio::awaitable<void> {
+      auto executor = co_await asio::this_coro::executor;
+      for (int i = 0; i < count; ++i) {
+        asio::local::stream_protocol::socket mine(executor), theirs(executor);
+        asio::local::connect_pair(mine, theirs);
+        cluster.worker().send(test::message<S>(numbered(i)), cocluster::handle(std::move(theirs)));
+      }
+      co_return;
     });
   });
 }
@@ -201,6 +225,60 @@ TEST_CASE_TEMPLATE("a listening server sent to a worker accepts there", S,
     asio::ip::tcp::socket client(io);
     co_await client.async_connect(endpoint, asio::use_awaitable);
     CHECK(co_await read_all(client) == "worker 1 got a server");
+    worker.disconnect();
+    co_await worker.exited();
+    co_await exits.check();
+  });
+}
+
+TEST_CASE("a UDP socket sent with a message is the same socket in the worker") {
+  asio::io_context io;
+  cluster_of<cocluster::json> cluster(io);
+  test::exit_watch exits(cluster);
+  cluster.setup_primary(test::scenario("serve-handles"));
+  asio::ip::udp::socket sent(io, {asio::ip::make_address("127.0.0.1"), 0});
+  asio::ip::udp::socket listener(io, {asio::ip::make_address("127.0.0.1"), 0});
+  const auto sent_from = sent.local_endpoint();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    co_await worker.online();
+    nlohmann::json message = with_text("datagram");
+    message["to"] = listener.local_endpoint().port();
+    worker.send(message, cocluster::handle(std::move(sent)));
+    std::string text(64, '\0');
+    asio::ip::udp::endpoint from;
+    const auto n = co_await listener.async_receive_from(asio::buffer(text), from,
+                                                        asio::use_awaitable);
+    text.resize(n);
+    CHECK(text == "worker 1 got datagram");
+    CHECK(from == sent_from); // sent from the socket the primary gave away
+    worker.disconnect();
+    co_await worker.exited();
+    co_await exits.check();
+  });
+}
+
+TEST_CASE("messages with handles wait for a first subscription up to a bound and the rest are "
+          "closed with an error") {
+  asio::io_context io;
+  cluster_of<cocluster::json> cluster(io);
+  test::exit_watch exits(cluster);
+  cluster.setup_primary(test::scenario("send-sockets-to-primary", test::strings("70")));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto errors = cluster.subscribe(cocluster::event::error);
+    auto worker = cluster.fork();
+    for (int i = 0; i < 6; ++i) { // 70 sent, 64 kept
+      auto error = co_await errors.async_receive();
+      CHECK(error.error.code == cocluster::errc::too_many_handles);
+      CHECK(error.error.what.find("event::handle_message") != std::string::npos);
+    }
+    auto handles = worker.subscribe(cocluster::event::handle_message);
+    for (int i = 0; i < 64; ++i) {
+      auto received = co_await handles.async_receive();
+      CHECK(received.message == numbered(i)); // the first ones, in order
+      CHECK(received.handle.kind() == cocluster::handle_kind::local_socket);
+    }
+    CHECK(handles.size() == 0);
     worker.disconnect();
     co_await worker.exited();
     co_await exits.check();
