@@ -20,6 +20,7 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/handler_turn.hpp"
 #include "cocluster/detail/async/waiter_list.hpp"
+#include "cocluster/detail/ipc/channel_counters.hpp"
 #include "cocluster/detail/ipc/fd_io.hpp"
 #include "cocluster/detail/ipc/frame_reader.hpp"
 #include "cocluster/detail/ipc/frame_writer.hpp"
@@ -106,7 +107,9 @@ public:
   /// @throws std::system_error `errc::channel_closed`, `errc::write_queue_full`,
   /// `errc::unencodable_value`.
   bool send(const value_type& value) {
-    return enqueue([&](std::string& out) { S::encode(value, out); });
+    const bool below = enqueue([&](std::string& out) { S::encode(value, out); });
+    ++counters_.user_messages_sent;
+    return below;
   }
 
   /// Queues an internal message; `seq` and the like must already be in it.
@@ -174,6 +177,9 @@ public:
   /// Bytes queued and not yet written.
   std::size_t queued_bytes() const noexcept { return queue_.size(); }
 
+  /// The messages and bytes carried so far.
+  const channel_counters& counters() const noexcept { return counters_; }
+
   /// How many descriptor frames may be unacknowledged at once (Node peers need 1).
   void set_fd_window(std::size_t window) { queue_.set_fd_window(window); }
 
@@ -203,6 +209,7 @@ private:
       throw;
     }
     queue_.commit_frame(start, fd, std::move(owned));
+    ++counters_.messages_sent;
     if (!(was_empty && write_through()))
       schedule_write();
     keep_polling();
@@ -228,6 +235,7 @@ private:
     S::encode_internal(message, frame);
     writer_.end(frame, start);
     queue_.push_urgent(frame);
+    ++counters_.messages_sent;
     schedule_write();
   }
 
@@ -269,6 +277,7 @@ private:
       if (ec)
         return;
       queue_.consume(chunk, n);
+      counters_.bytes_sent += n;
     }
   }
 
@@ -342,6 +351,7 @@ private:
       if (r.eof)
         return end_of_file();
       reader_.commit(r.bytes);
+      counters_.bytes_received += r.bytes;
       if (!deliver_frames())
         return;
       // Let the receivers of this read run before the next one: a consumer keeps up with each
@@ -439,9 +449,13 @@ private:
         fail(make_error_code(errc::malformed_message), e.what());
         return false;
       }
-      if (auto internal = S::take_internal(value))
+      ++counters_.messages_received;
+      if (auto internal = S::take_internal(value)) {
         deliver_internal(std::move(*internal));
-      else if (callbacks_.message)
+        continue;
+      }
+      ++counters_.user_messages_received;
+      if (callbacks_.message)
         callbacks_.message(std::move(value));
     }
     return false;
@@ -528,6 +542,7 @@ private:
   frame_writer writer_;
   write_queue queue_;
   handle_inbox handles_;
+  channel_counters counters_;
   std::deque<std::pair<std::uint64_t, erased_handler<>>> flush_waiters_;
   waiter_list<> drain_waiters_;
   bool open_ = true;
