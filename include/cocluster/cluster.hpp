@@ -193,7 +193,7 @@ public:
   /// queue, its open connections (cocluster workers are asked, and answer from their own event
   /// loop; one that does not answer within 1 s has none in the snapshot, as Node workers, which
   /// are not asked) and its memory and CPU use from `/proc`; the totals; the primary's own use.
-  /// `/proc` is read 16 processes per turn of the event loop (about 20 µs each).
+  /// `/proc` is read 16 processes per turn of the event loop (about 10 µs each).
   /// `to_prometheus_text` formats the snapshot for Prometheus.
   /// @par Completion Signature
   /// `void(std::error_code, cluster_metrics)`: always success.
