@@ -16,6 +16,12 @@ import threading
 import time
 import unittest
 
+try:  # Debian's python3-prometheus-client: the README's test command installs it
+    from prometheus_client.parser import text_string_to_metric_families
+    PROMETHEUS_MISSING = None
+except ImportError as e:
+    PROMETHEUS_MISSING = e
+
 HTTP_CLUSTER = os.environ.get('HTTP_CLUSTER', 'build/examples/http_cluster')
 SUPERVISED_READY = os.environ.get('SUPERVISED_READY', 'build/examples/supervised_ready')
 DEADLINE = 60  # seconds, for anything that should take one
@@ -172,7 +178,8 @@ class HttpClusterCommandLine(unittest.TestCase):
 
     def test_bad_values_exit_2_with_a_message(self):
         for args in [['--port', 'abc'], ['--port', '70000'], ['--workers', '0'],
-                     ['--policy', 'foo'], ['--demo', '-1'], ['--kill-timeout', '0'], ['--port']]:
+                     ['--policy', 'foo'], ['--demo', '-1'], ['--kill-timeout', '0'], ['--port'],
+                     ['--metrics-port', '-1'], ['--metrics-address', 'localhost:1']]:
             with self.subTest(args=args):
                 r = self.run_it(*args)
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
@@ -270,6 +277,155 @@ class HttpClusterSignals(unittest.TestCase):
         out = program.output()
         for pid in pids:
             self.assertRegex(out, rf'worker \d+ \(pid {pid}, slot \d+\) exited: exit code 0')
+
+
+def scrape(port, path='/metrics'):
+    """GET `path` from the metrics port: (status line, headers dict, body)."""
+    with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
+        sock.sendall(f'GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n'.encode())
+        data = b''
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.decode().partition('\r\n\r\n')
+    status, *lines = head.split('\r\n')
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(':') for line in lines)}
+    assert int(headers['content-length']) == len(body.encode()), head
+    return status, headers, body
+
+
+class Metrics:
+    """A parsed scrape: `value(name, **labels)`, `sum(name, **labels)`, `samples(name)`."""
+
+    def __init__(self, text):
+        self.families = list(text_string_to_metric_families(text))
+        self.by_name = {}
+        for family in self.families:
+            for sample in family.samples:
+                self.by_name.setdefault(sample.name, []).append(sample)
+
+    def samples(self, name, **labels):
+        return [s for s in self.by_name.get(name, [])
+                if all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def value(self, name, **labels):
+        found = self.samples(name, **labels)
+        assert len(found) == 1, (name, labels, found)
+        return found[0].value
+
+    def sum(self, name, **labels):
+        return sum(s.value for s in self.samples(name, **labels))
+
+    def per_worker(self, name, **labels):
+        return {s.labels['worker']: s.value for s in self.samples(name, **labels)}
+
+
+class HttpClusterMetrics(unittest.TestCase):
+    """--metrics-port: what /metrics says, parsed by Prometheus's own Python parser, against
+    what the test did."""
+
+    def setUp(self):
+        if PROMETHEUS_MISSING:  # a failure, not a skip: the README's test command installs it
+            self.fail(f'python3-prometheus-client is needed ({PROMETHEUS_MISSING})')
+        self.program = Program([HTTP_CLUSTER, '--port', '0', '--workers', '2', '--metrics-port',
+                                '0', '--drain-timeout', '3000', '--kill-timeout', '8000'])
+        self.addCleanup(self.program.kill_all)
+        m, _ = self.program.wait_for(r'^metrics: http://127\.0\.0\.1:(\d+)/metrics$')
+        self.metrics_port = int(m.group(1))
+        m, at = self.program.wait_for(r'^primary \d+: 2 workers share port (\d+) \(policy rr\)$')
+        self.port = int(m.group(1))
+        self.pids = {p.group(1): p.group(2)
+                     for p in map(re.compile(READY).search, self.program.lines[:at]) if p}
+
+    def scrape(self):
+        status, headers, body = scrape(self.metrics_port)
+        self.assertEqual(status, 'HTTP/1.1 200 OK')
+        self.assertEqual(headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
+        return Metrics(body)
+
+    def settle(self, condition, what):
+        """Scrapes until `condition(metrics)` holds (10 s at most); returns that scrape."""
+        deadline = time.monotonic() + 10
+        while True:
+            metrics = self.scrape()
+            if condition(metrics):
+                return metrics
+            if time.monotonic() > deadline:
+                self.fail(f'{what}: never true; the last scrape:\n' +
+                          scrape(self.metrics_port)[2])
+            time.sleep(0.02)
+
+    def test_counters_match_the_connections_and_messages_the_test_made(self):
+        user_received = 'cocluster_worker_ipc_messages_received_total'
+        handed = 'cocluster_worker_connections_handed_total'
+        # Each worker sends its request count once it listens (a user message), then whenever
+        # its last connection ends.
+        m = self.settle(lambda m: m.sum(user_received, kind='user') == 2, 'two first reports')
+        self.assertEqual(m.sum(handed), 0)
+        self.assertEqual(m.value('cocluster_workers', state='listening'), 2)
+        info = {s.labels['worker']: s.labels for s in m.samples('cocluster_worker_info')}
+        self.assertEqual({w: l['pid'] for w, l in info.items()}, self.pids)
+        self.assertEqual({l['kind'] for l in info.values()}, {'cocluster'})
+
+        # One request per connection, each after the previous one's report arrived: every
+        # connection is one hand-over and one user message, exactly.
+        requests = 10
+        for i in range(1, requests + 1):
+            self.assertIn('Hello World', http_get(self.port))
+            m = self.settle(lambda m: m.sum(handed) == i and
+                            m.sum(user_received, kind='user') == 2 + i, f'connection {i}')
+        got = m.per_worker(handed)
+        self.assertEqual(set(got), set(self.pids))
+        self.assertLessEqual(max(got.values()) - min(got.values()), 1)  # round-robin
+        reports = m.per_worker(user_received, kind='user')
+        for worker, count in got.items():
+            self.assertEqual(reports[worker], 1 + count)
+            self.assertGreaterEqual(
+                m.value('cocluster_worker_ipc_messages_sent_total', worker=worker,
+                        kind='internal'), count)  # (a newconn each)
+            self.assertEqual(m.value('cocluster_worker_open_connections', worker=worker), 0)
+            self.assertGreater(m.value('cocluster_worker_resident_memory_bytes', worker=worker),
+                               0)
+            self.assertGreater(m.value('cocluster_worker_ipc_received_bytes_total',
+                                       worker=worker), 0)
+        self.assertEqual(m.sum('cocluster_worker_connections_refused_total'), 0)
+        self.assertEqual(m.value('cocluster_connections_handed_total'), requests)
+        self.assertEqual(m.value('cocluster_ipc_messages_received_total', kind='user'),
+                         2 + requests)
+        self.assertEqual(m.value('cocluster_ipc_messages_sent_total', kind='user'), 0)
+        self.assertEqual(m.sum('cocluster_slot_restarts_total'), 0)
+        self.assertGreater(m.value('cocluster_primary_resident_memory_bytes'), 0)
+        self.assertGreaterEqual(m.value('cocluster_primary_cpu_seconds_total'), 0)
+        for family in m.families:
+            self.assertTrue(family.name.startswith('cocluster_'), family.name)
+            self.assertTrue(family.documentation, family.name)
+            self.assertIn(family.type, ('counter', 'gauge'), family.name)
+
+        # Under load (new connections only), scrapes parse and counters only grow; then every
+        # request made is a hand-over.
+        load = Load(self.port, keep_alive_clients=0, close_clients=2)
+        try:
+            before = m
+            for _ in range(3):
+                time.sleep(0.2)
+                now = self.scrape()
+                for name in (handed, user_received, 'cocluster_ipc_sent_bytes_total'):
+                    self.assertGreaterEqual(now.sum(name), before.sum(name), name)
+                before = now
+        finally:
+            load.stop()
+        self.assertEqual(load.failed, 0, '\n'.join(load.errors[:5]))
+        self.assertGreater(load.ok, 0)
+        m = self.settle(lambda m: m.sum(handed) == requests + load.ok, 'the load\'s hand-overs')
+        self.assertEqual(m.value('cocluster_connections_handed_total'), requests + load.ok)
+
+        status, _, body = scrape(self.metrics_port, '/other')
+        self.assertEqual(status, 'HTTP/1.1 404 Not Found')
+        # The requests each worker says it served are the connections handed to it.
+        os.kill(self.program.p.pid, signal.SIGTERM)
+        self.assertEqual(self.program.finish(), 0, self.program.output())
+        served = {w: int(n) for w, n in re.findall(r'^worker (\d+) \(pid \d+\): (\d+) requests$',
+                                                   self.program.output(), re.M)}
+        self.assertEqual(served, {w: int(v) for w, v in m.per_worker(handed).items()})
 
 
 class SupervisedReady(unittest.TestCase):

@@ -3,6 +3,7 @@
 //
 //   http_cluster [--port N] [--workers N] [--policy rr|none|reuseport|least|iphash]
 //                [--demo SECONDS] [--boot-timeout MS] [--drain-timeout MS] [--kill-timeout MS]
+//                [--metrics-port N [--metrics-address A]]
 //   http_cluster --help
 //
 // N workers (default: the CPUs this process may use) share the port and answer every request
@@ -21,8 +22,13 @@
 // idle ones end at the 5 s keep-alive timeout or at the drain timeout. Each worker sends its
 // request count to the primary whenever it has no connection left, and the primary prints the
 // counts when it stops. With --demo, the primary also drives load at its own server for a few
-// seconds, prints the request rate, and stops under that load. Exit codes: 0 after a stop, 1 for a failure (a crash loop
-// of workers included, so that systemd restarts the program), 2 for a bad command line.
+// seconds, prints the request rate, and stops under that load. With --metrics-port, the primary
+// also answers `GET /metrics` on that port (on 127.0.0.1 unless --metrics-address says otherwise:
+// the metrics name pids and counts, not for every network) with the supervisor's metrics in
+// Prometheus's text format: per worker its state, times, connections handed and refused, open
+// connections, IPC traffic, memory and CPU; the totals; the primary's own memory and CPU (the
+// README's "Metrics" section lists them). Exit codes: 0 after a stop, 1 for a failure (a crash
+// loop of workers included, so that systemd restarts the program), 2 for a bad command line.
 #include <cocluster.hpp>
 
 #include <unistd.h>
@@ -56,6 +62,8 @@ struct command_line {
   std::string policy = "rr";
   int demo_seconds = 0;
   std::optional<std::chrono::milliseconds> boot_timeout, drain_timeout, kill_timeout;
+  std::optional<int> metrics_port;           // serve GET /metrics there (0: any free port)
+  std::string metrics_address = "127.0.0.1"; // ... on this address
 };
 
 void print_usage(std::FILE* to) {
@@ -71,6 +79,10 @@ void print_usage(std::FILE* to) {
       "  --drain-timeout MS  how long a retiring worker may finish its connections\n"
       "                      (default 20000)\n"
       "  --kill-timeout MS   a retiring worker still alive after MS is killed (default 25000)\n"
+      "  --metrics-port N    the primary answers GET /metrics on port N (0: any free port)\n"
+      "                      with Prometheus's text format\n"
+      "  --metrics-address A the address of the metrics port (default 127.0.0.1; 0.0.0.0:\n"
+      "                      every IPv4 address)\n"
       "  -h, --help          print this text\n"
       "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
       "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n",
@@ -100,7 +112,8 @@ int parse(int argc, char** argv, command_line& c) {
     }
     const bool known = flag == "--port" || flag == "--workers" || flag == "--policy" ||
                        flag == "--demo" || flag == "--boot-timeout" || flag == "--drain-timeout" ||
-                       flag == "--kill-timeout";
+                       flag == "--kill-timeout" || flag == "--metrics-port" ||
+                       flag == "--metrics-address";
     if (!known)
       return fail("unknown option '" + flag + "'");
     if (i + 1 >= argc)
@@ -115,11 +128,20 @@ int parse(int argc, char** argv, command_line& c) {
           value != "iphash")
         return bad("rr, none, reuseport, least or iphash");
       c.policy = value;
-    } else if (flag == "--port") {
+    } else if (flag == "--port" || flag == "--metrics-port") {
       const auto n = number(0, 65535);
       if (!n)
         return bad("a port from 0 to 65535");
-      c.port = static_cast<int>(*n);
+      if (flag == "--port")
+        c.port = static_cast<int>(*n);
+      else
+        c.metrics_port = static_cast<int>(*n);
+    } else if (flag == "--metrics-address") {
+      cocluster::error_code ec;
+      asio::ip::make_address(value, ec);
+      if (ec)
+        return bad("an IP address");
+      c.metrics_address = value;
     } else if (flag == "--workers") {
       const auto n = number(1, 4096);
       if (!n)
@@ -471,13 +493,64 @@ asio::awaitable<void> print_events(cocluster::event_stream<cocluster::supervisor
   }
 }
 
+// The pool's run; when it ends, the metrics port closes too.
 template <class Supervisor>
-asio::awaitable<void> run_pool(Supervisor& supervisor, primary_state& state) {
+asio::awaitable<void> run_pool(Supervisor& supervisor, primary_state& state,
+                               asio::ip::tcp::acceptor& metrics) {
   try {
     co_await supervisor.async_run();
   } catch (const std::system_error& e) {
     state.run_error = e.code();
     state.run_failure = e.what();
+  }
+  cocluster::error_code ignored;
+  metrics.close(ignored);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The metrics port (--metrics-port): GET /metrics answers the supervisor's metrics snapshot in
+// Prometheus's text format; anything else is 404. One request per connection.
+
+template <class Supervisor>
+asio::awaitable<void> answer_metrics(Supervisor& supervisor, asio::ip::tcp::socket socket) {
+  // The request head: 8 KiB and 5 s at most.
+  std::string in;
+  char buffer[1024];
+  asio::steady_timer timer(socket.get_executor(), 5s);
+  while (in.find("\r\n\r\n") == std::string::npos) {
+    auto result = co_await (socket.async_read_some(asio::buffer(buffer), as_tuple) ||
+                            timer.async_wait(as_tuple));
+    if (result.index() == 1 || std::get<0>(std::get<0>(result)) || in.size() > 8192)
+      co_return;
+    in.append(buffer, std::get<1>(std::get<0>(result)));
+  }
+  std::string status = "200 OK", type(cocluster::prometheus_content_type), body;
+  if (in.starts_with("GET /metrics ") || in.starts_with("GET /metrics?")) {
+    auto [ec, snapshot] = co_await supervisor.async_metrics(as_tuple);
+    body = cocluster::to_prometheus_text(snapshot);
+  } else {
+    status = "404 Not Found";
+    type = "text/plain";
+    body = "try GET /metrics\n";
+  }
+  std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+                         "\r\nContent-Length: " + std::to_string(body.size()) +
+                         "\r\nConnection: close\r\n\r\n" + body;
+  co_await asio::async_write(socket, asio::buffer(response), as_tuple);
+  cocluster::error_code ignored;
+  socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+// Accepts until the acceptor closes (the pool's run ended); nothing when it was not opened.
+template <class Supervisor>
+asio::awaitable<void> serve_metrics(Supervisor& supervisor, asio::ip::tcp::acceptor& acceptor) {
+  while (acceptor.is_open()) {
+    auto [ec, socket] = co_await acceptor.async_accept(as_tuple);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open())
+      co_return;
+    if (!ec)
+      asio::co_spawn(acceptor.get_executor(), answer_metrics(supervisor, std::move(socket)),
+                     asio::detached);
   }
 }
 
@@ -505,14 +578,15 @@ asio::awaitable<void> announce_and_demo(Supervisor& supervisor, Listening listen
 
 template <class Cluster, class Supervisor>
 asio::awaitable<int> run_primary(Cluster& cluster, Supervisor& supervisor,
-                                 const command_line& options) {
+                                 const command_line& options, asio::ip::tcp::acceptor& metrics) {
   // Subscribed before the run starts, so that nothing is missed.
   auto reports = cluster.subscribe(cocluster::event::message);
   auto listening = cluster.subscribe(cocluster::event::listening);
   auto events = supervisor.subscribe();
   primary_state state;
-  co_await (print_events(events, state) && run_pool(supervisor, state) &&
-            announce_and_demo(supervisor, std::move(listening), options, state));
+  co_await (print_events(events, state) && run_pool(supervisor, state, metrics) &&
+            announce_and_demo(supervisor, std::move(listening), options, state) &&
+            serve_metrics(supervisor, metrics));
 
   if (state.run_error) {
     // A crash loop (errc::crash_loop) included: exit code 1, so that systemd or Kubernetes
@@ -550,8 +624,18 @@ int primary_main(asio::io_context& io, const command_line& options) {
     supervision.kill_timeout = *options.kill_timeout;
   cocluster::supervisor supervisor(cluster, supervision);
   supervisor.handle_signals();
+  asio::ip::tcp::acceptor metrics(io);
+  if (options.metrics_port) {
+    const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(options.metrics_address),
+                                           static_cast<unsigned short>(*options.metrics_port));
+    metrics = asio::ip::tcp::acceptor(io, endpoint); // (throws: exit code 1)
+    const bool v6 = endpoint.address().is_v6();
+    std::printf("metrics: http://%s%s%s:%d/metrics\n", v6 ? "[" : "",
+                options.metrics_address.c_str(), v6 ? "]" : "", metrics.local_endpoint().port());
+    std::fflush(stdout);
+  }
   int exit_code = 1;
-  asio::co_spawn(io, run_primary(cluster, supervisor, options),
+  asio::co_spawn(io, run_primary(cluster, supervisor, options, metrics),
                  [&exit_code](std::exception_ptr e, int code) {
                    if (e)
                      std::rethrow_exception(e); // out of io.run(), to main

@@ -45,7 +45,8 @@ std::optional<std::string_view> header(std::string_view head, std::string_view n
     const std::size_t end = head.find("\r\n", start);
     const std::string_view line = head.substr(start, end - start);
     const std::size_t colon = line.find(':');
-    if (colon == name.size() && std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
+    if (colon == name.size() &&
+        std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) ==
                  std::tolower(static_cast<unsigned char>(b));
         })) {
@@ -168,8 +169,8 @@ std::optional<cluster_type::worker_type> pick(Supervisor& supervisor, const std:
       ready.push_back(w);
   if (ready.empty())
     return std::nullopt;
-  const std::size_t index =
-      session.empty() ? turn++ % ready.size() : std::hash<std::string>{}(session) % ready.size();
+  const std::size_t index = session.empty() ? turn++ % ready.size()
+                                            : std::hash<std::string>{}(session) % ready.size();
   return ready[index];
 }
 

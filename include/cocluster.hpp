@@ -25,6 +25,8 @@
 #include "cocluster/events.hpp"
 #include "cocluster/exit_status.hpp"
 #include "cocluster/listen_address.hpp"
+#include "cocluster/metrics.hpp"
+#include "cocluster/metrics/prometheus.hpp"
 #include "cocluster/net/listen_options.hpp"
 #include "cocluster/net/server.hpp"
 #include "cocluster/options.hpp"

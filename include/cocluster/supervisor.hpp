@@ -15,6 +15,7 @@
 #include "cocluster/detail/supervisor/completion.hpp"
 #include "cocluster/detail/supervisor/pool.hpp"
 #include "cocluster/event_stream.hpp"
+#include "cocluster/metrics.hpp"
 #include "cocluster/settings.hpp"
 #include "cocluster/supervision/cpu_limit.hpp"
 #include "cocluster/supervision/crash_loop_guard.hpp"
@@ -147,6 +148,22 @@ public:
 
   /// The pool's workers (booting or ready; not those retiring), oldest first.
   std::vector<worker_type> workers() const { return pool_->workers(); }
+
+  /// The cluster's metrics snapshot (`cluster::async_metrics`), in which the pool's workers
+  /// carry the supervisor's view: `ready_time` is when the supervisor counted the worker ready
+  /// (its `readiness`; none while it boots), and `restarts` counts the workers restarted in its
+  /// slot.
+  /// @par Completion Signature
+  /// `void(std::error_code, cluster_metrics)`: always success.
+  /// @throws std::system_error `errc::wrong_role` in a worker.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_metrics(Token&& token = {}) {
+    return asio::async_initiate<Token, void(error_code, cluster_metrics)>(
+        [pool = pool_, executor = executor_](auto handler) {
+          pool->metrics(detail::erased_handler<cluster_metrics>(std::move(handler), executor));
+        },
+        token);
+  }
 
   /// Subscribes to the supervisor's events. The stream ends (`errc::stream_closed`) after
   /// `stopped`.

@@ -18,6 +18,7 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/cluster/launch.hpp"
+#include "cocluster/detail/cluster/metrics_collector.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
@@ -137,6 +138,9 @@ public:
     if (net_)
       net_->release_slot(slot);
   }
+
+  /// The counts of the workers that left the registry (for the metrics' totals).
+  const departed_counts& departed() const noexcept { return departed_; }
 
   worker_type find(int id) const {
     auto it = workers_.find(id);
@@ -285,6 +289,7 @@ private:
     auto it = workers_.find(worker.id());
     if (it == workers_.end())
       return;
+    departed_.add(it->second.impl(worker_key()));
     // Released after the handlers now running: the worker object may be the caller.
     asio::post(executor_, [released = std::move(it->second)] {});
     workers_.erase(it);
@@ -313,6 +318,7 @@ private:
   std::map<int, worker_type> workers_;
   std::vector<pending_disconnect> pending_disconnects_;
   primary_net_hooks<impl_type>* net_ = nullptr;
+  departed_counts departed_;
   // Posted handlers that refer to this object check that it still exists.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 

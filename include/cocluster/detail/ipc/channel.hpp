@@ -21,6 +21,7 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/handler_turn.hpp"
 #include "cocluster/detail/async/waiter_list.hpp"
+#include "cocluster/detail/ipc/channel_counters.hpp"
 #include "cocluster/detail/ipc/fd_io.hpp"
 #include "cocluster/detail/ipc/frame_reader.hpp"
 #include "cocluster/detail/ipc/frame_writer.hpp"
@@ -121,7 +122,9 @@ public:
   /// @throws std::system_error `errc::channel_closed`, `errc::write_queue_full`,
   /// `errc::unencodable_value`.
   bool send(const value_type& value) {
-    return enqueue([&](std::string& out) { S::encode(value, out); });
+    const bool below = enqueue([&](std::string& out) { S::encode(value, out); });
+    ++counters_.user_messages_sent;
+    return below;
   }
 
   /// Queues an internal message; `seq` and the like must already be in it.
@@ -156,8 +159,10 @@ public:
     const auto head = protocol::user_handle_envelope_head(h.node_type(), dgram_type);
     // Node sends a refused net.Socket again, unless the sender kept its own (keepOpen).
     const bool resend = h.node_type() == protocol::handle_net_socket && !h.is_keep_open();
-    return enqueue([&](std::string& out) { S::encode_envelope(head, value, out); },
-                   h.native_handle(), &h, resend);
+    const bool below = enqueue([&](std::string& out) { S::encode_envelope(head, value, out); },
+                               h.native_handle(), &h, resend);
+    ++counters_.user_messages_sent;
+    return below;
   }
 
   /// Waits until everything queued so far has been written to the socket.
@@ -211,6 +216,9 @@ public:
   /// Bytes queued and not yet written.
   std::size_t queued_bytes() const noexcept { return queue_.size(); }
 
+  /// The messages and bytes carried so far.
+  const channel_counters& counters() const noexcept { return counters_; }
+
   /// How many descriptor frames may be unacknowledged at once (Node peers need 1).
   void set_fd_window(std::size_t window) { queue_.set_fd_window(window); }
 
@@ -247,6 +255,7 @@ private:
     }
     unique_fd owned = source != nullptr ? source->take_descriptor() : unique_fd();
     queue_.commit_frame(start, fd, std::move(owned), resend);
+    ++counters_.messages_sent;
     if (!(was_empty && write_through()))
       schedule_write();
     keep_polling();
@@ -272,6 +281,7 @@ private:
     S::encode_internal(message, frame);
     writer_.end(frame, start);
     queue_.push_urgent(frame);
+    ++counters_.messages_sent;
     schedule_write();
   }
 
@@ -313,6 +323,7 @@ private:
       if (ec)
         return;
       queue_.consume(chunk, n);
+      counters_.bytes_sent += n;
     }
   }
 
@@ -386,6 +397,7 @@ private:
       if (r.eof)
         return end_of_file();
       reader_.commit(r.bytes);
+      counters_.bytes_received += r.bytes;
       if (!deliver_frames())
         return;
       // Let the receivers of this read run before the next one: a consumer keeps up with each
@@ -483,10 +495,14 @@ private:
         fail(make_error_code(errc::malformed_message), e.what());
         return false;
       }
+      ++counters_.messages_received;
       auto payload = S::take_payload(value);
-      if (auto internal = S::take_internal(value))
+      if (auto internal = S::take_internal(value)) {
         deliver_internal(std::move(*internal), std::move(payload));
-      else if (callbacks_.message)
+        continue;
+      }
+      ++counters_.user_messages_received;
+      if (callbacks_.message)
         callbacks_.message(std::move(value));
     }
     return false;
@@ -563,6 +579,7 @@ private:
     }
     if (auto key = protocol::string_field(envelope, "key"))
       received_.add(std::string(*key), fd.get());
+    ++counters_.user_messages_received;
     if (callbacks_.handle_message)
       callbacks_.handle_message(std::move(*payload), handle::adopt(fd.release()));
   }
@@ -657,6 +674,7 @@ private:
   handle_inbox handles_;
   received_sockets received_;
   std::unique_ptr<asio::steady_timer> socket_timer_;
+  channel_counters counters_;
   std::deque<std::pair<std::uint64_t, erased_handler<>>> flush_waiters_;
   waiter_list<> drain_waiters_;
   bool open_ = true;

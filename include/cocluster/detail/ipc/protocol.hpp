@@ -61,6 +61,10 @@ inline constexpr const char* field_reuse_port = "cocluster_reuse_port"; // in a 
 inline constexpr const char* field_track = "cocluster_track";           // in a queryServer reply
 inline constexpr const char* field_drain_ms = "cocluster_drain_ms";     // in `disconnect`
 
+// The primary's metrics question to a cocluster worker (P→W, acked): its reply carries
+// `field_open`, the connections its servers hold open.
+inline constexpr std::string_view act_stats = "cocluster.stats";
+
 // Handle types of the NODE_HANDLE envelope.
 inline constexpr std::string_view handle_net_native = "net.Native";
 inline constexpr std::string_view handle_dgram_native = "dgram.Native";
@@ -209,6 +213,17 @@ inline message load_report(const std::string& key, const connection_counts& coun
 inline message heartbeat_request(std::int64_t interval_ms) {
   message m = cluster_message(act_heartbeat);
   m[field_interval_ms] = interval_ms;
+  return m;
+}
+
+/// The primary's request for a cocluster worker's counts (`act_stats`; sent only to workers
+/// that said they are cocluster peers).
+inline message stats_request() { return cluster_message(act_stats); }
+
+/// A cocluster worker's reply to `stats_request` `seq`: the connections its servers hold open.
+inline message stats_reply(std::int64_t seq, std::size_t open) {
+  message m = reply_to(seq);
+  m[field_open] = open;
   return m;
 }
 

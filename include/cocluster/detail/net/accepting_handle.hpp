@@ -254,12 +254,15 @@ private:
     // A channel that is closing refuses the send: the worker's disconnect will come; the
     // connection goes back and the worker takes no more.
     if (!worker ||
-        !worker->send_request_with_fd(worker_key(), protocol::newconn(key_), next.connection->get(),
-                                      [weak = this->weak_from_this(),
-                                       ticket = next.ticket](nlohmann::json&& reply, unique_fd) {
-                                        if (auto self = weak.lock())
-                                          self->on_answer(ticket, reply);
-                                      }))
+        !worker->send_request_with_fd(
+            worker_key(), protocol::newconn(key_), next.connection->get(),
+            [weak = this->weak_from_this(), ticket = next.ticket,
+             to = found->second](nlohmann::json&& reply, unique_fd) {
+              if (auto answered = to.lock()) // (for its metrics)
+                answered->counters(worker_key()).count_handover(reply.value("accepted", false));
+              if (auto self = weak.lock())
+                self->on_answer(ticket, reply);
+            }))
       table_.unsent(next.ticket);
   }
 

@@ -108,6 +108,10 @@ public:
   // ---- worker_net_hooks ----
 
   void on_server_message(impl_type&, nlohmann::json&& message, unique_fd fd) override {
+    if (protocol::act(message) == protocol::act_stats) {
+      reply_stats(protocol::integer_field(message, "seq").value_or(-1));
+      return;
+    }
     if (protocol::act(message) != protocol::act_newconn)
       return;
     const auto seq = protocol::integer_field(message, "seq").value_or(-1);
@@ -312,6 +316,15 @@ private:
   void reply_newconn(std::int64_t seq, bool accepted,
                      std::optional<protocol::connection_counts> counts) {
     self_->send_internal(worker_key(), protocol::newconn_reply(seq, accepted, counts));
+  }
+
+  // The primary asked for our counts (its metrics): the connections open on every server,
+  // closed ones still draining included.
+  void reply_stats(std::int64_t seq) {
+    std::size_t open = 0;
+    for (auto& tracker : trackers_)
+      open += tracker->exact_count();
+    self_->send_internal(worker_key(), protocol::stats_reply(seq, open));
   }
 
   void on_server_closed(const std::string& key) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cocluster/config.hpp"
+#include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/supervisor/completion.hpp"
 #include "cocluster/detail/worker_key.hpp"
@@ -31,6 +32,7 @@
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
 #include "cocluster/exit_status.hpp"
+#include "cocluster/metrics.hpp"
 #include "cocluster/options.hpp"
 #include "cocluster/settings.hpp"
 #include "cocluster/supervision/crash_loop_guard.hpp"
@@ -153,6 +155,16 @@ public:
 
   phase current_phase() const noexcept { return phase_; }
 
+  /// The cluster's metrics snapshot, with the pool's readiness times and slot restarts.
+  void metrics(erased_handler<cluster_metrics> done) {
+    std::weak_ptr<supervisor_pool> weak = this->weak_from_this();
+    cluster_.async_metrics([weak, done = std::move(done)](auto, cluster_metrics m) mutable {
+      if (auto pool = weak.lock())
+        pool->add_pool_metrics(m);
+      done.complete({}, std::move(m));
+    });
+  }
+
   event_stream<supervisor_event> subscribe() {
     return event_stream<supervisor_event>(events_.subscribe());
   }
@@ -189,6 +201,7 @@ public:
 private:
   struct member {
     worker_type worker;
+    std::optional<std::chrono::system_clock::time_point> ready_time; // (for the metrics)
     int slot = 0;
     int generation = 0;
     clock::time_point started{};
@@ -306,6 +319,7 @@ private:
       return;
     auto& m = it->second;
     m.ready_at = clock::now();
+    m.ready_time = std::chrono::system_clock::now();
     m.boot_timer->cancel();
     m.worker.impl(worker_key()).set_message_peek(worker_key(), nullptr);
     publish_member(supervisor_event_type::ready, m, "");
@@ -401,8 +415,10 @@ private:
       // failure counted.
       publish_member(supervisor_event_type::exited, m,
                      status.to_string() + " after disconnecting itself");
-      if (m.slot < static_cast<int>(size_) && !slot_is_served(m.slot))
+      if (m.slot < static_cast<int>(size_) && !slot_is_served(m.slot)) {
+        ++restarts_[m.slot];
         start_member(m.slot, 0);
+      }
       return;
     }
 
@@ -459,8 +475,10 @@ private:
       if (it == pool->respawns_.end() || it->second != timer)
         return;
       pool->respawns_.erase(it);
-      if (slot < static_cast<int>(pool->size_) && !pool->slot_is_served(slot))
+      if (slot < static_cast<int>(pool->size_) && !pool->slot_is_served(slot)) {
+        ++pool->restarts_[slot];
         pool->start_member(slot, 0);
+      }
     });
   }
 
@@ -722,6 +740,21 @@ private:
     }
   }
 
+  // ---- metrics ----
+
+  // The pool's workers get their readiness time (its `readiness`, not the first listen) and
+  // their slot's restarts.
+  void add_pool_metrics(cluster_metrics& snapshot) const {
+    for (auto& worker : snapshot.workers) {
+      auto it = members_.find(worker.id);
+      if (it == members_.end() || !worker.slot)
+        continue; // not the pool's (a fork made by hand), or gone from it
+      worker.ready_time = it->second.ready_time;
+      auto restarts = restarts_.find(*worker.slot);
+      worker.restarts = restarts == restarts_.end() ? 0 : restarts->second;
+    }
+  }
+
   // ---- events ----
 
   void publish(supervisor_event event) { events_.publish(std::move(event)); }
@@ -738,6 +771,7 @@ private:
   std::map<int, member> members_;                               // by worker id: oldest first
   std::map<int, restart_backoff> backoffs_;                     // by slot
   std::map<int, std::shared_ptr<asio::steady_timer>> respawns_; // by slot
+  std::map<int, std::uint64_t> restarts_;                       // by slot: respawns, in all
   crash_loop_guard crash_guard_;
   asio::steady_timer heartbeat_timer_;
   std::optional<clock::time_point> last_check_;

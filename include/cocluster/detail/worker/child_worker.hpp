@@ -59,6 +59,8 @@ private:
     const auto act = protocol::act(message);
     if (act == protocol::act_online) {
       this->cocluster_peer_ = message.contains(protocol::field_peer);
+      if (!this->counters_.online_at)
+        this->counters_.online_at = std::chrono::system_clock::now();
       if (this->state_ == worker_state::none)
         this->state_ = worker_state::online;
       this->online_.set({});

@@ -30,6 +30,7 @@
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/signal_names.hpp"
 #include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/detail/worker/worker_counters.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/detail/worker_key.hpp"
 #include "cocluster/error.hpp"
@@ -364,6 +365,8 @@ public:
   void mark_listening(detail::worker_key, const listen_address& address) {
     if (state_ != worker_state::dead && state_ != worker_state::disconnected)
       state_ = worker_state::listening;
+    if (!counters_.listening_at)
+      counters_.listening_at = std::chrono::system_clock::now();
     listening_.set({}, address);
     listening_events_.publish(address);
   }
@@ -392,6 +395,15 @@ public:
 
   /// The channel (for the net layer's descriptor window).
   detail::channel<Serialization>& ipc(detail::worker_key) { return *channel_; }
+
+  /// The times and hand-over counts kept for the metrics (the net layer counts hand-overs).
+  detail::worker_counters& counters(detail::worker_key) noexcept { return counters_; }
+
+  /// The same, to read.
+  const detail::worker_counters& counters() const noexcept { return counters_; }
+
+  /// The channel's traffic so far.
+  const detail::channel_counters& traffic() const noexcept { return channel_->counters(); }
 
 protected:
   // ---- what each kind does ----
@@ -527,6 +539,7 @@ protected:
   std::optional<std::chrono::steady_clock::time_point> last_heartbeat_;
   std::function<void(const value_type&)> peek_;
   std::map<int, asio::posix::stream_descriptor> stdio_pipes_;
+  detail::worker_counters counters_;
 
   detail::oneshot_event<> online_;
   detail::oneshot_event<listen_address> listening_;
