@@ -18,6 +18,7 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/cluster/launch.hpp"
+#include "cocluster/detail/cluster/router.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
@@ -142,6 +143,11 @@ public:
     return it == workers_.end() ? worker_type() : it->second;
   }
 
+  /// `cluster.broadcast` in the primary (see `router::broadcast`).
+  std::size_t broadcast(const typename worker_type::value_type& message) {
+    return router<S>::broadcast(workers_, message);
+  }
+
   /// Disconnects every connected worker; completes once all workers present now have both
   /// disconnected and exited (Node completes at the first exit: nodejs/node quirk, fixed).
   template <class Token>
@@ -237,6 +243,11 @@ private:
 
   void worker_message(impl_type& worker, typename worker_type::value_type&& message) override {
     message_hub_.publish({handle(worker), std::move(message)});
+  }
+
+  void worker_route(impl_type& worker, nlohmann::json&& head,
+                    typename worker_type::value_type&& payload) override {
+    router<S>::route(worker, workers_, head, payload);
   }
 
   void worker_error(impl_type& worker, const worker_error& error) override {

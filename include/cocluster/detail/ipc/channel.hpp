@@ -161,6 +161,19 @@ public:
                    h.native_handle(), &h, resend);
   }
 
+  /// Queues an internal message `head` whose last field, `msg`, holds the user value `payload`
+  /// (`S::encode_envelope`): cocluster's routed messages. Returns and throws as `send`.
+  bool send_envelope(const protocol::message& head, const value_type& payload) {
+    return enqueue([&](std::string& out) { S::encode_envelope(head, payload, out); });
+  }
+
+  /// Queues a frame body encoded beforehand by this channel's serialization (`S::encode`,
+  /// `S::encode_envelope`): a broadcast encodes its message once and queues the same bytes on
+  /// every channel. Returns and throws as `send`.
+  bool send_encoded(std::string_view body) {
+    return enqueue([&](std::string& out) { out.append(body); });
+  }
+
   /// Waits until everything queued so far has been written to the socket.
   /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first.
   template <class Token>
