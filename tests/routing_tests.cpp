@@ -4,6 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <map>
 #include <string>
@@ -18,6 +22,7 @@
 #include "support/skip.hpp"
 #include "support/worker_scenarios.hpp"
 
+#include <cocluster/detail/cluster/worker_environment.hpp>
 #include <cocluster/detail/ipc/routing.hpp>
 
 using namespace std::chrono_literals;
@@ -322,6 +327,33 @@ TEST_CASE("a failed route is described with the call and the worker ids") {
         "write_queue_limit; the message was not queued for them");
   const auto bad = routing::route_failed(std::nullopt, routing::failure::bad_request, {}, 1);
   CHECK(routing::error_of(bad) == cocluster::errc::malformed_message);
+}
+
+TEST_CASE("a worker believes that its primary routes only when COCLUSTER_PRIMARY names its own "
+          "id") {
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  const std::string fd = std::to_string(pair[0]);
+  struct expectation {
+    const char* primary; // COCLUSTER_PRIMARY, or null for none
+    bool routes;
+  };
+  for (const auto& expected : {expectation{"5", true}, expectation{"3", false},
+                               expectation{"", false}, expectation{nullptr, false}}) {
+    CAPTURE((expected.primary ? expected.primary : "(unset)"));
+    ::setenv("NODE_UNIQUE_ID", "5", 1);
+    ::setenv("NODE_CHANNEL_FD", fd.c_str(), 1);
+    if (expected.primary)
+      ::setenv(routing::env_primary, expected.primary, 1);
+    const auto environment = cocluster::detail::take_worker_environment();
+    REQUIRE(environment);
+    CHECK(environment->id == 5);
+    CHECK(environment->cocluster_primary == expected.routes);
+    CHECK(std::getenv(routing::env_primary) == nullptr); // read once, gone for its children
+    CHECK(std::getenv("NODE_UNIQUE_ID") == nullptr);
+  }
+  ::close(pair[0]);
+  ::close(pair[1]);
 }
 
 // ---- primaries and workers ----
