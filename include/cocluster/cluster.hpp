@@ -269,7 +269,8 @@ public:
   /// (a full queue in the primary) comes back as an error event on `cluster.worker()`.
   /// @throws std::system_error `errc::unencodable_value`; in a worker also as `send`
   /// (`errc::channel_closed`, `errc::write_queue_full`) and `errc::no_routing` under a primary
-  /// that is not cocluster (a Node primary would hand the routing request to its code).
+  /// that is not cocluster (a Node primary ignores acts it does not know: the message would be
+  /// lost without a word).
   std::size_t broadcast(const value_type& message);
 
   /// `broadcast` of a user type, converted by the serialization policy.

@@ -54,7 +54,7 @@ enum class errc {
   /// that is not connected: it has exited, is leaving, or never existed.
   no_such_worker,
   /// Worker-to-worker messages need a cocluster primary to route them; this worker's primary is
-  /// not one (a Node primary would hand the routing envelope to its code as a user message).
+  /// not one (a Node primary ignores the routing request: the message would be lost silently).
   no_routing,
 };
 

@@ -134,8 +134,8 @@ private:
       throw std::system_error(make_error_code(errc::no_routing),
                               "cocluster: " + call +
                                   ": the primary is not a cocluster primary, so it cannot route "
-                                  "messages to other workers (a Node primary would deliver the "
-                                  "routing request to its code as a user message)");
+                                  "messages to other workers (a Node primary ignores the routing "
+                                  "request: the message would be lost silently)");
   }
 
   std::shared_ptr<worker_impl<S>> self_;
