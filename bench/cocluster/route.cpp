@@ -83,7 +83,8 @@ asio::awaitable<void> receiver(cluster_of<S>& cluster, std::int64_t window) {
 // count acknowledged.
 template <class S>
 asio::awaitable<std::int64_t> send_until(
-    cluster_of<S>& cluster, cocluster::event_stream<cocluster::routed_message<typename S::value_type>>& acks,
+    cluster_of<S>& cluster,
+    cocluster::event_stream<cocluster::routed_message<typename S::value_type>>& acks,
     const typename S::value_type& payload, std::int64_t acked, std::int64_t total,
     std::int64_t window) {
   auto self = cluster.worker();
@@ -124,7 +125,7 @@ nlohmann::json as_json(const typename S::value_type& m) {
 template <class S>
 asio::awaitable<void> primary(cluster_of<S>& cluster) {
   auto results = cluster.subscribe(cocluster::event::message);
-  auto first = cluster.fork(); // receiver_id
+  auto first = cluster.fork();  // receiver_id
   auto second = cluster.fork(); // sender_id
   if (first.id() != receiver_id || second.id() != sender_id)
     throw std::logic_error("unexpected worker ids");
