@@ -26,6 +26,7 @@
 #include <cocluster/detail/ipc/routing.hpp>
 
 using namespace std::chrono_literals;
+using cocluster::worker_state;
 namespace routing = cocluster::detail::routing;
 
 namespace {
@@ -219,6 +220,16 @@ WORKER_SCENARIO("route-peer") {
   });
 }
 
+// route-peer, after waiting the given milliseconds before it connects (and says online).
+WORKER_SCENARIO("route-peer-late") {
+  ::usleep(static_cast<useconds_t>(std::stoi(args.at(0)) * 1000));
+  return test::with_serialization([]<class S>() {
+    return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
+      co_await route_peer<S>(cluster);
+    });
+  });
+}
+
 // Under a Node primary (json): every routing call fails at once; reports what each said as one
 // plain message, then stays until disconnected.
 WORKER_SCENARIO("route-under-node") {
@@ -266,6 +277,19 @@ TEST_CASE("a route to one connected worker goes to it alone and the right way fo
   REQUIRE(to_node.deliveries.size() == 1);
   CHECK(to_node.deliveries[0].first == 2);
   CHECK(to_node.deliveries[0].second == routing::delivery::plain);
+}
+
+TEST_CASE("a route to a worker that is not yet online is held until its online says its kind") {
+  const auto peers = std::vector<routing::peer>{routing::peer{1, true, true},
+                                                routing::peer{2, true, false, false}};
+  const auto plan = routing::plan_route(1, routing::target::worker(2), peers);
+  CHECK(!plan.no_such_worker);
+  REQUIRE(plan.deliveries.size() == 1);
+  CHECK(plan.deliveries[0].second == routing::delivery::hold);
+  const auto broadcast = routing::plan_route(1, routing::target::everyone(), peers);
+  REQUIRE(broadcast.deliveries.size() == 1);
+  CHECK(broadcast.deliveries[0].first == 2);
+  CHECK(broadcast.deliveries[0].second == routing::delivery::hold);
 }
 
 TEST_CASE("a route to a worker that is leaving or never existed is a failure that delivers "
@@ -521,6 +545,60 @@ TEST_CASE_TEMPLATE("thousands of messages from one worker to another arrive in t
   });
 }
 
+TEST_CASE_TEMPLATE("messages routed to a worker that is not yet online wait for it and arrive "
+                   "in order",
+                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+  asio::io_context io;
+  cluster_of<S> cluster(io);
+  test::exit_watch exits(cluster);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto messages = cluster.subscribe(cocluster::event::message);
+    cluster.setup_primary(test::scenario("route-peer-late", test::strings("1500")));
+    auto receiver = cluster.fork();
+    cluster.setup_primary(test::scenario("route-peer"));
+    auto sender = cluster.fork();
+    co_await sender.online();
+    CHECK(receiver.state() == worker_state::none);
+    sender.send(test::message<S>(op_send(receiver.id(), 200)));
+    std::map<int, std::vector<nlohmann::json>> others;
+    // The sender's last message was held, not refused: its async_send_to succeeded.
+    CHECK(co_await next_from<S>(messages, sender, others) == sent(200));
+    CHECK(receiver.state() == worker_state::none);
+    CHECK(co_await next_from<S>(messages, receiver, others) == got(sender.id(), 200, true));
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+}
+
+TEST_CASE("messages held for a worker that dies before it is online are reported to their "
+          "sender") {
+  using S = cocluster::json;
+  asio::io_context io;
+  cluster_of<S> cluster(io);
+  test::exit_watch exits(cluster);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto messages = cluster.subscribe(cocluster::event::message);
+    cluster.setup_primary(test::scenario("route-peer-late", test::strings("5000")));
+    auto receiver = cluster.fork();
+    cluster.setup_primary(test::scenario("route-peer"));
+    auto sender = cluster.fork();
+    co_await sender.online();
+    // Both the awaited and the plain send are held: the first one succeeds.
+    sender.send(test::message<S>(op_to("send_missing", receiver.id())));
+    std::map<int, std::vector<nlohmann::json>> others;
+    CHECK(co_await next_from<S>(messages, sender, others) == async_succeeded());
+    REQUIRE(receiver.state() == worker_state::none);
+    receiver.kill(SIGKILL);
+    exits.expect_signal(receiver, SIGKILL);
+    const auto event = co_await next_from<S>(messages, sender, others);
+    CHECK(event["event_code"] == static_cast<int>(cocluster::errc::no_such_worker));
+    CHECK(event["event_what"].get<std::string>().find("worker " + std::to_string(receiver.id()) +
+                                                      " is not connected") != std::string::npos);
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+}
+
 TEST_CASE_TEMPLATE("a broadcast from a worker reaches every other worker but not itself", S,
                    COCLUSTER_TEST_SERIALIZATIONS) {
   asio::io_context io;
@@ -651,19 +729,21 @@ TEST_CASE_TEMPLATE("a Node worker under a cocluster primary gets broadcasts and 
     auto messages = cluster.subscribe(cocluster::event::message);
     auto peer = cluster.fork();
     auto node_worker = cluster.fork_with(node_fork);
+    // Routed by the cocluster worker as soon as it runs, most likely before the Node worker
+    // (100+ ms to start) is online and its kind known: held until then, then sent to it as
+    // bare messages, in order.
+    peer.send(test::message<S>(op_send(node_worker.id(), 3)));
     co_await peer.online();
     co_await node_worker.online();
     std::map<int, std::vector<nlohmann::json>> others;
     CHECK((co_await next_from<S>(messages, node_worker, others))["hello"] == "from node");
-    CHECK(cluster.broadcast(test::message<S>(broadcast_mark(1))) == 2);
-    CHECK(co_await next_from<S>(messages, node_worker, others) == echo_of(broadcast_mark(1)));
-    CHECK(co_await next_from<S>(messages, peer, others) == echo_of(broadcast_mark(1)));
-    // Routed by the cocluster worker: the Node worker gets the bare messages, in order.
-    peer.send(test::message<S>(op_send(node_worker.id(), 3)));
     for (int i = 0; i < 3; ++i)
       CHECK(co_await next_from<S>(messages, node_worker, others) == echo_of(numbered(i)));
     CHECK(co_await next_from<S>(messages, node_worker, others) == echo_of(last(3)));
     CHECK(co_await next_from<S>(messages, peer, others) == sent(3));
+    CHECK(cluster.broadcast(test::message<S>(broadcast_mark(1))) == 2);
+    CHECK(co_await next_from<S>(messages, node_worker, others) == echo_of(broadcast_mark(1)));
+    CHECK(co_await next_from<S>(messages, peer, others) == echo_of(broadcast_mark(1)));
     co_await cluster.disconnect();
     co_await exits.check();
   });

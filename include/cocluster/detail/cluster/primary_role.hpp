@@ -229,6 +229,7 @@ private:
   void worker_online(impl_type& worker) override {
     if (worker.is_cocluster_peer()) // a cocluster worker takes many descriptors in flight
       worker.ipc(worker_key()).set_fd_window(64);
+    router_.worker_online(worker);
     online_hub_.publish({handle(worker)});
   }
 
@@ -247,7 +248,7 @@ private:
 
   void worker_route(impl_type& worker, nlohmann::json&& head,
                     typename worker_type::value_type&& payload) override {
-    router<S>::route(worker, workers_, head, payload);
+    router_.route(worker, workers_, head, payload);
   }
 
   void worker_error(impl_type& worker, const worker_error& error) override {
@@ -265,6 +266,7 @@ private:
   }
 
   void worker_disconnected(impl_type& worker) override {
+    router_.worker_gone(worker.id(), workers_);
     if (net_)
       net_->remove_worker(worker);
     auto self = handle(worker);
@@ -316,6 +318,7 @@ private:
 
   asio::any_io_executor executor_;
   cluster_options options_;
+  router<S> router_{options_.ipc.write_queue_limit};
   settings settings_;
   bool set_up_ = false;
   int last_id_ = 0;

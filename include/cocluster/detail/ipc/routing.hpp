@@ -213,6 +213,8 @@ struct peer {
   bool connected = false;
   /// It said it is a cocluster process: it can take the `routed` act.
   bool cocluster = false;
+  /// It has said `online`, so `cocluster` is known; until then it could be either.
+  bool online = true;
 };
 
 /// How a routed message reaches one worker.
@@ -221,6 +223,9 @@ enum class delivery {
   routed,
   /// As a plain user message (a Node worker, which must never see a cocluster act).
   plain,
+  /// Held by the primary until the worker says `online` (which tells its kind), then sent as
+  /// one of the two, before anything routed to it later.
+  hold,
 };
 
 /// Where a routed message goes.
@@ -234,10 +239,13 @@ struct plan {
 /// The primary's decision: a message from `sender` to `to`, among `peers`. One target gets it
 /// if connected (itself too, if it is the sender); a broadcast goes to every connected worker
 /// but the sender (none: an empty plan, which is no failure). Cocluster workers get the
-/// `routed` act, Node workers the plain message.
+/// `routed` act, Node workers the plain message, and a worker not yet online (whose kind is not
+/// known) has it held.
 inline plan plan_route(int sender, const target& to, std::span<const peer> peers) {
   plan result;
-  auto how = [](const peer& p) { return p.cocluster ? delivery::routed : delivery::plain; };
+  auto how = [](const peer& p) {
+    return !p.online ? delivery::hold : p.cocluster ? delivery::routed : delivery::plain;
+  };
   if (!to.all()) {
     for (const auto& p : peers)
       if (p.id == *to.id && p.connected) {
