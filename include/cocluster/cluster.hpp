@@ -311,8 +311,9 @@ public:
   /// In a worker: asks the primary to forward `message` to worker `worker_id` (cocluster's
   /// extension: Node's workers relay through the primary by hand). A cocluster worker receives
   /// it as a `routed_message{from, message}` (`cluster.worker().subscribe(event::routed_message)`),
-  /// whole in both serializations; a Node worker as a plain message, without the sender's id.
-  /// Messages from one worker to another arrive in the order they were sent. Returns false
+  /// whole in both serializations; a Node worker as a plain message, without the sender's id
+  /// (the primary holds what comes for a worker not yet online, whose kind it does not know
+  /// yet, until it is). Messages from one worker to another arrive in the order they were sent. Returns false
   /// above the high-water mark, as `send`. When the primary cannot deliver it (no worker
   /// `worker_id` is connected: `errc::no_such_worker`; its queue is full:
   /// `errc::write_queue_full`), an error event on `cluster.worker()` says so, naming the id;
