@@ -5,6 +5,7 @@
 #define COCLUSTER_CLUSTER_HPP
 
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <exception>
 #include <functional>
@@ -15,12 +16,14 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/cluster/listen_completion.hpp"
 #include "cocluster/detail/cluster/metrics_collector.hpp"
 #include "cocluster/detail/cluster/primary_role.hpp"
+#include "cocluster/detail/cluster/route_client.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/cluster/worker_role.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
@@ -272,6 +275,107 @@ public:
   /// `co_await cluster.bind(udp_bind_options{...})`.
   asio::awaitable<asio::ip::udp::socket> bind(const udp_bind_options& options);
 
+  // ---- broadcast and worker-to-worker messages (cocluster's extension) ----
+
+  /// In the primary: queues `message` for every connected worker, encoded once (the same bytes
+  /// are queued on each channel), and returns how many workers it was queued for. Node workers
+  /// get it too, as a plain message (`process.on('message')`); cocluster workers through
+  /// `event::message`, as any message of the primary. As with `send`, a worker above the
+  /// high-water mark still gets it (`async_drain` waits for room). A worker is not reached, and
+  /// not counted, when its channel is closed or closing (it is leaving), or when its write queue
+  /// is over `write_queue_limit`: that one also gets an `errc::write_queue_full` error event,
+  /// so nothing is lost silently.
+  ///
+  /// In a worker: asks the primary to forward `message` to every other connected worker (not
+  /// to this one); each cocluster worker receives it as a `routed_message` with this worker's
+  /// id (`event::routed_message`), each Node worker as a plain message. Returns 0: the number
+  /// reached is known to the primary only (`async_broadcast` completes with it). A failure
+  /// (a full queue in the primary) comes back as an error event on `cluster.worker()`.
+  /// @throws std::system_error `errc::unencodable_value`; in a worker also as `send`
+  /// (`errc::channel_closed`, `errc::write_queue_full`) and `errc::no_routing` under a primary
+  /// that is not cocluster (a Node primary ignores acts it does not know: the message would be
+  /// lost without a word).
+  std::size_t broadcast(const value_type& message);
+
+  /// `broadcast` of a user type, converted by the serialization policy.
+  template <class T>
+    requires(!std::is_same_v<std::remove_cvref_t<T>, value_type>)
+  std::size_t broadcast(const T& message) {
+    return broadcast(Serialization::to_value(message));
+  }
+
+  /// `broadcast`, completing with how many workers the message was queued for: at once in the
+  /// primary, once the primary answered in a worker (not counting the sender).
+  /// @par Completion Signature
+  /// `void(std::error_code, std::size_t)`: `errc::unencodable_value`; in a worker also
+  /// `errc::no_routing`, `errc::channel_closed`, `errc::write_queue_full` (this worker's queue,
+  /// or the primary's queue to another worker: the message was not queued for that one). With
+  /// `asio::use_awaitable` (the default) a failure is thrown as a `std::system_error` whose
+  /// what() names the call and the workers concerned.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_broadcast(value_type message, Token&& token = {}) {
+    return detail::async_complete<std::size_t>(
+        std::forward<Token>(token), executor_,
+        [this, message = std::move(message)](auto done) mutable {
+          if (worker_) {
+            worker_->routes().send_and_wait(detail::routing::target::everyone(), message, done);
+            return;
+          }
+          std::exception_ptr failure;
+          std::size_t reached = 0;
+          try {
+            reached = primary_->broadcast(message);
+          } catch (const std::system_error&) {
+            failure = std::current_exception();
+          }
+          done(failure, reached);
+        });
+  }
+
+  /// In a worker: asks the primary to forward `message` to worker `worker_id` (cocluster's
+  /// extension: Node's workers relay through the primary by hand). A cocluster worker receives
+  /// it as a `routed_message{from, message}` (`cluster.worker().subscribe(event::routed_message)`),
+  /// whole in both serializations; a Node worker as a plain message, without the sender's id
+  /// (the primary holds what comes for a worker not yet online, whose kind it does not know
+  /// yet, until it is). Messages from one worker to another arrive in the order they were sent. Returns false
+  /// above the high-water mark, as `send`. When the primary cannot deliver it (no worker
+  /// `worker_id` is connected: `errc::no_such_worker`; its queue is full:
+  /// `errc::write_queue_full`), an error event on `cluster.worker()` says so, naming the id;
+  /// `async_send_to` reports it to the caller instead. In the primary, use
+  /// `find_worker(id).send(message)`.
+  /// @throws std::system_error `errc::wrong_role` in the primary, `errc::no_routing` under a
+  /// primary that is not cocluster, and as `send`.
+  bool send_to(int worker_id, const value_type& message) {
+    return worker_routes("send_to").send(detail::routing::target::worker(worker_id), message);
+  }
+
+  /// `send_to` of a user type, converted by the serialization policy.
+  template <class T>
+    requires(!std::is_same_v<std::remove_cvref_t<T>, value_type>)
+  bool send_to(int worker_id, const T& message) {
+    return send_to(worker_id, Serialization::to_value(message));
+  }
+
+  /// `send_to`, completing once the primary has queued the message for worker `worker_id`, or
+  /// with the failure.
+  /// @par Completion Signature
+  /// `void(std::error_code)`: `errc::no_such_worker` (no worker `worker_id` is connected),
+  /// `errc::write_queue_full`, `errc::no_routing`, `errc::channel_closed`,
+  /// `errc::unencodable_value`. With `asio::use_awaitable` (the default) a failure is thrown as
+  /// a `std::system_error` whose what() names the worker ("cocluster: send_to: worker 7 is not
+  /// connected (it exited, is leaving, or never existed)").
+  /// @throws std::system_error `errc::wrong_role` in the primary.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_send_to(int worker_id, value_type message, Token&& token = {}) {
+    auto* routes = &worker_routes("async_send_to");
+    return detail::async_complete_void(
+        std::forward<Token>(token), executor_,
+        [routes, worker_id, message = std::move(message)](auto done) mutable {
+          routes->send_and_wait(detail::routing::target::worker(worker_id), message,
+                                [done](std::exception_ptr failure, std::size_t) { done(failure); });
+        });
+  }
+
   // ---- worker ----
 
   /// This worker (Node's `cluster.worker`).
@@ -319,6 +423,13 @@ private:
   }
 
   detail::primary_role<Serialization>& primary(const char* what) const;
+
+  detail::route_client<Serialization>& worker_routes(const char* what) const {
+    if (!worker_)
+      throw std::system_error(make_error_code(errc::wrong_role),
+                              std::string("cocluster: ") + what + " is only available in a worker");
+    return worker_->routes();
+  }
 
   executor_type executor_;
   cluster_options options_;
@@ -435,6 +546,14 @@ template <scheduling_policy Scheduling, serialization_policy Serialization>
 asio::awaitable<asio::ip::udp::socket> cluster<Scheduling, Serialization>::bind(
     const udp_bind_options& options) {
   return async_bind(options, asio::use_awaitable);
+}
+
+template <scheduling_policy Scheduling, serialization_policy Serialization>
+std::size_t cluster<Scheduling, Serialization>::broadcast(const value_type& message) {
+  if (primary_)
+    return primary_->broadcast(message);
+  worker_->routes().send(detail::routing::target::everyone(), message);
+  return 0;
 }
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>

@@ -50,6 +50,12 @@ enum class errc {
   /// (`ipc_options::max_pending_handles`): a peer that does not acknowledge cannot make the
   /// sender hold descriptors without bound.
   too_many_handles,
+  /// A message routed through the primary (`send_to`, a worker's `broadcast`) names a worker
+  /// that is not connected: it has exited, is leaving, or never existed.
+  no_such_worker,
+  /// Worker-to-worker messages need a cocluster primary to route them; this worker's primary is
+  /// not one (a Node primary ignores the routing request: the message would be lost silently).
+  no_routing,
 };
 
 namespace detail {
@@ -76,6 +82,8 @@ public:
     case errc::supervisor_stopped: return "supervisor stopped";
     case errc::wrong_handle_kind: return "handle of the wrong kind, or already taken";
     case errc::too_many_handles: return "too many handles waiting for the peer's acknowledgement";
+    case errc::no_such_worker: return "no such worker is connected";
+    case errc::no_routing: return "the primary does not route messages between workers";
     }
     return "unknown cocluster error";
   }

@@ -84,6 +84,17 @@ struct handle_message_event {
   cocluster::handle handle;
 };
 
+/// A message another worker sent to this one through the primary (`cluster.send_to`, or a
+/// worker's `cluster.broadcast`): cocluster's extension, received with
+/// `cluster.worker().subscribe(event::routed_message)`.
+template <class Value>
+struct routed_message {
+  /// The id of the worker that sent it.
+  int from = 0;
+  /// The message, whole: with `advanced`, BigInts, Maps, Buffers... as they were sent.
+  Value message;
+};
+
 /// Something went wrong with a worker (Node's worker `error`, seen cluster-wide).
 template <class Worker>
 struct error_event {
@@ -130,6 +141,10 @@ struct message_t {
 struct handle_message_t {
   explicit handle_message_t() = default;
 };
+/// The type of `event::routed_message`: a message from another worker (`routed_message`).
+struct routed_message_t {
+  explicit routed_message_t() = default;
+};
 /// The type of `event::error`: an error about a worker (`error_event`).
 struct error_t {
   explicit error_t() = default;
@@ -154,6 +169,9 @@ inline constexpr message_t message{};
 /// Names the messages that came with a handle (Node's `message` event with its second
 /// argument): `handle_message` on a worker, `handle_message_event` on the cluster.
 inline constexpr handle_message_t handle_message{};
+/// Names the messages that other workers sent to this one through the primary
+/// (`routed_message`): cocluster's extension, on the worker's own handle.
+inline constexpr routed_message_t routed_message{};
 /// Names the `error` event: an error about a worker (`error_event`).
 inline constexpr error_t error{};
 /// Names the `setup` event: `setup_primary` was called (`setup_event`).

@@ -188,6 +188,17 @@ public:
     return impl_->subscribe(tag);
   }
 
+  /// In a worker process, on its own handle (`cluster.worker()`): subscribes to the messages
+  /// other workers sent it through the primary (`cluster.send_to`, a worker's
+  /// `cluster.broadcast`), each a `routed_message{from, message}` (cocluster's extension; the
+  /// primary's own messages, its broadcasts included, come through `event::message`). Messages
+  /// from one worker arrive in the order it sent them. Those that arrived before any
+  /// subscription wait for the first one. The stream ends as the message stream does. In the
+  /// primary nothing arrives here: the primary forwards routed messages without seeing them.
+  event_stream<routed_message<value_type>> subscribe(event::routed_message_t tag) const {
+    return impl_->subscribe(tag);
+  }
+
   /// Subscribes to the worker's errors (Node's worker `error`). Ends once the worker has both
   /// disconnected and exited.
   event_stream<worker_error> subscribe(event::error_t tag) const { return impl_->subscribe(tag); }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/ipc/routing.hpp"
 #include "cocluster/detail/process/environment.hpp"
 #include "cocluster/detail/process/spawn.hpp"
 #include "cocluster/detail/unique_fd.hpp"
@@ -109,6 +110,7 @@ inline launched_worker launch_worker(const settings& current,
   env[protocol::env_unique_id] = std::to_string(id);
   env[protocol::env_channel_fd] = std::to_string(channel_index);
   env[protocol::env_serialization_mode] = std::string(serialization_mode);
+  env[routing::env_primary] = std::to_string(id); // this primary routes worker-to-worker messages
   for (const auto& [name, value] : env)
     request.env.push_back(name + "=" + value);
 

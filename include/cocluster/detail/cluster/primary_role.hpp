@@ -19,6 +19,7 @@
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/cluster/launch.hpp"
 #include "cocluster/detail/cluster/metrics_collector.hpp"
+#include "cocluster/detail/cluster/router.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
@@ -147,6 +148,11 @@ public:
     return it == workers_.end() ? worker_type() : it->second;
   }
 
+  /// `cluster.broadcast` in the primary (see `router::broadcast`).
+  std::size_t broadcast(const typename worker_type::value_type& message) {
+    return router<S>::broadcast(workers_, message);
+  }
+
   /// Disconnects every connected worker; completes once all workers present now have both
   /// disconnected and exited (Node completes at the first exit: nodejs/node quirk, fixed).
   template <class Token>
@@ -228,6 +234,7 @@ private:
   void worker_online(impl_type& worker) override {
     if (worker.is_cocluster_peer()) // a cocluster worker takes many descriptors in flight
       worker.ipc(worker_key()).set_fd_window(64);
+    router_.worker_online(worker);
     online_hub_.publish({handle(worker)});
   }
 
@@ -242,6 +249,11 @@ private:
 
   void worker_message(impl_type& worker, typename worker_type::value_type&& message) override {
     message_hub_.publish({handle(worker), std::move(message)});
+  }
+
+  void worker_route(impl_type& worker, nlohmann::json&& head,
+                    typename worker_type::value_type&& payload) override {
+    router_.route(worker, workers_, head, payload);
   }
 
   void worker_error(impl_type& worker, const worker_error& error) override {
@@ -259,6 +271,7 @@ private:
   }
 
   void worker_disconnected(impl_type& worker) override {
+    router_.worker_gone(worker.id(), workers_);
     if (net_)
       net_->remove_worker(worker);
     auto self = handle(worker);
@@ -311,6 +324,7 @@ private:
 
   asio::any_io_executor executor_;
   cluster_options options_;
+  router<S> router_{options_.ipc.write_queue_limit};
   settings settings_;
   bool set_up_ = false;
   int last_id_ = 0;

@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/ipc/routing.hpp"
 
 namespace cocluster::detail {
 
@@ -26,6 +27,9 @@ struct worker_environment {
   int id = 0;
   int channel_fd = -1;
   std::string serialization_mode = "json";
+  /// The primary is a cocluster primary (`routing::env_primary` names this worker's id): it
+  /// routes worker-to-worker messages.
+  bool cocluster_primary = false;
 };
 
 inline std::optional<int> parse_int(std::string_view text) {
@@ -37,8 +41,8 @@ inline std::optional<int> parse_int(std::string_view text) {
 }
 
 /// Returns nothing when `NODE_UNIQUE_ID` is not set (this process is a primary). Otherwise reads
-/// `NODE_UNIQUE_ID`, `NODE_CHANNEL_FD` and `NODE_CHANNEL_SERIALIZATION_MODE`, removes all three
-/// from the environment (so this worker's own children do not inherit them, as in Node), checks
+/// `NODE_UNIQUE_ID`, `NODE_CHANNEL_FD` and `NODE_CHANNEL_SERIALIZATION_MODE` (and cocluster's
+/// `COCLUSTER_PRIMARY`), removes them from the environment (so this worker's own children do not inherit them, as in Node), checks
 /// that the channel is a stream socket, and makes it close-on-exec.
 /// @throws std::invalid_argument or std::system_error naming what is wrong.
 inline std::optional<worker_environment> take_worker_environment() {
@@ -52,6 +56,9 @@ inline std::optional<worker_environment> take_worker_environment() {
   const char* mode_text = std::getenv(protocol::env_serialization_mode);
   if (mode_text != nullptr && *mode_text != '\0')
     result.serialization_mode = mode_text;
+  const char* primary_text = std::getenv(routing::env_primary);
+  result.cocluster_primary = primary_text != nullptr && id_text == primary_text;
+  ::unsetenv(routing::env_primary);
   ::unsetenv(protocol::env_unique_id);
   ::unsetenv(protocol::env_channel_fd);
   ::unsetenv(protocol::env_serialization_mode);

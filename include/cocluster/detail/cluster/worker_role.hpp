@@ -16,6 +16,7 @@
 #include <string>
 
 #include "cocluster/config.hpp"
+#include "cocluster/detail/cluster/route_client.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
@@ -54,6 +55,7 @@ public:
     init.exit_on_unexpected_disconnect = options.exit_on_unexpected_disconnect;
     self_ = std::make_shared<self_worker<S>>(worker_key(), std::move(init));
     self_->start(worker_key());
+    routes_ = std::make_unique<route_client<S>>(self_, environment.cocluster_primary);
     // Node sends `online` during bootstrap, before any user code runs. The extra field tells a
     // cocluster primary that this peer takes several connections in flight (Node ignores it).
     auto online = protocol::cluster_message(protocol::act_online);
@@ -71,6 +73,9 @@ public:
   worker_type self() const noexcept { return worker_type(self_); }
 
   const std::shared_ptr<impl_type>& self_impl() const noexcept { return self_; }
+
+  /// `send_to` and a worker's `broadcast`.
+  route_client<S>& routes() noexcept { return *routes_; }
 
 private:
   void worker_online(impl_type&) override {}
@@ -102,6 +107,7 @@ private:
   asio::any_io_executor executor_;
   sequence seq_;
   std::shared_ptr<impl_type> self_;
+  std::unique_ptr<route_client<S>> routes_;
   worker_net_hooks<impl_type>* net_ = nullptr;
 };
 

@@ -165,6 +165,23 @@ public:
     return below;
   }
 
+  /// Queues an internal message `head` whose last field, `msg`, holds the user value `payload`
+  /// (`S::encode_envelope`): cocluster's routed messages. Returns and throws as `send`.
+  bool send_envelope(const protocol::message& head, const value_type& payload) {
+    return enqueue([&](std::string& out) { S::encode_envelope(head, payload, out); });
+  }
+
+  /// Queues a frame body encoded beforehand by this channel's serialization (`S::encode`,
+  /// `S::encode_envelope`): a broadcast encodes its message once and queues the same bytes on
+  /// every channel. `user_message`: it is a user message (counted as one), not an envelope.
+  /// Returns and throws as `send`.
+  bool send_encoded(std::string_view body, bool user_message) {
+    const bool below = enqueue([&](std::string& out) { out.append(body); });
+    if (user_message)
+      ++counters_.user_messages_sent;
+    return below;
+  }
+
   /// Waits until everything queued so far has been written to the socket.
   /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first.
   template <class Token>

@@ -70,6 +70,21 @@ public:
                           });
   }
 
+  /// Sends `message` with the next `seq` and the user value `payload` as its last field, `msg`
+  /// (a routed message); `on_reply` as in `send_request` (may be empty). Unlike `send`, a
+  /// refusal is thrown, as a user's `send` throws it.
+  /// @throws std::system_error `errc::channel_closed`, `errc::write_queue_full`,
+  /// `errc::unencodable_value`.
+  bool send_with_payload(protocol::message message, const typename S::value_type& payload,
+                         reply_handler on_reply) {
+    message["seq"] = seq_.next;
+    const bool below_mark = channel_.send_envelope(message, payload);
+    const std::int64_t seq = seq_.take();
+    if (on_reply)
+      waiting_.emplace(seq, std::move(on_reply));
+    return below_mark;
+  }
+
   /// When `message` is the reply to a waiting request (its `ack` names one), hands it and `fd`
   /// to that request's handler, forgets the request and returns true; otherwise returns false
   /// and leaves both alone.

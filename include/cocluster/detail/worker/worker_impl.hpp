@@ -27,6 +27,7 @@
 #include "cocluster/detail/ipc/channel.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/ipc/requests.hpp"
+#include "cocluster/detail/ipc/routing.hpp"
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/signal_names.hpp"
 #include "cocluster/detail/unique_fd.hpp"
@@ -93,7 +94,7 @@ public:
                   }),
         online_(executor_), listening_(executor_), disconnected_(executor_), exited_(executor_),
         messages_(executor_), handle_messages_(executor_), errors_(executor_),
-        listening_events_(executor_) {
+        listening_events_(executor_), routed_messages_(executor_) {
     for (auto& [index, fd] : init.stdio_pipes)
       stdio_pipes_.emplace(index, asio::posix::stream_descriptor(executor_, fd.release()));
   }
@@ -208,6 +209,14 @@ public:
     return event_stream<handle_message<value_type>>(handle_messages_.subscribe(std::move(backlog)));
   }
 
+  /// A subscription to the messages other workers routed to this one; it takes their
+  /// unclaimed backlog.
+  event_stream<routed_message<value_type>> subscribe(event::routed_message_t) {
+    auto backlog = std::move(unclaimed_routed_);
+    unclaimed_routed_.clear();
+    return event_stream<routed_message<value_type>>(routed_messages_.subscribe(std::move(backlog)));
+  }
+
   /// A subscription to the error hub (closed once disconnected and exited).
   event_stream<worker_error> subscribe(event::error_t) {
     return event_stream<worker_error>(errors_.subscribe());
@@ -310,7 +319,10 @@ public:
           if (auto self = weak.lock())
             self->on_handle_message(std::move(message), std::move(h));
         },
-        nullptr,
+        [weak](nlohmann::json&& head, value_type&& payload) {
+          if (auto self = weak.lock())
+            self->on_internal_payload(std::move(head), std::move(payload));
+        },
     });
     if (watcher_)
       watcher_->start([weak](detail::wait_status status) {
@@ -342,6 +354,24 @@ public:
                             std::string_view handle_type = detail::protocol::handle_net_native) {
     return requests_.send_request_with_fd(std::move(message), fd, std::move(on_reply), handle_type);
   }
+
+  /// Sends a routing request (`routing::route_request`) with the user value `payload`, stamped
+  /// with the next `seq`; `on_reply` (may be empty) runs with the primary's answer.
+  /// @throws std::system_error as `send`.
+  bool send_route(detail::worker_key, detail::protocol::message head, const value_type& payload,
+                  std::function<void(nlohmann::json&&, detail::unique_fd)> on_reply) {
+    return requests_.send_with_payload(std::move(head), payload, std::move(on_reply));
+  }
+
+  /// Queues a frame body encoded beforehand (a broadcast's, encoded once for every worker);
+  /// `user_message` when it is a user message rather than a routed envelope.
+  /// @throws std::system_error as `send`.
+  bool send_encoded(detail::worker_key, std::string_view body, bool user_message) {
+    return channel_->send_encoded(body, user_message);
+  }
+
+  /// Reports an error about this worker (its error stream, and the cluster's).
+  void report(detail::worker_key, const worker_error& error) { report_error(error); }
 
   /// Asks a cocluster worker to report a heartbeat from its event loop every `interval`. Returns
   /// false, sending nothing, for a peer that is not cocluster (a Node worker would not answer,
@@ -472,7 +502,30 @@ protected:
     // Node's internal(): a message whose `ack` names one of our requests is that request's reply.
     if (requests_.deliver_reply(message, fd))
       return;
+    if (protocol::act(message) == detail::routing::act_route_failed) // no one waits: an error
+      return report_error({detail::routing::error_of(message),
+                           detail::routing::describe_failure(message)});
     on_cluster_message(std::move(message), std::move(fd));
+  }
+
+  // An internal message that carried a user value: a routing request (to the primary's
+  // router) or a routed message (to this worker's stream); anything else loses the value.
+  void on_internal_payload(nlohmann::json&& head, value_type&& payload) {
+    namespace routing = detail::routing;
+    const auto act = detail::protocol::act(head);
+    if (act == routing::act_route) {
+      if (observer_)
+        observer_->worker_route(*this, std::move(head), std::move(payload));
+    } else if (act == routing::act_routed && is_self()) {
+      const auto from = detail::protocol::integer_field(head, routing::field_from).value_or(0);
+      routed_message<value_type> received{static_cast<int>(from), std::move(payload)};
+      if (routed_messages_.has_subscribers())
+        routed_messages_.publish(std::move(received));
+      else
+        unclaimed_routed_.push_back(std::move(received));
+    } else {
+      on_internal_message(std::move(head), detail::unique_fd());
+    }
   }
 
   void report_error(const worker_error& error) {
@@ -488,6 +541,7 @@ protected:
     requests_.forget_all();
     messages_.close(make_error_code(errc::channel_closed));
     handle_messages_.close(make_error_code(errc::channel_closed));
+    routed_messages_.close(make_error_code(errc::channel_closed));
     listening_events_.close(make_error_code(errc::channel_closed));
     if (!exited_after_disconnect_)
       exited_after_disconnect_ = false;
@@ -551,6 +605,8 @@ protected:
   detail::event_hub<listen_address> listening_events_;
   std::deque<value_type> unclaimed_;
   std::deque<handle_message<value_type>> unclaimed_handles_;
+  detail::event_hub<routed_message<value_type>> routed_messages_;
+  std::deque<routed_message<value_type>> unclaimed_routed_;
   // Messages with handles kept for a first subscription, at most.
   static constexpr std::size_t max_unclaimed_handles = 64;
 };

@@ -42,6 +42,10 @@ public:
   virtual bool wants_handle_messages() { return false; }
   /// A user message with a handle arrived (called only when `wants_handle_messages()`).
   virtual void worker_handle_message(Worker&, typename Worker::value_type&&, handle&&) {}
+  /// In the primary: the worker asks that a user value be routed to other workers
+  /// (`routing::act_route`; its head and the value).
+  virtual void worker_route(Worker&, nlohmann::json&& /* head */,
+                            typename Worker::value_type&& /* payload */) {}
   /// An error about the worker.
   virtual void worker_error(Worker&, const worker_error&) = 0;
   /// An internal message the worker object does not handle itself (queryServer, listening,
