@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -19,8 +20,15 @@ import unittest
 try:  # Debian's python3-prometheus-client: the README's test command installs it
     from prometheus_client.parser import text_string_to_metric_families
     PROMETHEUS_MISSING = None
-except ImportError as e:
-    PROMETHEUS_MISSING = e
+except ImportError:
+    # A python3 of its own first on PATH (pyenv, a virtualenv) does not see Debian's packages:
+    # the parser is pure Python, take it from there.
+    sys.path.append('/usr/lib/python3/dist-packages')
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+        PROMETHEUS_MISSING = None
+    except ImportError as e:
+        PROMETHEUS_MISSING = e
 
 HTTP_CLUSTER = os.environ.get('HTTP_CLUSTER', 'build/examples/http_cluster')
 SUPERVISED_READY = os.environ.get('SUPERVISED_READY', 'build/examples/supervised_ready')

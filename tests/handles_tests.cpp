@@ -159,6 +159,8 @@ WORKER_SCENARIO("send-sockets-to-primary") {
   });
 }
 
+TEST_SUITE_BEGIN("handles");
+
 TEST_CASE_TEMPLATE("a connection the primary accepted is served by the worker it is sent to", S,
                    COCLUSTER_TEST_SERIALIZATIONS) {
   asio::io_context io;
@@ -415,15 +417,13 @@ TEST_CASE_TEMPLATE("a cocluster worker serves sockets a real Node primary sends 
     test::skip(test::needs_node);
     return;
   }
-  const auto result = test::run_program({*node, test::test_file("node/handle_primary.js"),
-                                         std::string(S::mode_name), test::self_binary(),
-                                         "--worker-scenario", "serve-handles"});
-  INFO("node primary said: " << result.output);
-  CHECK(result.exit_code == 0);
-  const auto report = nlohmann::json::parse(result.output, nullptr, false);
-  REQUIRE(!report.is_discarded());
+  const auto report = test::node_primary_report(
+      *node, {test::test_file("node/handle_primary.js"), std::string(S::mode_name),
+              test::self_binary(), "--worker-scenario", "serve-handles"});
   CHECK(report.value("ok", false));
   CHECK(report["answers"] == nlohmann::json::array({"worker 1 got 0", "worker 1 got 1"}));
   CHECK(report["connections_while_open"] == 1);
   CHECK(report["closed"] == true);
 }
+
+TEST_SUITE_END();

@@ -176,13 +176,9 @@ TEST_CASE("a cocluster worker under a real Node primary sends no heartbeat, and 
     test::skip(test::needs_node);
     return;
   }
-  const auto result = test::run_program({*node, test::test_file("node/heartbeat_primary.js"),
-                                         test::self_binary(), "--worker-scenario",
-                                         "ready-under-node"});
-  INFO("node primary said: " << result.output);
-  CHECK(result.exit_code == 0);
-  const auto report = nlohmann::json::parse(result.output, nullptr, false);
-  REQUIRE(!report.is_discarded());
+  const auto report = test::node_primary_report(
+      *node, {test::test_file("node/heartbeat_primary.js"), test::self_binary(),
+              "--worker-scenario", "ready-under-node"});
   REQUIRE(report.contains("acts"));
   for (const auto& act : report["acts"]) // Node's own acts only: online, exitedAfterDisconnect...
     CHECK(act.get<std::string>().rfind("cocluster.", 0) == std::string::npos);
@@ -198,13 +194,9 @@ TEST_CASE_TEMPLATE("a cocluster worker under a real Node primary comes online, t
     test::skip(test::needs_node);
     return;
   }
-  const auto result = test::run_program({*node, test::test_file("node/interop_primary.js"),
-                                         std::string(S::mode_name), test::self_binary(),
-                                         "--worker-scenario", "under-node"});
-  INFO("node primary said: " << result.output);
-  CHECK(result.exit_code == 0);
-  const auto report = nlohmann::json::parse(result.output, nullptr, false);
-  REQUIRE(!report.is_discarded());
+  const auto report = test::node_primary_report(
+      *node, {test::test_file("node/interop_primary.js"), std::string(S::mode_name),
+              test::self_binary(), "--worker-scenario", "under-node"});
   CHECK(report.value("ok", false));
   CHECK(report["seen"]["disconnect"]["exitedAfterDisconnect"] == true);
   // How the cocluster worker ended, as the Node primary saw it.
@@ -338,13 +330,9 @@ TEST_CASE("cocluster workers serve a shared port under a real Node primary, in R
   }
   for (const std::string policy : {"rr", "none"}) {
     CAPTURE(policy);
-    const auto result = test::run_program({*node, test::test_file("node/interop_net_primary.js"),
-                                           test::self_binary()},
-                                          {"NODE_CLUSTER_SCHED_POLICY=" + policy});
-    INFO("node primary said: " << result.output);
-    CHECK(result.exit_code == 0);
-    const auto report = nlohmann::json::parse(result.output, nullptr, false);
-    REQUIRE(!report.is_discarded());
+    const auto report = test::node_primary_report(
+        *node, {test::test_file("node/interop_net_primary.js"), test::self_binary()},
+        {"NODE_CLUSTER_SCHED_POLICY=" + policy});
     CHECK(report.value("ok", false));
     CHECK(report["policy"] == (policy == "rr" ? 2 : 1)); // Node's SCHED_RR / SCHED_NONE
     // How each cocluster worker ended, as the Node primary saw it.
@@ -396,13 +384,9 @@ TEST_CASE("a cocluster worker under a real Node primary in advanced mode trades 
     test::skip(test::needs_node);
     return;
   }
-  const auto result = test::run_program({*node, test::test_file("node/interop_rich.js"),
-                                         test::self_binary(), "--worker-scenario",
-                                         "rich-under-node"});
-  INFO("node primary said: " << result.output);
-  CHECK(result.exit_code == 0);
-  const auto report = nlohmann::json::parse(result.output, nullptr, false);
-  REQUIRE(!report.is_discarded());
+  const auto report = test::node_primary_report(*node, {test::test_file("node/interop_rich.js"),
+                                                        test::self_binary(), "--worker-scenario",
+                                                        "rich-under-node"});
   CHECK(report.value("ok", false));
   // How the cocluster worker ended, as the Node primary saw it.
   CHECK(report["code"] == 0);

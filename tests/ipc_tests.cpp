@@ -175,9 +175,10 @@ void set_nonblocking(int fd) {
   REQUIRE(::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) == 0);
 }
 
-// A pipe; the channel sends its write end.
-struct pipe_pair {
-  pipe_pair() {
+// A connected Unix socket pair; the channel sends (or receives) its write end, the test keeps
+// its read end.
+struct socket_pair {
+  socket_pair() {
     int ends[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
     read_end.reset(ends[0]);
@@ -186,10 +187,11 @@ struct pipe_pair {
   unique_fd read_end, write_end;
 };
 
-// True when `fd` is the write end of `pipe`: a byte written to it comes out of the read end.
-bool writes_into(int fd, const pipe_pair& pipe) {
+// True when `fd` is the write end of `pipe` (or a copy of it): a byte written to it comes out of
+// the read end.
+bool writes_into(int fd, const socket_pair& pair) {
   char byte = 0;
-  return ::write(fd, "x", 1) == 1 && ::read(pipe.read_end.get(), &byte, 1) == 1 && byte == 'x';
+  return ::write(fd, "x", 1) == 1 && ::read(pair.read_end.get(), &byte, 1) == 1 && byte == 'x';
 }
 
 } // namespace
@@ -585,7 +587,7 @@ TEST_CASE("each descriptor we send waits for the peer's ACK or NACK of the one b
   asio::io_context io;
   channel_with_raw_peer c(io);
   set_nonblocking(c.peer.get());
-  std::vector<pipe_pair> pipes(3);
+  std::vector<socket_pair> pipes(3);
   for (int i = 0; i < 3; ++i) {
     auto inner = cocluster::detail::protocol::cluster_message("newconn");
     inner["key"] = "k";
@@ -833,7 +835,7 @@ TEST_CASE("internal requests are stamped with the next seq and each reply goes t
   };
   CHECK(requests.send(protocol::cluster_message("plain"))); // seq 7, no reply wanted
   CHECK(requests.send_request(protocol::cluster_message("a"), reply_to("a"))); // seq 8
-  pipe_pair pipe;
+  socket_pair pipe;
   CHECK(requests.send_request_with_fd(protocol::cluster_message("b"), pipe.write_end.get(),
                                       reply_to("b"))); // seq 9
   CHECK(seq.next == 10);
@@ -910,34 +912,14 @@ TEST_CASE("an internal request the channel refuses is reported, takes its seq an
   CHECK(errors[0].second.rfind("sending an internal message: ", 0) == 0);
 }
 
-TEST_SUITE_END();
-
 // ---- handles with user messages ----
 
 namespace {
 
-// A connected Unix socket pair: the channel sends or receives `sent`, the test keeps `kept`.
-struct socket_pair {
-  socket_pair() {
-    int ends[2];
-    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
-    sent.reset(ends[0]);
-    kept.reset(ends[1]);
-  }
-  unique_fd sent, kept;
-};
-
-// True when `fd` is `pair.sent` or a copy of it: a byte written to it reaches `pair.kept`.
-bool reaches(int fd, const socket_pair& pair) {
-  char byte = 0;
-  return ::write(fd, "y", 1) == 1 && ::recv(pair.kept.get(), &byte, 1, 0) == 1 && byte == 'y';
-}
-
-// True while the socket `pair.sent` was sent from is open somewhere: its peer sees no end of
-// file.
+// True while the write end of `pair` is open somewhere: its read end sees no end of file.
 bool still_open_somewhere(const socket_pair& pair) {
   char byte = 0;
-  return ::recv(pair.kept.get(), &byte, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
+  return ::recv(pair.read_end.get(), &byte, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
 }
 
 } // namespace
@@ -948,8 +930,8 @@ TEST_CASE("a user message with a net.Socket arrives with a handle to that very s
   socket_pair pair;
   c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"user":1}})"
               "\n",
-              pair.sent.get());
-  pair.sent.reset(); // the peer's copy: only the one in flight is left
+              pair.write_end.get());
+  pair.write_end.reset(); // the peer's copy: only the one in flight is left
   run_until(io, [&] { return !c.handles.empty() && c.ipc->queued_bytes() == 0; });
   REQUIRE(c.handles.size() == 1);
   REQUIRE(c.messages.size() == 1);
@@ -957,7 +939,7 @@ TEST_CASE("a user message with a net.Socket arrives with a handle to that very s
   CHECK(c.internal.empty());
   CHECK(c.handles[0].kind() == cocluster::handle_kind::local_socket);
   auto socket = c.handles[0].take_local_socket(io.get_executor());
-  CHECK(reaches(socket.native_handle(), pair));
+  CHECK(writes_into(socket.native_handle(), pair));
   CHECK(c.read_raw() == "{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
   CHECK_FALSE(c.handles[0]); // taken
   CHECK_THROWS_AS(c.handles[0].take_local_socket(io.get_executor()), std::system_error);
@@ -978,11 +960,11 @@ TEST_CASE("a handle whose descriptor is not what its type says is refused with a
                 read_end.get());
     c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Server","msg":{"n":2}})"
                 "\n",
-                pair.sent.get());
+                pair.write_end.get());
     c.write_raw(R"({"cmd":"NODE_HANDLE","type":"fs.File","msg":{"n":3}})"
                 "\n",
-                pair.sent.get());
-    pair.sent.reset();
+                pair.write_end.get());
+    pair.write_end.reset();
     run_until(io, [&] { return c.errors.size() == 3 && c.ipc->queued_bytes() == 0; });
     CHECK(c.messages.empty());
     CHECK(c.handles.empty());
@@ -1006,7 +988,7 @@ TEST_CASE("a message sent with a handle goes out in Node's envelope and the send
   set_nonblocking(c.peer.get());
   socket_pair pair;
   asio::local::stream_protocol::socket socket(io.get_executor(), asio::local::stream_protocol(),
-                                              pair.sent.release());
+                                              pair.write_end.release());
   c.ipc->send_with_handle({{"sticky", "abc"}}, cocluster::handle(std::move(socket)));
   CHECK_FALSE(socket.is_open()); // given up
   run_while_ready(io);
@@ -1014,7 +996,7 @@ TEST_CASE("a message sent with a handle goes out in Node's envelope and the send
   CHECK(got.bytes == R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"sticky":"abc"}})"
                      "\n");
   REQUIRE(got.fds.size() == 1);
-  CHECK(reaches(got.fds[0].get(), pair));
+  CHECK(writes_into(got.fds[0].get(), pair));
   got.fds.clear();
   CHECK(still_open_somewhere(pair)); // the sender holds its copy until the ACK
   c.write_raw("{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
@@ -1029,7 +1011,7 @@ TEST_CASE("keep_open sends a copy and leaves the sender's socket open and usable
   set_nonblocking(c.peer.get());
   socket_pair pair;
   asio::local::stream_protocol::socket socket(io.get_executor(), asio::local::stream_protocol(),
-                                              pair.sent.release());
+                                              pair.write_end.release());
   c.ipc->send_with_handle({{"n", 1}}, cocluster::handle::keep_open(socket));
   run_while_ready(io);
   auto got = read_with_fds(c.peer.get());
@@ -1039,7 +1021,7 @@ TEST_CASE("keep_open sends a copy and leaves the sender's socket open and usable
   run_until(io, [&] { return readable(c.peer.get()) == 0 && c.ipc->queued_bytes() == 0; });
   io.poll();
   REQUIRE(socket.is_open());
-  CHECK(reaches(socket.native_handle(), pair));
+  CHECK(writes_into(socket.native_handle(), pair));
 }
 
 TEST_CASE("a refused net.Socket is sent again three times and then reported") {
@@ -1047,7 +1029,7 @@ TEST_CASE("a refused net.Socket is sent again three times and then reported") {
   channel_with_raw_peer c(io);
   set_nonblocking(c.peer.get());
   socket_pair pair;
-  c.ipc->send_with_handle({{"n", 1}}, cocluster::handle::adopt(pair.sent.release()));
+  c.ipc->send_with_handle({{"n", 1}}, cocluster::handle::adopt(pair.write_end.release()));
   for (int attempt = 1; attempt <= 4; ++attempt) {
     CAPTURE(attempt);
     raw_read got;
@@ -1061,7 +1043,7 @@ TEST_CASE("a refused net.Socket is sent again three times and then reported") {
     CHECK(got.bytes == R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"n":1}})"
                        "\n");
     REQUIRE(got.fds.size() == 1);
-    CHECK(reaches(got.fds[0].get(), pair)); // the same socket each time
+    CHECK(writes_into(got.fds[0].get(), pair)); // the same socket each time
     CHECK(c.errors.empty());
     c.write_raw("{\"cmd\":\"NODE_HANDLE_NACK\"}\n");
   }
@@ -1085,11 +1067,11 @@ TEST_CASE(
     set_nonblocking(c.peer.get());
     std::vector<socket_pair> pairs(4);
     for (std::size_t i = 0; i < 3; ++i)
-      c.ipc->send_with_handle({{"n", i}}, cocluster::handle::adopt(pairs[i].sent.release()));
+      c.ipc->send_with_handle({{"n", i}}, cocluster::handle::adopt(pairs[i].write_end.release()));
     run_while_ready(io);
     (void)read_with_fds(c.peer.get()); // the peer takes the first (and closes it)
     try {
-      c.ipc->send_with_handle({{"n", 3}}, cocluster::handle::adopt(pairs[3].sent.release()));
+      c.ipc->send_with_handle({{"n", 3}}, cocluster::handle::adopt(pairs[3].write_end.release()));
       FAIL("a fourth handle was taken");
     } catch (const std::system_error& e) {
       CHECK(e.code() == cocluster::errc::too_many_handles);
@@ -1105,7 +1087,7 @@ TEST_CASE(
     (void)read_with_fds(c.peer.get()); // the second
     socket_pair another;
     CHECK_NOTHROW(c.ipc->send_with_handle({{"n", 4}},
-                                          cocluster::handle::adopt(another.sent.release())));
+                                          cocluster::handle::adopt(another.write_end.release())));
     c.ipc->close();
     for (std::size_t i = 1; i < 3; ++i)
       CHECK(!still_open_somewhere(pairs[i])); // closing the channel closes what it held
@@ -1122,8 +1104,8 @@ TEST_CASE("sockets received with a Node server's key are counted for NODE_SOCKET
   socket_pair pair;
   c.write_raw(R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"n":1},"key":"6::::8000"})"
               "\n",
-              pair.sent.get());
-  pair.sent.reset();
+              pair.write_end.get());
+  pair.write_end.reset();
   run_until(io, [&] { return !c.handles.empty(); });
   REQUIRE(c.handles.size() == 1);
   auto socket = c.handles[0].take_local_socket(io.get_executor());
@@ -1157,3 +1139,5 @@ TEST_CASE("sockets received with a Node server's key are counted for NODE_SOCKET
         std::vector<nlohmann::json>{{{"cmd", "NODE_SOCKET_ALL_CLOSED"}, {"key", "6::::8000"}}});
   CHECK(c.internal.empty()); // answered by the channel, not passed on
 }
+
+TEST_SUITE_END();

@@ -28,5 +28,12 @@ int main(int argc, char** argv) {
   }
   doctest::Context context;
   context.applyCommandLine(argc, argv);
-  return context.run();
+  const int result = context.run();
+  if (result == 0 && !context.shouldExit() && test::cases_run() == 0) {
+    // A filter that selects nothing (a suite whose file lacks TEST_SUITE_BEGIN, a renamed test
+    // case) would otherwise pass without testing anything.
+    std::fprintf(stderr, "[cocluster] no test case matched the filters: nothing was tested\n");
+    return 1;
+  }
+  return result;
 }

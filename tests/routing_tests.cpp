@@ -687,13 +687,9 @@ TEST_CASE("under a real Node primary the routing calls fail at once and send it 
     test::skip(test::needs_node);
     return;
   }
-  const auto result = test::run_program({*node, test::test_file("node/heartbeat_primary.js"),
-                                         test::self_binary(), "--worker-scenario",
-                                         "route-under-node"});
-  INFO("node primary said: " << result.output);
-  CHECK(result.exit_code == 0);
-  const auto report = nlohmann::json::parse(result.output, nullptr, false);
-  REQUIRE(!report.is_discarded());
+  const auto report = test::node_primary_report(
+      *node, {test::test_file("node/heartbeat_primary.js"), test::self_binary(),
+              "--worker-scenario", "route-under-node"});
   REQUIRE(report.contains("acts"));
   for (const auto& act : report["acts"]) // Node's own acts only: no cocluster.route
     CHECK(act.get<std::string>().rfind("cocluster.", 0) == std::string::npos);

@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
 #include <cocluster/detail/process/environment.hpp>
 
 extern "C" char** environ;
@@ -96,6 +99,20 @@ inline program_result run_program(const std::vector<std::string>& argv,
   if (WIFEXITED(status))
     result.exit_code = WEXITSTATUS(status);
   return result;
+}
+
+/// Runs a Node primary, `node` with `script_and_args` (the script, then its arguments), with
+/// `extra_env`. Such a primary prints one JSON line of what it saw and exits 0 when everything
+/// matched: checks both, and returns the line parsed.
+inline nlohmann::json node_primary_report(const std::string& node,
+                                          std::vector<std::string> script_and_args,
+                                          const std::vector<std::string>& extra_env = {}) {
+  script_and_args.insert(script_and_args.begin(), node);
+  const auto result = run_program(script_and_args, extra_env);
+  CHECK_MESSAGE(result.exit_code == 0, "node primary said: " << result.output);
+  auto report = nlohmann::json::parse(result.output, nullptr, false);
+  REQUIRE_MESSAGE(!report.is_discarded(), "node primary said: " << result.output);
+  return report;
 }
 
 } // namespace test

@@ -13,11 +13,18 @@
 
 namespace test {
 
+/// How many test cases passed the run's filters (set when the run ends).
+inline unsigned& cases_run() {
+  static unsigned count = 0;
+  return count;
+}
+
 struct skip_listener : doctest::IReporter {
   explicit skip_listener(const doctest::ContextOptions&) {}
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
-  void test_run_end(const doctest::TestRunStats&) override {
+  void test_run_end(const doctest::TestRunStats& stats) override {
+    cases_run() = stats.numTestCasesPassingFilters;
     std::printf("[cocluster] skipped: %zu test case(s)\n", skips().size());
     for (const auto& [name, reason] : skips())
       std::printf("[cocluster] skipped %s: %s\n", name.c_str(), reason.c_str());
