@@ -163,6 +163,19 @@ raw_read read_with_fds(int fd) {
   }
 }
 
+// Runs the loop until the raw peer `fd` has something to read (at most 10 s), and reads it.
+raw_read next_sent(asio::io_context& io, int fd) {
+  raw_read got;
+  run_until(io, [&] {
+    auto more = read_with_fds(fd);
+    got.bytes += more.bytes;
+    for (auto& received : more.fds)
+      got.fds.push_back(std::move(received));
+    return !got.bytes.empty();
+  });
+  return got;
+}
+
 // The newline-delimited frames in `bytes`, parsed.
 std::vector<nlohmann::json> frames_of(const std::string& bytes) {
   std::vector<nlohmann::json> frames;
@@ -600,18 +613,6 @@ TEST_CASE("each descriptor we send waits for the peer's ACK or NACK of the one b
     run_while_ready(io);
     return read_with_fds(c.peer.get());
   };
-  // Waits until the peer has something to read, and reads it.
-  auto next_sent = [&] {
-    raw_read got;
-    run_until(io, [&] {
-      auto more = read_with_fds(c.peer.get());
-      got.bytes += more.bytes;
-      for (auto& fd : more.fds)
-        got.fds.push_back(std::move(fd));
-      return !got.bytes.empty();
-    });
-    return got;
-  };
   auto check_one = [&](raw_read got, int seq) {
     CAPTURE(seq);
     const auto frames = frames_of(got.bytes);
@@ -624,12 +625,12 @@ TEST_CASE("each descriptor we send waits for the peer's ACK or NACK of the one b
   check_one(everything_sent(), 0);
   CHECK(everything_sent().bytes.empty()); // the second waits for an answer to the first
   c.write_raw("{\"cmd\":\"NODE_HANDLE_NACK\"}\n");
-  check_one(next_sent(), 1); // a refusal answers too
+  check_one(next_sent(io, c.peer.get()), 1); // a refusal answers too
   REQUIRE(c.errors.size() == 1);
   CHECK(c.errors[0].code == cocluster::errc::handle_lost);
   CHECK(everything_sent().bytes.empty());
   c.write_raw("{\"cmd\":\"NODE_HANDLE_ACK\"}\n");
-  check_one(next_sent(), 2);
+  check_one(next_sent(io, c.peer.get()), 2);
   CHECK(c.errors.size() == 1); // an ACK is no error
   CHECK(!c.closed);
 }
@@ -1032,14 +1033,7 @@ TEST_CASE("a refused net.Socket is sent again three times and then reported") {
   c.ipc->send_with_handle({{"n", 1}}, cocluster::handle::adopt(pair.write_end.release()));
   for (int attempt = 1; attempt <= 4; ++attempt) {
     CAPTURE(attempt);
-    raw_read got;
-    run_until(io, [&] {
-      auto more = read_with_fds(c.peer.get());
-      got.bytes += more.bytes;
-      for (auto& fd : more.fds)
-        got.fds.push_back(std::move(fd));
-      return !got.bytes.empty();
-    });
+    auto got = next_sent(io, c.peer.get());
     CHECK(got.bytes == R"({"cmd":"NODE_HANDLE","type":"net.Socket","msg":{"n":1}})"
                        "\n");
     REQUIRE(got.fds.size() == 1);
@@ -1113,12 +1107,7 @@ TEST_CASE("sockets received with a Node server's key are counted for NODE_SOCKET
   (void)read_with_fds(c.peer.get()); // the ACK
   auto answer_to = [&](std::string request) {
     c.write_raw(request + "\n");
-    std::string bytes;
-    run_until(io, [&] {
-      bytes += read_with_fds(c.peer.get()).bytes;
-      return !bytes.empty();
-    });
-    return frames_of(bytes);
+    return frames_of(next_sent(io, c.peer.get()).bytes);
   };
   auto count = answer_to(R"({"cmd":"NODE_SOCKET_GET_COUNT","key":"6::::8000"})");
   REQUIRE(count.size() == 1);
@@ -1130,12 +1119,7 @@ TEST_CASE("sockets received with a Node server's key are counted for NODE_SOCKET
   io.run_for(150ms);
   CHECK(read_with_fds(c.peer.get()).bytes.empty()); // not while the socket is open
   socket.close();
-  std::string bytes;
-  run_until(io, [&] {
-    bytes += read_with_fds(c.peer.get()).bytes;
-    return !bytes.empty();
-  });
-  CHECK(frames_of(bytes) ==
+  CHECK(frames_of(next_sent(io, c.peer.get()).bytes) ==
         std::vector<nlohmann::json>{{{"cmd", "NODE_SOCKET_ALL_CLOSED"}, {"key", "6::::8000"}}});
   CHECK(c.internal.empty()); // answered by the channel, not passed on
 }
