@@ -279,10 +279,10 @@ std::optional<int> get_pid(int port, std::chrono::seconds limit = 10s) {
 // activated primary with `primary_args`; the first connection starts it, as under systemd.
 struct activated_run {
   std::unique_ptr<program> activator;
-  int port = 0;            // where the workers listen
-  std::set<int> workers;   // their pids
-  int primary = 0;         // the primary's pid
-  std::string adopted;     // the "adopted" line
+  int port = 0;             // where the workers listen
+  std::set<int> workers;    // their pids
+  int primary = 0;          // the primary's pid
+  std::string adopted;      // the "adopted" line
   std::optional<int> first; // who answered the connection that started it
 };
 
@@ -596,15 +596,16 @@ TEST_CASE("READY=1 reaches the notify socket only once every worker is ready") {
       co_await worker.listening();
     workers[0].send("go");
     CHECK(co_await test::eventually([&] { return supervisor.ready_count() == 1; }));
-    CHECK(co_await test::eventually(
-        [&] { return notify.find("STATUS=1/2 workers ready, starting").has_value(); }));
+    CHECK(co_await test::eventually([&] {
+      return notify.find("STATUS=1/2 workers ready, starting").has_value();
+    }));
     co_await test::sleep(300ms);
     CHECK_MESSAGE(!notify.find("READY=1"), notify.dump());
     workers[1].send("go");
     CHECK(co_await test::eventually([&] { return notify.find("READY=1").has_value(); }));
     const auto ready = notify.received().at(*notify.find("READY=1")).text;
-    CHECK(ready == "READY=1\nMAINPID=" + std::to_string(::getpid()) +
-                       "\nSTATUS=2/2 workers ready\n");
+    CHECK(ready ==
+          "READY=1\nMAINPID=" + std::to_string(::getpid()) + "\nSTATUS=2/2 workers ready\n");
   });
 }
 

@@ -71,9 +71,9 @@ public:
     if (sockets_.empty() || request.descriptor())
       return std::nullopt;
     listen_wish wish;
-    wish.kind = is_udp(request.type)                         ? activated_kind::udp
+    wish.kind = is_udp(request.type)                        ? activated_kind::udp
                 : request.type == address_type::unix_socket ? activated_kind::unix_stream
-                                                              : activated_kind::tcp;
+                                                            : activated_kind::tcp;
     if (wish.kind == activated_kind::unix_stream)
       wish.path = request.address.value_or("");
     else

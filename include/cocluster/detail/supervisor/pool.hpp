@@ -63,8 +63,8 @@ public:
         random_(std::random_device()()) {
     options_.validate();
     size_ = options_.workers ? *options_.workers : available_cpus(options_.cpu_limits);
-    notifier_ = std::make_shared<systemd_notifier>(executor_, options_.systemd_notify &&
-                                                                  cluster.is_primary());
+    notifier_ = std::make_shared<systemd_notifier>(executor_,
+                                                   options_.systemd_notify && cluster.is_primary());
   }
 
   supervisor_pool(const supervisor_pool&) = delete;

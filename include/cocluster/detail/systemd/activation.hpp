@@ -70,10 +70,10 @@ inline std::optional<listen_fds> parse_listen_fds(const char* pid, const char* f
 
 /// What kind of socket a passed descriptor is.
 enum class activated_kind {
-  tcp,   ///< a stream socket over IPv4 or IPv6
-  udp,   ///< a datagram socket over IPv4 or IPv6
+  tcp,         ///< a stream socket over IPv4 or IPv6
+  udp,         ///< a datagram socket over IPv4 or IPv6
   unix_stream, ///< a Unix stream socket
-  other, ///< anything else (a FIFO, a Unix datagram socket, ...): never matched
+  other,       ///< anything else (a FIFO, a Unix datagram socket, ...): never matched
 };
 
 /// One passed descriptor, as the kernel describes it.
