@@ -9,6 +9,7 @@ asserts on speed.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,7 +188,8 @@ class HttpClusterCommandLine(unittest.TestCase):
     def test_bad_values_exit_2_with_a_message(self):
         for args in [['--port', 'abc'], ['--port', '70000'], ['--workers', '0'],
                      ['--policy', 'foo'], ['--demo', '-1'], ['--kill-timeout', '0'], ['--port'],
-                     ['--metrics-port', '-1'], ['--metrics-address', 'localhost:1']]:
+                     ['--metrics-port', '-1'], ['--metrics-address', 'localhost:1'],
+                     ['--socket-name', 'a:b'], ['--socket-name', '']]:
             with self.subTest(args=args):
                 r = self.run_it(*args)
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
@@ -434,6 +436,95 @@ class HttpClusterMetrics(unittest.TestCase):
         served = {w: int(n) for w, n in re.findall(r'^worker (\d+) \(pid \d+\): (\d+) requests$',
                                                    self.program.output(), re.M)}
         self.assertEqual(served, {w: int(v) for w, v in m.per_worker(handed).items()})
+
+
+SOCKET_ACTIVATE = shutil.which('systemd-socket-activate')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class NotifySocket:
+    """A datagram socket for NOTIFY_SOCKET (what systemd listens on), read by a thread."""
+
+    def __init__(self):
+        self.path = f'/tmp/cocluster-example-notify-{os.getpid()}-{time.monotonic_ns()}'
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while not self.done.is_set():
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def index(self, line, start=0, timeout=DEADLINE):
+        """The index of the first message from `start` on holding `line`, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i, m in enumerate(self.messages[start:], start):
+                if line in m.split('\n'):
+                    return i
+            time.sleep(0.02)
+        raise AssertionError(f'no {line} in {self.messages}')
+
+    def close(self):
+        self.done.set()
+        self.thread.join(10)
+        self.sock.close()
+        os.unlink(self.path)
+
+
+@unittest.skipIf(SOCKET_ACTIVATE is None, 'needs systemd-socket-activate (the systemd package)')
+class HttpClusterUnderSystemd(unittest.TestCase):
+    """The example as examples/systemd/ runs it: systemd's socket (systemd-socket-activate
+    binds it and starts the program on the first connection, as a .socket unit does) and its
+    notify socket."""
+
+    def test_serves_the_activated_socket_named_http_and_notifies_ready_reload_and_stop(self):
+        port = free_port()
+        notify = NotifySocket()
+        self.addCleanup(notify.close)
+        # (systemd-socket-activate passes on only the variables named with -E)
+        program = Program([SOCKET_ACTIVATE, '-l', f'127.0.0.1:{port}', '--fdname=http',
+                           '-E', f'NOTIFY_SOCKET={notify.path}', HTTP_CLUSTER, '--port', '0',
+                           '--socket-name', 'http', '--workers', '2', '--drain-timeout', '3000',
+                           '--kill-timeout', '8000'])
+        self.addCleanup(program.kill_all)
+        program.wait_for(r'^Listening on 127\.0\.0\.1:')
+        first = []  # the first connection starts the program and waits in the socket
+        trigger = threading.Thread(target=lambda: first.append(http_get(port)))
+        trigger.start()
+        m, at = program.wait_for(r'^primary (\d+): 2 workers share port (\d+) \(policy rr\)$')
+        trigger.join(DEADLINE)
+        self.assertIn('Hello World', first[0])
+        self.assertEqual(int(m.group(2)), port, program.output())
+        primary = int(m.group(1))
+        pids = {int(p.group(2)) for p in map(re.compile(READY).search, program.lines[:at]) if p}
+        ready = notify.index('READY=1')
+        self.assertIn(f'MAINPID={primary}', notify.messages[ready].split('\n'))
+        self.assertIn('STATUS=2/2 workers ready', notify.messages[ready].split('\n'))
+        for _ in range(40):
+            self.assertIn('Hello World', http_get(port))
+        os.kill(primary, signal.SIGHUP)
+        reloading = notify.index('RELOADING=1', ready + 1)
+        notify.index('READY=1', reloading + 1)
+        os.kill(primary, signal.SIGTERM)
+        self.assertEqual(program.finish(), 0, program.output())
+        notify.index('STOPPING=1', reloading + 1)
+        served = {int(p): int(n) for p, n in re.findall(r'^worker \d+ \(pid (\d+)\): (\d+) '
+                                                        r'requests$', program.output(), re.M)}
+        for pid in pids:  # the first workers each served some of the 41 requests
+            self.assertGreater(served.get(pid, 0), 0, program.output())
 
 
 class SupervisedReady(unittest.TestCase):

@@ -3,7 +3,7 @@
 //
 //   http_cluster [--port N] [--workers N] [--policy rr|none|reuseport|least|iphash]
 //                [--demo SECONDS] [--boot-timeout MS] [--drain-timeout MS] [--kill-timeout MS]
-//                [--metrics-port N [--metrics-address A]]
+//                [--metrics-port N [--metrics-address A]] [--socket-name NAME]
 //   http_cluster --help
 //
 // N workers (default: the CPUs this process may use) share the port and answer every request
@@ -29,6 +29,11 @@
 // connections, IPC traffic, memory and CPU; the totals; the primary's own memory and CPU (the
 // README's "Metrics" section lists them). Exit codes: 0 after a stop, 1 for a failure (a crash
 // loop of workers included, so that systemd restarts the program), 2 for a bad command line.
+//
+// Under systemd (examples/systemd/: a Type=notify service and its .socket unit) the primary
+// adopts the socket systemd bound for --port (or the one named --socket-name, the unit's
+// FileDescriptorName=) and tells systemd when the pool is ready, reloading or stopping, and pets
+// its watchdog: the supervisor does both by itself (README, "Running in production").
 #include <cocluster.hpp>
 
 #include <unistd.h>
@@ -64,6 +69,7 @@ struct command_line {
   std::optional<std::chrono::milliseconds> boot_timeout, drain_timeout, kill_timeout;
   std::optional<int> metrics_port;           // serve GET /metrics there (0: any free port)
   std::string metrics_address = "127.0.0.1"; // ... on this address
+  std::optional<std::string> socket_name;    // systemd's FileDescriptorName= to serve
 };
 
 void print_usage(std::FILE* to) {
@@ -83,6 +89,8 @@ void print_usage(std::FILE* to) {
       "                      with Prometheus's text format\n"
       "  --metrics-address A the address of the metrics port (default 127.0.0.1; 0.0.0.0:\n"
       "                      every IPv4 address)\n"
+      "  --socket-name NAME  under systemd socket activation: serve the socket named NAME\n"
+      "                      (FileDescriptorName=) whatever its port\n"
       "  -h, --help          print this text\n"
       "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
       "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n",
@@ -113,7 +121,7 @@ int parse(int argc, char** argv, command_line& c) {
     const bool known = flag == "--port" || flag == "--workers" || flag == "--policy" ||
                        flag == "--demo" || flag == "--boot-timeout" || flag == "--drain-timeout" ||
                        flag == "--kill-timeout" || flag == "--metrics-port" ||
-                       flag == "--metrics-address";
+                       flag == "--metrics-address" || flag == "--socket-name";
     if (!known)
       return fail("unknown option '" + flag + "'");
     if (i + 1 >= argc)
@@ -123,7 +131,11 @@ int parse(int argc, char** argv, command_line& c) {
     auto bad = [&](const std::string& expected) {
       return fail("bad value '" + value + "' for " + flag + ": expected " + expected);
     };
-    if (flag == "--policy") {
+    if (flag == "--socket-name") {
+      if (value.empty() || value.find(':') != std::string::npos)
+        return bad("a socket name (FileDescriptorName=, no ':')");
+      c.socket_name = value;
+    } else if (flag == "--policy") {
       if (value != "rr" && value != "none" && value != "reuseport" && value != "least" &&
           value != "iphash")
         return bad("rr, none, reuseport, least or iphash");
@@ -359,10 +371,16 @@ asio::awaitable<void> serve_connection(std::shared_ptr<asio::ip::tcp::socket> so
   }
 }
 
-asio::awaitable<void> run_worker(cocluster::cluster<>& cluster, int port) {
+asio::awaitable<void> run_worker(cocluster::cluster<>& cluster, int port,
+                                 std::optional<std::string> socket_name) {
   auto state = std::make_shared<worker_state>();
   state->self = cluster.worker();
-  state->server = co_await cluster.listen(cocluster::tcp_listen_options(port));
+  // Under systemd socket activation this takes the socket systemd bound for the port (or the
+  // one of that name); otherwise the primary binds the port.
+  cocluster::tcp_listen_options listen(port);
+  if (socket_name)
+    listen.with_systemd_name(*socket_name);
+  state->server = co_await cluster.listen(listen);
   state->report(); // 0: every worker shows in the primary's summary
   for (;;) {
     auto [ec, socket] = co_await state->server.async_accept(as_tuple);
@@ -385,10 +403,11 @@ int worker_main(asio::io_context& io, const command_line& options) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGTTIN, SIGTTOU})
     std::signal(sig, SIG_IGN);
   cocluster::cluster<> cluster(io);
-  asio::co_spawn(io, run_worker(cluster, options.port), [](std::exception_ptr e) {
-    if (e)
-      std::rethrow_exception(e); // a failed listen: out of io.run(), to main (exit code 1)
-  });
+  asio::co_spawn(
+      io, run_worker(cluster, options.port, options.socket_name), [](std::exception_ptr e) {
+        if (e)
+          std::rethrow_exception(e); // a failed listen: out of io.run(), to main (exit code 1)
+      });
   io.run();
   return 0;
 }

@@ -36,6 +36,11 @@ struct tcp_listen_options {
   /// Refuse connections while this many are open (Node's `server.maxConnections`): a
   /// round-robin connection refused goes back to the primary and on to another worker.
   std::optional<std::size_t> max_connections;
+  /// Under systemd socket activation: take the passed socket of this name
+  /// (`FileDescriptorName=` of the .socket unit) whatever its address. Without one, or with a
+  /// name no passed socket has, a listen takes the passed socket of its address, if any, and
+  /// otherwise binds as without systemd.
+  std::optional<std::string> systemd_name;
 
   /// A server on `listen_port` (0: a free port) of `listen_host` (empty: any address).
   explicit tcp_listen_options(int listen_port = 0, std::optional<std::string> listen_host = {})
@@ -71,6 +76,11 @@ struct tcp_listen_options {
     max_connections = value;
     return *this;
   }
+  /// Sets `systemd_name`.
+  tcp_listen_options& with_systemd_name(std::string value) {
+    systemd_name = std::move(value);
+    return *this;
+  }
 };
 
 /// A Unix stream socket server. Paths longer than `sun_path` work: the primary binds the
@@ -88,6 +98,11 @@ struct unix_listen_options {
   bool exclusive = false;
   /// Refuse connections while this many are open (Node's `server.maxConnections`).
   std::optional<std::size_t> max_connections;
+  /// Under systemd socket activation: take the passed socket of this name
+  /// (`FileDescriptorName=` of the .socket unit) whatever its address. Without one, or with a
+  /// name no passed socket has, a listen takes the passed socket of its address, if any, and
+  /// otherwise binds as without systemd.
+  std::optional<std::string> systemd_name;
 
   /// A server on the socket at `socket_path`.
   explicit unix_listen_options(std::string socket_path) : path(std::move(socket_path)) {}
@@ -117,6 +132,11 @@ struct unix_listen_options {
     max_connections = value;
     return *this;
   }
+  /// Sets `systemd_name`.
+  unix_listen_options& with_systemd_name(std::string value) {
+    systemd_name = std::move(value);
+    return *this;
+  }
 };
 
 /// A UDP socket. In a worker it is always the primary's socket, shared (Node's dgram in a
@@ -134,6 +154,11 @@ struct udp_bind_options {
   bool reuse_address = false;
   /// Bind in the worker itself, shared with no one (Node's `exclusive: true`).
   bool exclusive = false;
+  /// Under systemd socket activation: take the passed socket of this name
+  /// (`FileDescriptorName=` of the .socket unit) (`ListenDatagram=`) whatever its address. Without one, or with a
+  /// name no passed socket has, a bind takes the passed socket of its address, if any, and
+  /// otherwise binds as without systemd.
+  std::optional<std::string> systemd_name;
 
   /// A socket on `bind_port` (0: a free port) of `bind_address` (empty: any address).
   explicit udp_bind_options(int bind_port = 0, std::optional<std::string> bind_address = {})
@@ -157,6 +182,11 @@ struct udp_bind_options {
   /// Sets `exclusive`.
   udp_bind_options& with_exclusive(bool value = true) {
     exclusive = value;
+    return *this;
+  }
+  /// Sets `systemd_name`.
+  udp_bind_options& with_systemd_name(std::string value) {
+    systemd_name = std::move(value);
     return *this;
   }
 };

@@ -73,6 +73,13 @@ struct supervisor_options {
   /// Hang detection.
   heartbeat_options heartbeat{};
 
+  /// Tell systemd how the pool is doing (`sd_notify`), when NOTIFY_SOCKET is set (a
+  /// `Type=notify` service): READY=1 once every worker is ready, RELOADING=1 and READY=1 around
+  /// a rolling reload, STOPPING=1 at a stop, STATUS= lines with the counts, and WATCHDOG=1 from
+  /// the primary's event loop every half of WATCHDOG_USEC. Without NOTIFY_SOCKET nothing is
+  /// sent; false never sends.
+  bool systemd_notify = true;
+
   /// @throws std::invalid_argument naming the first option out of range.
   void validate() const {
     if (workers && *workers == 0)

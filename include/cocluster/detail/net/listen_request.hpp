@@ -21,6 +21,10 @@
 
 namespace cocluster::detail {
 
+/// The queryServer field of cocluster workers that names a systemd socket (a Node primary
+/// ignores it).
+inline constexpr const char* systemd_name_field = "cocluster_systemd_name";
+
 /// One listen (TCP, Unix) or bind (UDP), in the terms of Node's messages.
 struct listen_request {
   address_type type = address_type::ipv4;
@@ -32,6 +36,8 @@ struct listen_request {
   bool readable_all = false;
   bool writable_all = false;
   std::optional<std::size_t> max_connections;
+  /// The systemd socket name asked for (`FileDescriptorName=`); sent as `systemd_name_field`.
+  std::optional<std::string> systemd_name;
 
   /// Node's local index key: [address, port, addressType, fd].join(':').
   std::string index_key() const {
@@ -69,6 +75,8 @@ struct listen_request {
       m["readableAll"] = readable_all;
       m["writableAll"] = writable_all;
     }
+    if (systemd_name)
+      m[systemd_name_field] = *systemd_name;
     return m;
   }
 
@@ -112,6 +120,7 @@ inline listen_request make_request(const tcp_listen_options& options, address_ty
   r.port = options.port;
   r.backlog = options.backlog;
   r.max_connections = options.max_connections;
+  r.systemd_name = options.systemd_name;
   if (options.fd) {
     r.fd = options.fd;
     r.address.reset();
@@ -135,6 +144,7 @@ inline listen_request make_request(const unix_listen_options& options) {
   r.readable_all = options.readable_all;
   r.writable_all = options.writable_all;
   r.max_connections = options.max_connections;
+  r.systemd_name = options.systemd_name;
   return r;
 }
 
@@ -145,6 +155,7 @@ inline listen_request make_request(const udp_bind_options& options) {
   r.port = options.port;
   r.fd = -1;
   r.flags = (options.ipv6_only ? 1 : 0) | (options.reuse_address ? 4 : 0);
+  r.systemd_name = options.systemd_name;
   return r;
 }
 
@@ -171,6 +182,8 @@ inline listen_request parse_query(const nlohmann::json& m) {
     r.backlog = static_cast<int>(*backlog);
   r.readable_all = m.value("readableAll", false);
   r.writable_all = m.value("writableAll", false);
+  if (auto name = protocol::string_field(m, systemd_name_field))
+    r.systemd_name = std::string(*name);
   return r;
 }
 

@@ -15,6 +15,7 @@
 #include "cocluster/config.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/net/accepting_handle.hpp"
+#include "cocluster/detail/net/activated_sockets.hpp"
 #include "cocluster/detail/net/handle_entry.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
@@ -38,7 +39,8 @@ public:
 
   primary_listeners(asio::any_io_executor executor, primary_net_reports<Worker>& primary,
                     handoff_options windows)
-      : executor_(executor), primary_(primary), windows_(windows) {}
+      : executor_(executor), primary_(primary), windows_(windows),
+        activated_(activated_sockets::adopted()) {}
 
   ~primary_listeners() {
     for (auto& [key, l] : listeners_)
@@ -108,7 +110,9 @@ private:
       return;
     const auto seq = protocol::integer_field(message, "seq").value_or(-1);
     const auto request = parse_query(message);
-    const auto key = protocol::server_key(message);
+    auto key = protocol::server_key(message);
+    if (request.systemd_name)
+      key += ":" + *request.systemd_name; // (two names on port 0 are two listeners)
     const nlohmann::json data = message.value("data", nlohmann::json());
 
     auto it = listeners_.find(key);
@@ -156,11 +160,21 @@ private:
     auto spec = request.spec();
     const bool udp = is_udp(request.type);
     const bool unix_socket = request.type == address_type::unix_socket && !request.fd;
+    // A socket systemd passed for this address or name: used (duplicated) instead of a bind.
+    const auto activated = activated_.find(request);
+    if (activated)
+      spec.fd = *activated;
     auto mode = distribution_;
-    if (udp || (unix_socket && mode == distribution::reuse_port))
-      mode = distribution::shared_socket; // UDP is always shared, as in Node
+    // UDP is always shared, as in Node. An activated socket is one socket: under reuse_port it
+    // is shared too (a socket of each worker's own would be bound beside systemd's, which
+    // holds the port and would take the connections).
+    if (udp || (unix_socket && mode == distribution::reuse_port) ||
+        (activated && mode == distribution::reuse_port))
+      mode = distribution::shared_socket;
     if (mode == distribution::primary_accepts) {
       spec.backlog = request.backlog; // the first worker's backlog wins
+      if (activated && activated_sockets::is_listening(*activated))
+        spec.backlog.reset(); // listening already, with the unit's Backlog=
       auto bound = bind_socket(spec, failure);
       if (failure)
         return nullptr;
@@ -186,6 +200,7 @@ private:
   asio::any_io_executor executor_;
   primary_net_reports<Worker>& primary_;
   handoff_options windows_;
+  const activated_sockets& activated_;
   distribution distribution_ = Policy::mode;
   std::map<std::string, std::shared_ptr<handle_entry<impl_type>>> listeners_;
 };

@@ -240,13 +240,20 @@ private:
     std::shared_ptr<server_impl> server;
     nlohmann::json sockname = reply.value("sockname", nlohmann::json());
     if (fd) {
-      // Shared socket (SCHED_NONE): bound by the primary, listened on here.
-      if (::listen(fd.get(), request.backlog) != 0)
+      // Shared socket (SCHED_NONE): bound by the primary, listened on here (unless it listens
+      // already: a systemd socket keeps its unit's Backlog=, another worker's its first one).
+      int accepting = 0;
+      socklen_t accepting_length = sizeof accepting;
+      const bool listening = ::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting,
+                                          &accepting_length) == 0 &&
+                             accepting != 0;
+      if (!listening && ::listen(fd.get(), request.backlog) != 0)
         throw std::system_error(errno, std::system_category(),
                                 "cocluster: listen: " + request.describe("listen"));
       int port = 0;
       sockname = sockname_of(fd.get(), &port);
-      if (request.port > 0 && port != request.port) // Node's checkBindError
+      // Node's checkBindError; a systemd socket asked for by name may be on another port.
+      if (request.port > 0 && port != request.port && !request.systemd_name)
         throw std::system_error(std::make_error_code(std::errc::address_in_use),
                                 "cocluster: listen: " + request.describe("bind"));
       ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);

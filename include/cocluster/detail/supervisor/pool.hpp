@@ -27,6 +27,7 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/supervisor/completion.hpp"
+#include "cocluster/detail/supervisor/systemd_notifier.hpp"
 #include "cocluster/detail/worker_key.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
@@ -62,6 +63,8 @@ public:
         random_(std::random_device()()) {
     options_.validate();
     size_ = options_.workers ? *options_.workers : available_cpus(options_.cpu_limits);
+    notifier_ = std::make_shared<systemd_notifier>(executor_,
+                                                   options_.systemd_notify && cluster.is_primary());
   }
 
   supervisor_pool(const supervisor_pool&) = delete;
@@ -80,6 +83,7 @@ public:
       return;
     }
     phase_ = phase::running;
+    notifier_->start(size_);
     for (int slot = 0; slot < static_cast<int>(size_); ++slot)
       start_member(slot, 0);
     arm_heartbeat_check();
@@ -184,6 +188,7 @@ public:
     if (reload_)
       reload_->waiters.complete(aborted, "supervisor: destroyed");
     pending_waiters_.complete(aborted, "supervisor: destroyed");
+    notifier_->close();
     events_.close(make_error_code(errc::stream_closed));
   }
 
@@ -757,7 +762,10 @@ private:
 
   // ---- events ----
 
-  void publish(supervisor_event event) { events_.publish(std::move(event)); }
+  void publish(supervisor_event event) {
+    notifier_->on_event(event.type, ready_count(), size_); // (systemd, if it listens)
+    events_.publish(std::move(event));
+  }
 
   void publish_member(supervisor_event_type type, const member& m, std::string reason) {
     publish({type, m.worker.id(), m.worker.pid(), m.slot, std::move(reason), {}, size_});
@@ -786,6 +794,8 @@ private:
   std::unique_ptr<reload_state> reload_;
   std::optional<settings> pending_changes_;
   outcome_waiters pending_waiters_;
+
+  std::shared_ptr<systemd_notifier> notifier_;
 
   latched_outcome run_end_;
   latched_outcome pool_ready_;
