@@ -184,12 +184,17 @@ class HttpClusterCommandLine(unittest.TestCase):
         self.assertIn('usage: http_cluster', r.stdout)
         self.assertIn('--drain-timeout', r.stdout)
         self.assertIn('SIGHUP', r.stdout)
+        self.assertIn('--health', r.stdout)
+        self.assertIn('--min-ready', r.stdout)
 
     def test_bad_values_exit_2_with_a_message(self):
         for args in [['--port', 'abc'], ['--port', '70000'], ['--workers', '0'],
                      ['--policy', 'foo'], ['--demo', '-1'], ['--kill-timeout', '0'], ['--port'],
                      ['--metrics-port', '-1'], ['--metrics-address', 'localhost:1'],
-                     ['--socket-name', 'a:b'], ['--socket-name', '']]:
+                     ['--socket-name', 'a:b'], ['--socket-name', ''],
+                     ['--health'], ['--metrics-port', '0', '--min-ready', '2'],
+                     ['--metrics-port', '0', '--health', '--min-ready', '0'],
+                     ['--metrics-port', '0', '--health', '--min-ready', 'x']]:
             with self.subTest(args=args):
                 r = self.run_it(*args)
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
@@ -436,6 +441,79 @@ class HttpClusterMetrics(unittest.TestCase):
         served = {w: int(n) for w, n in re.findall(r'^worker (\d+) \(pid \d+\): (\d+) requests$',
                                                    self.program.output(), re.M)}
         self.assertEqual(served, {w: int(v) for w, v in m.per_worker(handed).items()})
+
+
+def probe(port, path):
+    """GET `path` from the metrics port: (status code, body)."""
+    status, _, body = scrape(port, path)
+    return int(status.split(' ')[1]), body
+
+
+class HttpClusterHealth(unittest.TestCase):
+    """--health: /healthz and /readyz on the metrics port, as Kubernetes' probes ask them."""
+
+    def start(self, *args, port='0'):
+        program = Program([HTTP_CLUSTER, '--port', port, '--workers', '2', '--metrics-port', '0',
+                           '--health', '--drain-timeout', '3000', '--kill-timeout', '8000',
+                           *args])
+        self.addCleanup(program.kill_all)
+        m, _ = program.wait_for(r'^metrics: http://127\.0\.0\.1:(\d+)/metrics$')
+        return program, int(m.group(1))
+
+    def settle(self, port, path, status, what):
+        """Asks `path` until it answers `status` (10 s at most); returns the body."""
+        deadline = time.monotonic() + 10
+        while True:
+            code, body = probe(port, path)
+            if code == status:
+                return body
+            if time.monotonic() > deadline:
+                self.fail(f'{what}: {path} still answers {code}: {body}')
+            time.sleep(0.02)
+
+    def test_readyz_is_200_once_the_minimum_is_ready_and_healthz_200_and_other_paths_404(self):
+        program, metrics = self.start('--min-ready', '2')
+        program.wait_for(r'^primary \d+: 2 workers share port')
+        code, body = probe(metrics, '/readyz')
+        self.assertEqual((code, body), (200, 'ready: 2 of 2 workers ready, at least 2 needed\n'))
+        self.assertEqual(probe(metrics, '/healthz'), (200, 'alive\n'))
+        self.assertEqual(probe(metrics, '/metrics')[0], 200)
+        self.assertEqual(probe(metrics, '/nothing-here')[0], 404)
+        self.assertEqual(probe(metrics, '/readyz/')[0], 404)
+
+    def test_readyz_is_503_below_the_minimum_and_200_once_a_worker_more_is_ready(self):
+        program, metrics = self.start('--min-ready', '3')
+        m, _ = program.wait_for(r'^primary (\d+): 2 workers share port')
+        code, body = probe(metrics, '/readyz')
+        self.assertEqual((code, body),
+                         (503, 'not ready: 2 of 2 workers ready, at least 3 needed\n'))
+        os.kill(int(m.group(1)), signal.SIGTTIN)  # a third worker
+        body = self.settle(metrics, '/readyz', 200, 'a third worker')
+        self.assertEqual(body, 'ready: 3 of 3 workers ready, at least 3 needed\n')
+
+    def test_readyz_is_503_while_no_worker_could_start(self):
+        with socket.socket() as taken:  # the port is taken: every worker's listen fails
+            taken.bind(('127.0.0.1', 0))
+            taken.listen()
+            program, metrics = self.start(port=str(taken.getsockname()[1]))
+            program.wait_for(r'boot_failed')
+            code, body = probe(metrics, '/readyz')
+            self.assertEqual(code, 503, body)
+            self.assertRegex(body, r'^not ready: 0 of 2 workers ready')
+            self.assertEqual(probe(metrics, '/healthz')[0], 200)
+
+    def test_readyz_is_503_and_healthz_200_once_sigterm_started_the_drain(self):
+        program, metrics = self.start()
+        m, _ = program.wait_for(r'^primary (\d+): 2 workers share port (\d+)')
+        self.assertEqual(probe(metrics, '/readyz')[0], 200)
+        keep = {}  # a kept-alive connection holds its worker in the drain
+        self.assertIn('Hello World', http_get(int(m.group(2)), keep))
+        os.kill(int(m.group(1)), signal.SIGTERM)
+        body = self.settle(metrics, '/readyz', 503, 'the stop')
+        self.assertRegex(body, r'^stopping: ')
+        self.assertEqual(probe(metrics, '/healthz'), (200, 'alive\n'))
+        keep['socket'].close()
+        self.assertEqual(program.finish(), 0, program.output())
 
 
 SOCKET_ACTIVATE = shutil.which('systemd-socket-activate')
