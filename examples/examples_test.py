@@ -184,12 +184,17 @@ class HttpClusterCommandLine(unittest.TestCase):
         self.assertIn('usage: http_cluster', r.stdout)
         self.assertIn('--drain-timeout', r.stdout)
         self.assertIn('SIGHUP', r.stdout)
+        self.assertIn('--health', r.stdout)
+        self.assertIn('--min-ready', r.stdout)
 
     def test_bad_values_exit_2_with_a_message(self):
         for args in [['--port', 'abc'], ['--port', '70000'], ['--workers', '0'],
                      ['--policy', 'foo'], ['--demo', '-1'], ['--kill-timeout', '0'], ['--port'],
                      ['--metrics-port', '-1'], ['--metrics-address', 'localhost:1'],
-                     ['--socket-name', 'a:b'], ['--socket-name', '']]:
+                     ['--socket-name', 'a:b'], ['--socket-name', ''],
+                     ['--health'], ['--metrics-port', '0', '--min-ready', '2'],
+                     ['--metrics-port', '0', '--health', '--min-ready', '0'],
+                     ['--metrics-port', '0', '--health', '--min-ready', 'x']]:
             with self.subTest(args=args):
                 r = self.run_it(*args)
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
@@ -436,6 +441,194 @@ class HttpClusterMetrics(unittest.TestCase):
         served = {w: int(n) for w, n in re.findall(r'^worker (\d+) \(pid \d+\): (\d+) requests$',
                                                    self.program.output(), re.M)}
         self.assertEqual(served, {w: int(v) for w, v in m.per_worker(handed).items()})
+
+
+def probe(port, path):
+    """GET `path` from the metrics port: (status code, body)."""
+    status, _, body = scrape(port, path)
+    return int(status.split(' ')[1]), body
+
+
+class HttpClusterHealth(unittest.TestCase):
+    """--health: /healthz and /readyz on the metrics port, as Kubernetes' probes ask them."""
+
+    def start(self, *args, port='0'):
+        program = Program([HTTP_CLUSTER, '--port', port, '--workers', '2', '--metrics-port', '0',
+                           '--health', '--drain-timeout', '3000', '--kill-timeout', '8000',
+                           *args])
+        self.addCleanup(program.kill_all)
+        m, _ = program.wait_for(r'^metrics: http://127\.0\.0\.1:(\d+)/metrics$')
+        return program, int(m.group(1))
+
+    def settle(self, port, path, status, what):
+        """Asks `path` until it answers `status` (10 s at most); returns the body."""
+        deadline = time.monotonic() + 10
+        while True:
+            code, body = probe(port, path)
+            if code == status:
+                return body
+            if time.monotonic() > deadline:
+                self.fail(f'{what}: {path} still answers {code}: {body}')
+            time.sleep(0.02)
+
+    def test_readyz_is_200_once_the_minimum_is_ready_and_healthz_200_and_other_paths_404(self):
+        program, metrics = self.start('--min-ready', '2')
+        program.wait_for(r'^primary \d+: 2 workers share port')
+        code, body = probe(metrics, '/readyz')
+        self.assertEqual((code, body), (200, 'ready: 2 of 2 workers ready, at least 2 needed\n'))
+        self.assertEqual(probe(metrics, '/healthz'), (200, 'alive\n'))
+        self.assertEqual(probe(metrics, '/metrics')[0], 200)
+        self.assertEqual(probe(metrics, '/nothing-here')[0], 404)
+        self.assertEqual(probe(metrics, '/readyz/')[0], 404)
+
+    def test_readyz_is_503_below_the_minimum_and_200_once_a_worker_more_is_ready(self):
+        program, metrics = self.start('--min-ready', '3')
+        m, _ = program.wait_for(r'^primary (\d+): 2 workers share port')
+        code, body = probe(metrics, '/readyz')
+        self.assertEqual((code, body),
+                         (503, 'not ready: 2 of 2 workers ready, at least 3 needed\n'))
+        os.kill(int(m.group(1)), signal.SIGTTIN)  # a third worker
+        body = self.settle(metrics, '/readyz', 200, 'a third worker')
+        self.assertEqual(body, 'ready: 3 of 3 workers ready, at least 3 needed\n')
+
+    def test_readyz_is_503_while_no_worker_could_start(self):
+        with socket.socket() as taken:  # the port is taken: every worker's listen fails
+            taken.bind(('127.0.0.1', 0))
+            taken.listen()
+            program, metrics = self.start(port=str(taken.getsockname()[1]))
+            program.wait_for(r'boot_failed')
+            code, body = probe(metrics, '/readyz')
+            self.assertEqual(code, 503, body)
+            self.assertRegex(body, r'^not ready: 0 of 2 workers ready')
+            self.assertEqual(probe(metrics, '/healthz')[0], 200)
+
+    def test_readyz_is_503_and_healthz_200_once_sigterm_started_the_drain(self):
+        program, metrics = self.start()
+        m, _ = program.wait_for(r'^primary (\d+): 2 workers share port (\d+)')
+        self.assertEqual(probe(metrics, '/readyz')[0], 200)
+        keep = {}  # a kept-alive connection holds its worker in the drain
+        self.assertIn('Hello World', http_get(int(m.group(2)), keep))
+        os.kill(int(m.group(1)), signal.SIGTERM)
+        body = self.settle(metrics, '/readyz', 503, 'the stop')
+        self.assertRegex(body, r'^stopping: ')
+        self.assertEqual(probe(metrics, '/healthz'), (200, 'alive\n'))
+        keep['socket'].close()
+        self.assertEqual(program.finish(), 0, program.output())
+
+
+try:  # Debian's python3-yaml (the README's test command installs it), as for prometheus_client
+    import yaml
+    YAML_MISSING = None
+except ImportError as e:
+    YAML_MISSING = e
+
+KUBERNETES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kubernetes')
+
+
+class KubernetesManifest(unittest.TestCase):
+    """examples/kubernetes/deployment.yaml against the example: its arguments parse, its probes
+    ask the paths and port the arguments serve, and its grace period covers preStop and the
+    supervisor's kill timeout. (No cluster runs it here.)"""
+
+    def setUp(self):
+        if YAML_MISSING:  # a failure, not a skip: the README's test command installs it
+            self.fail(f'python3-yaml is needed ({YAML_MISSING})')
+        with open(os.path.join(KUBERNETES, 'deployment.yaml')) as f:
+            documents = list(yaml.safe_load_all(f))
+        self.kinds = {d['kind']: d for d in documents}
+        self.pod = self.kinds['Deployment']['spec']['template']['spec']
+        self.container = self.pod['containers'][0]
+        self.args = self.container['args']
+
+    def arg(self, flag):
+        return self.args[self.args.index(flag) + 1]
+
+    def port_number(self, port):
+        """A probe's or Service's port: a number or the name of a container port."""
+        if isinstance(port, int):
+            return port
+        return {p['name']: p['containerPort'] for p in self.container['ports']}[port]
+
+    def test_the_arguments_are_a_valid_command_line_with_the_probes_on(self):
+        r = subprocess.run([HTTP_CLUSTER, *self.args, '--help'], capture_output=True, text=True,
+                           timeout=DEADLINE)  # (--help last: every flag before it is checked)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('--health', self.args)
+        self.assertNotIn('--workers', self.args)  # the pool size comes from the CPU limit
+        self.assertEqual(self.arg('--metrics-address'), '0.0.0.0')  # the kubelet probes the IP
+
+    def test_the_probes_ask_healthz_and_readyz_on_the_metrics_port(self):
+        metrics = int(self.arg('--metrics-port'))
+        for probe_name, path in [('livenessProbe', '/healthz'), ('readinessProbe', '/readyz')]:
+            with self.subTest(probe=probe_name):
+                get = self.container[probe_name]['httpGet']
+                self.assertEqual(get['path'], path)
+                self.assertEqual(self.port_number(get['port']), metrics)
+        service = self.kinds['Service']['spec']['ports'][0]
+        self.assertEqual(self.port_number(service['targetPort']), int(self.arg('--port')))
+
+    def test_the_grace_period_covers_prestop_and_the_kill_timeout(self):
+        usage = subprocess.run([HTTP_CLUSTER, '--help'], capture_output=True, text=True,
+                               timeout=DEADLINE).stdout
+        kill_ms = int(re.search(r'--kill-timeout MS.*\(default (\d+)\)', usage).group(1))
+        drain_ms = int(re.search(r'--drain-timeout MS[^(]*\(default (\d+)\)', usage,
+                                 re.S).group(1))
+        self.assertNotIn('--kill-timeout', self.args)  # the defaults, read above
+        self.assertLess(drain_ms, kill_ms)
+        command = self.container['lifecycle']['preStop']['exec']['command']
+        self.assertEqual(command[0], 'sleep')
+        pre_stop = int(command[1])
+        self.assertGreater(pre_stop, 0)
+        self.assertGreater(self.pod['terminationGracePeriodSeconds'], pre_stop + kill_ms / 1000)
+
+    def test_the_cpu_limit_is_a_whole_pool(self):
+        limits = self.container['resources']['limits']['cpu']
+        cpus = int(limits[:-1]) / 1000 if str(limits).endswith('m') else float(limits)
+        self.assertGreaterEqual(cpus, 1)
+        self.assertEqual(self.container['resources']['requests']['cpu'], limits)
+
+
+UNSHARE = shutil.which('unshare')
+
+
+@unittest.skipIf(os.geteuid() != 0 or UNSHARE is None, 'needs root and unshare (a PID namespace)')
+class HttpClusterAsPid1(unittest.TestCase):
+    """The example as a container's entry point: PID 1 of a new PID namespace."""
+
+    def start(self, *args):
+        program = Program([UNSHARE, '--pid', '--fork', '--kill-child', '--mount-proc',
+                           HTTP_CLUSTER, '--workers', '2', '--drain-timeout', '3000',
+                           '--kill-timeout', '8000', *args])
+        self.addCleanup(program.kill_all)
+        return program
+
+    def init_of(self, program):
+        """The namespace's PID 1, as this namespace numbers it: unshare's one child."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(f'/proc/{program.p.pid}/task/{program.p.pid}/children') as f:
+                children = f.read().split()
+            if children:
+                return int(children[0])
+            time.sleep(0.01)
+        self.fail('unshare started no child')
+
+    def test_sigterm_to_pid_1_drains_and_exits_0(self):
+        program = self.start('--port', '0')
+        m, _ = program.wait_for(r'^primary (\d+): 2 workers share port (\d+)')
+        self.assertEqual(m.group(1), '1')
+        self.assertIn('Hello World', http_get(int(m.group(2))))
+        os.kill(self.init_of(program), signal.SIGTERM)
+        self.assertEqual(program.finish(), 0, program.output())
+        self.assertEqual(len(re.findall(r'exited: exit code 0', program.output())), 2)
+
+    def test_a_crash_loop_as_pid_1_exits_1(self):
+        with socket.socket() as taken:  # every worker's listen fails
+            taken.bind(('127.0.0.1', 0))
+            taken.listen()
+            program = self.start('--port', str(taken.getsockname()[1]))
+            self.assertEqual(program.finish(120), 1, program.output())
+        self.assertIn('crash_loop', program.output())
 
 
 SOCKET_ACTIVATE = shutil.which('systemd-socket-activate')

@@ -3,7 +3,8 @@
 //
 //   http_cluster [--port N] [--workers N] [--policy rr|none|reuseport|least|iphash]
 //                [--demo SECONDS] [--boot-timeout MS] [--drain-timeout MS] [--kill-timeout MS]
-//                [--metrics-port N [--metrics-address A]] [--socket-name NAME]
+//                [--metrics-port N [--metrics-address A] [--health [--min-ready N]]]
+//                [--socket-name NAME]
 //   http_cluster --help
 //
 // N workers (default: the CPUs this process may use) share the port and answer every request
@@ -27,8 +28,15 @@
 // the metrics name pids and counts, not for every network) with the supervisor's metrics in
 // Prometheus's text format: per worker its state, times, connections handed and refused, open
 // connections, IPC traffic, memory and CPU; the totals; the primary's own memory and CPU (the
-// README's "Metrics" section lists them). Exit codes: 0 after a stop, 1 for a failure (a crash
-// loop of workers included, so that systemd restarts the program), 2 for a bad command line.
+// README's "Metrics" section lists them). With --health as well, the metrics port answers
+// Kubernetes' probes: GET /healthz is 200 whenever the primary's event loop runs (a blocked loop
+// answers nothing: the probe times out), GET /readyz is 200 while at least --min-ready workers
+// are ready (default 1) and 503 otherwise and from the start of a graceful stop on, with the
+// counts in the body. Exit codes: 0 after a stop (also one that a second signal made a kill),
+// 1 for a failure (a crash loop of workers included, so that systemd or Kubernetes restarts the
+// program), 2 for a bad command line. As a container's entry point (PID 1) the primary also
+// reaps the orphans re-parented to it (the supervisor does it by itself: README, "Containers and
+// Kubernetes"; examples/kubernetes/ has a Deployment).
 //
 // Under systemd (examples/systemd/: a Type=notify service and its .socket unit) the primary
 // adopts the socket systemd bound for --port (or the one named --socket-name, the unit's
@@ -70,6 +78,8 @@ struct command_line {
   std::optional<int> metrics_port;           // serve GET /metrics there (0: any free port)
   std::string metrics_address = "127.0.0.1"; // ... on this address
   std::optional<std::string> socket_name;    // systemd's FileDescriptorName= to serve
+  bool health = false;                       // /healthz and /readyz on the metrics port
+  std::optional<std::size_t> min_ready;      // ready workers that make /readyz 200 (default 1)
 };
 
 void print_usage(std::FILE* to) {
@@ -89,11 +99,16 @@ void print_usage(std::FILE* to) {
       "                      with Prometheus's text format\n"
       "  --metrics-address A the address of the metrics port (default 127.0.0.1; 0.0.0.0:\n"
       "                      every IPv4 address)\n"
+      "  --health            the metrics port also answers GET /healthz (200 while the\n"
+      "                      primary's loop runs) and GET /readyz (200 with at least\n"
+      "                      --min-ready ready workers, 503 below and once stopping)\n"
+      "  --min-ready N       with --health: the ready workers /readyz needs (default 1)\n"
       "  --socket-name NAME  under systemd socket activation: serve the socket named NAME\n"
       "                      (FileDescriptorName=) whatever its port\n"
       "  -h, --help          print this text\n"
       "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
-      "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n",
+      "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n"
+      "exit codes: 0 after a stop, 1 for a failure (a crash loop), 2 for a bad command line\n",
       static_cast<std::size_t>(cocluster::available_cpus()));
 }
 
@@ -118,10 +133,15 @@ int parse(int argc, char** argv, command_line& c) {
       print_usage(stdout);
       return 0;
     }
+    if (flag == "--health") {
+      c.health = true;
+      continue;
+    }
     const bool known = flag == "--port" || flag == "--workers" || flag == "--policy" ||
                        flag == "--demo" || flag == "--boot-timeout" || flag == "--drain-timeout" ||
                        flag == "--kill-timeout" || flag == "--metrics-port" ||
-                       flag == "--metrics-address" || flag == "--socket-name";
+                       flag == "--metrics-address" || flag == "--socket-name" ||
+                       flag == "--min-ready";
     if (!known)
       return fail("unknown option '" + flag + "'");
     if (i + 1 >= argc)
@@ -154,6 +174,11 @@ int parse(int argc, char** argv, command_line& c) {
       if (ec)
         return bad("an IP address");
       c.metrics_address = value;
+    } else if (flag == "--min-ready") {
+      const auto n = number(1, 4096);
+      if (!n)
+        return bad("a number of workers from 1 to 4096");
+      c.min_ready = static_cast<std::size_t>(*n);
     } else if (flag == "--workers") {
       const auto n = number(1, 4096);
       if (!n)
@@ -178,6 +203,10 @@ int parse(int argc, char** argv, command_line& c) {
         c.kill_timeout = ms;
     }
   }
+  if (c.health && !c.metrics_port)
+    return fail("--health needs --metrics-port (the probes are answered there)");
+  if (c.min_ready && !c.health)
+    return fail("--min-ready needs --health");
   return -1;
 }
 
@@ -528,10 +557,20 @@ asio::awaitable<void> run_pool(Supervisor& supervisor, primary_state& state,
 
 // ---------------------------------------------------------------------------------------------
 // The metrics port (--metrics-port): GET /metrics answers the supervisor's metrics snapshot in
-// Prometheus's text format; anything else is 404. One request per connection.
+// Prometheus's text format; with --health, GET /healthz and GET /readyz answer the probes
+// (cocluster::health decides what); anything else is 404. One request per connection.
+
+// The target of a GET request head ("GET /readyz HTTP/1.1" gives "/readyz"), or empty.
+std::string_view get_target(std::string_view head) {
+  if (!head.starts_with("GET "))
+    return {};
+  head.remove_prefix(4);
+  return head.substr(0, head.find_first_of(" \r\n"));
+}
 
 template <class Supervisor>
-asio::awaitable<void> answer_metrics(Supervisor& supervisor, asio::ip::tcp::socket socket) {
+asio::awaitable<void> answer_metrics(Supervisor& supervisor, asio::ip::tcp::socket socket,
+                                     const command_line& options) {
   // The request head: 8 KiB and 5 s at most.
   std::string in;
   char buffer[1024];
@@ -544,13 +583,26 @@ asio::awaitable<void> answer_metrics(Supervisor& supervisor, asio::ip::tcp::sock
     in.append(buffer, std::get<1>(std::get<0>(result)));
   }
   std::string status = "200 OK", type(cocluster::prometheus_content_type), body;
-  if (in.starts_with("GET /metrics ") || in.starts_with("GET /metrics?")) {
+  const std::string_view target = get_target(in);
+  const auto probe = options.health ? cocluster::health::probe_of(target) : std::nullopt;
+  if (target == "/metrics" || target.starts_with("/metrics?")) {
     auto [ec, snapshot] = co_await supervisor.async_metrics(as_tuple);
     body = cocluster::to_prometheus_text(snapshot);
+  } else if (probe) {
+    // Answered from the primary's loop: while it runs, and only then, /healthz says so.
+    cocluster::health::pool_state pool;
+    pool.ready = supervisor.ready_count();
+    pool.size = supervisor.size();
+    pool.min_ready = options.min_ready.value_or(1);
+    pool.stopping = supervisor.is_stopping();
+    const auto answer = cocluster::health::answer_for(*probe, pool);
+    status = std::to_string(answer.status) + " " + answer.reason;
+    type = "text/plain";
+    body = answer.body;
   } else {
     status = "404 Not Found";
     type = "text/plain";
-    body = "try GET /metrics\n";
+    body = options.health ? "try GET /metrics, /healthz or /readyz\n" : "try GET /metrics\n";
   }
   std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
                          "\r\nContent-Length: " + std::to_string(body.size()) +
@@ -562,14 +614,15 @@ asio::awaitable<void> answer_metrics(Supervisor& supervisor, asio::ip::tcp::sock
 
 // Accepts until the acceptor closes (the pool's run ended); nothing when it was not opened.
 template <class Supervisor>
-asio::awaitable<void> serve_metrics(Supervisor& supervisor, asio::ip::tcp::acceptor& acceptor) {
+asio::awaitable<void> serve_metrics(Supervisor& supervisor, asio::ip::tcp::acceptor& acceptor,
+                                    const command_line& options) {
   while (acceptor.is_open()) {
     auto [ec, socket] = co_await acceptor.async_accept(as_tuple);
     if (ec == asio::error::operation_aborted || !acceptor.is_open())
       co_return;
     if (!ec)
-      asio::co_spawn(acceptor.get_executor(), answer_metrics(supervisor, std::move(socket)),
-                     asio::detached);
+      asio::co_spawn(acceptor.get_executor(),
+                     answer_metrics(supervisor, std::move(socket), options), asio::detached);
   }
 }
 
@@ -605,7 +658,7 @@ asio::awaitable<int> run_primary(Cluster& cluster, Supervisor& supervisor,
   primary_state state;
   co_await (print_events(events, state) && run_pool(supervisor, state, metrics) &&
             announce_and_demo(supervisor, std::move(listening), options, state) &&
-            serve_metrics(supervisor, metrics));
+            serve_metrics(supervisor, metrics, options));
 
   if (state.run_error) {
     // A crash loop (errc::crash_loop) included: exit code 1, so that systemd or Kubernetes

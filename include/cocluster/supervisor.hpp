@@ -19,6 +19,7 @@
 #include "cocluster/settings.hpp"
 #include "cocluster/supervision/cpu_limit.hpp"
 #include "cocluster/supervision/crash_loop_guard.hpp"
+#include "cocluster/supervision/health.hpp"
 #include "cocluster/supervision/restart_backoff.hpp"
 #include "cocluster/supervisor/available_cpus.hpp"
 #include "cocluster/supervisor/events.hpp"
@@ -49,6 +50,10 @@ namespace cocluster {
 ///   `heartbeat.timeout` is killed and replaced. Node workers are not checked.
 /// - **Signals** (`handle_signals`): SIGTERM/SIGINT stop (the second kills), SIGHUP reloads,
 ///   SIGTTIN/SIGTTOU add or remove a worker.
+/// - **PID 1**: a primary that is a container's entry point or a child subreaper reaps the
+///   orphans re-parented to it while the pool runs (`supervisor_options::reap_orphans`), and
+///   leaves its workers' statuses to the cluster. A PID 1 has no default signal actions: call
+///   `handle_signals` or SIGTERM does nothing.
 ///
 /// The cluster must outlive the supervisor, and the supervisor's operations are for the
 /// primary. The raw cluster API stays usable beside it (its events report supervised workers as
@@ -145,6 +150,10 @@ public:
 
   /// Workers ready now (replacements not yet ready and retiring workers not counted).
   std::size_t ready_count() const { return pool_->ready_count(); }
+
+  /// True once a stop has begun (`async_stop`, a signal, a crash loop), and after it: the
+  /// moment a readiness probe should start failing.
+  bool is_stopping() const noexcept { return pool_->is_stopping(); }
 
   /// The pool's workers (booting or ready; not those retiring), oldest first.
   std::vector<worker_type> workers() const { return pool_->workers(); }

@@ -80,6 +80,16 @@ struct supervisor_options {
   /// sent; false never sends.
   bool systemd_notify = true;
 
+  /// Reap exited children that are not workers of the cluster, while the pool runs. A primary
+  /// that is a container's entry point (PID 1) or a child subreaper (`PR_SET_CHILD_SUBREAPER`)
+  /// inherits the orphans of its descendants (a worker's daemonized helper, a grandchild whose
+  /// parent died); unreaped, they stay zombies until the pid table is full. Workers keep their
+  /// own exit statuses: the reaper leaves their pids alone. Empty (the default): on when the
+  /// primary is PID 1 or a child subreaper, off otherwise. Turn it off when the primary's own
+  /// code forks children and waits for them by pid (`std::system`, `pclose`): the reaper
+  /// would take their statuses.
+  std::optional<bool> reap_orphans{};
+
   /// @throws std::invalid_argument naming the first option out of range.
   void validate() const {
     if (workers && *workers == 0)

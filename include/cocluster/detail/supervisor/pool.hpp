@@ -6,6 +6,7 @@
 #define COCLUSTER_DETAIL_SUPERVISOR_POOL_HPP
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,6 +27,7 @@
 #include "cocluster/config.hpp"
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/event_hub.hpp"
+#include "cocluster/detail/process/orphan_reaper.hpp"
 #include "cocluster/detail/supervisor/completion.hpp"
 #include "cocluster/detail/supervisor/systemd_notifier.hpp"
 #include "cocluster/detail/worker_key.hpp"
@@ -84,6 +86,7 @@ public:
     }
     phase_ = phase::running;
     notifier_->start(size_);
+    start_reaper();
     for (int slot = 0; slot < static_cast<int>(size_); ++slot)
       start_member(slot, 0);
     arm_heartbeat_check();
@@ -159,6 +162,10 @@ public:
 
   phase current_phase() const noexcept { return phase_; }
 
+  bool is_stopping() const noexcept {
+    return phase_ == phase::stopping || phase_ == phase::stopped;
+  }
+
   /// The cluster's metrics snapshot, with the pool's readiness times and slot restarts.
   void metrics(erased_handler<cluster_metrics> done) {
     std::weak_ptr<supervisor_pool> weak = this->weak_from_this();
@@ -181,6 +188,8 @@ public:
     heartbeat_timer_.cancel();
     if (signals_)
       signals_->cancel();
+    if (reaper_)
+      reaper_->stop();
     const auto aborted = make_error_code(asio::error::operation_aborted);
     run_end_.set(aborted, "supervisor: destroyed");
     pool_ready_.set(aborted, "supervisor: destroyed");
@@ -528,6 +537,8 @@ private:
     phase_ = phase::stopped;
     if (signals_)
       signals_->cancel();
+    if (reaper_)
+      reaper_->stop();
     heartbeat_timer_.cancel();
     publish({supervisor_event_type::stopped, 0, 0, -1, run_error_what_, {}, size_});
     pool_ready_.set(make_error_code(errc::supervisor_stopped),
@@ -745,6 +756,23 @@ private:
     }
   }
 
+  // ---- orphans (PID 1) ----
+
+  // `supervisor_options::reap_orphans`: the reaper leaves the cluster's live workers (the
+  // pool's and any forked by hand) to their watchers.
+  void start_reaper() {
+    if (!reaps_orphans(options_.reap_orphans, ::getpid(), is_child_subreaper()))
+      return;
+    reaper_ = std::make_shared<orphan_reaper>(executor_, [&cluster = cluster_] {
+      std::vector<pid_t> pids;
+      for (const auto& [id, worker] : cluster.workers())
+        if (worker.pid() > 0 && !worker.is_dead())
+          pids.push_back(worker.pid());
+      return pids;
+    });
+    reaper_->start();
+  }
+
   // ---- metrics ----
 
   // The pool's workers get their readiness time (its `readiness`, not the first listen) and
@@ -796,6 +824,7 @@ private:
   outcome_waiters pending_waiters_;
 
   std::shared_ptr<systemd_notifier> notifier_;
+  std::shared_ptr<orphan_reaper> reaper_; // (null unless it reaps orphans)
 
   latched_outcome run_end_;
   latched_outcome pool_ready_;

@@ -1,0 +1,369 @@
+// The primary as a container's entry point: a supervised primary of this binary runs as PID 1 of
+// a new PID namespace (`unshare --pid --fork --mount-proc`, as root; skipped otherwise), or as a
+// child subreaper, while its workers leave orphans behind (a child that forks a grandchild and
+// exits). The test looks from outside, through this namespace's /proc: the children of the
+// namespace's init (its pid here) and their states. `--kill-child`: a test that gives up kills
+// unshare, and with it the namespace. Nothing asserts on speed: waits are bounded.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/exits.hpp"
+#include "support/processes.hpp"
+#include "support/program.hpp"
+#include "support/run.hpp"
+#include "support/scenario.hpp"
+#include "support/serializations.hpp"
+#include "support/skip.hpp"
+#include "support/worker_scenarios.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// The orphan's name in /proc/<pid>/comm.
+const char* const orphan_name = "cc-orphan";
+
+void sleep_ms(long ms) {
+  timespec pause{ms / 1000, (ms % 1000) * 1'000'000};
+  while (::nanosleep(&pause, &pause) != 0) {
+  }
+}
+
+// Forks a child that forks the orphan and exits at once, and reaps that child: the orphan is
+// re-parented to the nearest subreaper or to PID 1. It names itself, waits until it has been
+// re-parented, lives 2 s more (so that the test sees it alive) and exits.
+void leave_an_orphan() {
+  const pid_t middle = ::fork();
+  if (middle == 0) {
+    const pid_t first_parent = ::getpid();
+    const pid_t orphan = ::fork();
+    if (orphan == 0) {
+      ::prctl(PR_SET_NAME, orphan_name, 0, 0, 0);
+      while (::getppid() == first_parent)
+        sleep_ms(1);
+      sleep_ms(2000);
+      ::_exit(0);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(middle, &status, 0);
+}
+
+} // namespace
+
+// A worker that leaves an orphan behind, then says it is ready, and stays until disconnected.
+// Args: "orphan" or "crash" (exits 3 at once: a crash loop).
+WORKER_SCENARIO("orphan-maker") {
+  if (args.at(0) == "crash")
+    return 3;
+  return test::with_serialization([]<class S>() {
+    return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
+      leave_an_orphan();
+      cocluster::report_ready(cluster);
+      co_return;
+    });
+  });
+}
+
+// A supervised primary, run as a program (as PID 1 under unshare, or directly). Args: workers,
+// reap ("on", "off", "default"), subreaper ("subreaper" makes it one, "-" not), worker mode (see
+// orphan-maker). Prints "pid <its pid>", "ready" once the pool is, "exit <pid> code=<c>
+// signal=<s>" for every worker exit the cluster reports, and, at the end, "run ok" (exit code
+// 0) or "run failed: <what>" (exit code 1), as the main example does.
+WORKER_SCENARIO("pid1-primary") {
+  const auto workers = static_cast<std::size_t>(std::stoi(args.at(0)));
+  const std::string reap = args.at(1);
+  if (args.at(2) == "subreaper")
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  if (!cluster.is_primary())
+    return 93;
+  cluster.setup_primary(test::scenario("orphan-maker", test::strings(args.at(3))));
+  cocluster::supervisor_options options;
+  options.workers = workers;
+  options.readiness = cocluster::readiness::ready_message;
+  options.drain_timeout = 5s;
+  options.kill_timeout = 10s;
+  options.heartbeat.interval = 0ms;
+  options.backoff.initial = 20ms;
+  options.backoff.jitter = 0;
+  options.crash_loop.max_failures = 3;
+  if (reap != "default")
+    options.reap_orphans = reap == "on";
+  cocluster::supervisor supervisor(cluster, options);
+  supervisor.handle_signals();
+  std::printf("pid %d\n", static_cast<int>(::getpid()));
+  std::fflush(stdout);
+  int code = 1;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto exits = cluster.subscribe(cocluster::event::exit);
+        asio::co_spawn(
+            io,
+            [&exits]() -> asio::awaitable<void> {
+              for (;;) {
+                auto [ec, exit] = co_await exits.async_receive(test::as_tuple);
+                if (ec)
+                  co_return;
+                std::printf("exit %d code=%d signal=%d\n", static_cast<int>(exit.worker.pid()),
+                            exit.status.code.value_or(-1), exit.status.signal.value_or(0));
+                std::fflush(stdout);
+              }
+            },
+            asio::detached);
+        supervisor.async_wait_ready([](std::error_code ec) {
+          if (!ec) {
+            std::printf("ready\n");
+            std::fflush(stdout);
+          }
+        });
+        auto [ec] = co_await supervisor.async_run(test::as_tuple);
+        std::printf("run %s\n", ec ? ("failed: " + ec.message()).c_str() : "ok");
+        std::fflush(stdout);
+        code = ec ? 1 : 0;
+        io.stop();
+      },
+      asio::detached);
+  io.run();
+  return code;
+}
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The children of `pid` (every thread's), as this namespace numbers them.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> children;
+  std::error_code ec;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::istringstream list(read_text(task.path().string() + "/children"));
+    for (pid_t child; list >> child;)
+      children.push_back(child);
+  }
+  return children;
+}
+
+// The state letter of `pid` (R, S, Z...), or 0 once it is gone.
+char state_of(pid_t pid) {
+  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  const auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? 0 : stat[paren + 2];
+}
+
+std::string comm_of(pid_t pid) {
+  std::string comm = read_text("/proc/" + std::to_string(pid) + "/comm");
+  while (!comm.empty() && comm.back() == '\n')
+    comm.pop_back();
+  return comm;
+}
+
+template <class Condition>
+bool eventually(Condition condition, std::chrono::milliseconds limit = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// The orphan among the children of `parent`, once it shows there.
+std::optional<pid_t> wait_for_orphan(pid_t parent) {
+  std::optional<pid_t> found;
+  eventually([&] {
+    for (pid_t child : children_of(parent))
+      if (comm_of(child) == orphan_name)
+        found = child;
+    return found.has_value();
+  });
+  return found;
+}
+
+// The zombies among the children of `parent`.
+std::vector<pid_t> zombies_of(pid_t parent) {
+  std::vector<pid_t> zombies;
+  for (pid_t child : children_of(parent))
+    if (state_of(child) == 'Z')
+      zombies.push_back(child);
+  return zombies;
+}
+
+// The workers among the children of `parent` (not the orphan, not zombies).
+std::vector<pid_t> workers_of(pid_t parent) {
+  std::vector<pid_t> workers;
+  for (pid_t child : children_of(parent))
+    if (comm_of(child) != orphan_name && state_of(child) != 'Z' && state_of(child) != 0)
+      workers.push_back(child);
+  return workers;
+}
+
+// A primary of this binary as PID 1 of a new PID namespace. `init()` is its pid here.
+class namespace_primary {
+public:
+  static std::optional<std::string> cannot_run() {
+    if (::geteuid() != 0)
+      return "needs root (unshare --pid --mount-proc)";
+    if (!test::find_program("unshare"))
+      return "needs unshare (util-linux)";
+    return std::nullopt;
+  }
+
+  namespace_primary(const std::string& workers, const std::string& reap, const std::string& mode)
+      : program_(test::strings(*test::find_program("unshare"), "--pid", "--fork", "--kill-child",
+                               "--mount-proc", test::self_executable(), "--worker-scenario",
+                               "pid1-primary", workers, reap, "-", mode)) {}
+
+  test::program& program() { return program_; }
+
+  // The namespace's init: the one child of unshare.
+  pid_t init() {
+    if (init_ == 0)
+      eventually([&] {
+        const auto children = children_of(program_.pid());
+        if (!children.empty())
+          init_ = children.front();
+        return init_ != 0;
+      });
+    return init_;
+  }
+
+private:
+  test::program program_;
+  pid_t init_ = 0;
+};
+
+bool exited_with(int status, int code) { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+
+} // namespace
+
+TEST_SUITE_BEGIN("container");
+
+TEST_CASE("as PID 1 the primary reaps an orphan that a worker's child left behind") {
+  if (auto reason = namespace_primary::cannot_run()) {
+    test::skip(*reason);
+    return;
+  }
+  namespace_primary primary("1", "default", "orphan");
+  REQUIRE(primary.program().wait_line("pid ") == std::optional<std::string>("1"));
+  const pid_t init = primary.init();
+  REQUIRE(init != 0);
+  const auto orphan = wait_for_orphan(init);
+  REQUIRE_MESSAGE(orphan, primary.program().output());
+  CHECK(eventually([&] { return state_of(*orphan) == 0; }));
+  CHECK(zombies_of(init).empty());
+  ::kill(init, SIGTERM);
+  CHECK(exited_with(primary.program().wait(), 0));
+}
+
+TEST_CASE("with reap_orphans off the orphan stays a zombie under PID 1") {
+  if (auto reason = namespace_primary::cannot_run()) {
+    test::skip(*reason);
+    return;
+  }
+  namespace_primary primary("1", "off", "orphan");
+  const pid_t init = primary.init();
+  REQUIRE(init != 0);
+  const auto orphan = wait_for_orphan(init);
+  REQUIRE_MESSAGE(orphan, primary.program().output());
+  REQUIRE(eventually([&] { return state_of(*orphan) == 'Z'; }));
+  std::this_thread::sleep_for(1500ms); // longer than the reaper's backstop, were it on
+  CHECK(state_of(*orphan) == 'Z');
+  ::kill(init, SIGTERM);
+  CHECK(exited_with(primary.program().wait(), 0));
+}
+
+TEST_CASE("as PID 1 a worker killed by a signal is reported with that signal and replaced") {
+  if (auto reason = namespace_primary::cannot_run()) {
+    test::skip(*reason);
+    return;
+  }
+  namespace_primary primary("2", "default", "orphan");
+  REQUIRE(primary.program().wait_line("ready"));
+  const pid_t init = primary.init();
+  const auto orphan = wait_for_orphan(init);
+  REQUIRE(orphan);
+  std::vector<pid_t> workers;
+  REQUIRE(eventually([&] { return (workers = workers_of(init)).size() == 2; }));
+  ::kill(workers.front(), SIGKILL);
+  // The cluster saw the signal: the reaper left the worker's status to its watcher.
+  const auto line = primary.program().wait_line("exit ");
+  REQUIRE_MESSAGE(line, primary.program().output());
+  CHECK(line->find("code=-1 signal=9") != std::string::npos);
+  CHECK(eventually([&] {
+    const auto now = workers_of(init);
+    return now.size() == 2 && std::find(now.begin(), now.end(), workers.front()) == now.end();
+  }));
+  ::kill(init, SIGTERM);
+  CHECK(exited_with(primary.program().wait(), 0));
+}
+
+TEST_CASE("SIGTERM to the primary as PID 1 drains its workers and it exits 0") {
+  if (auto reason = namespace_primary::cannot_run()) {
+    test::skip(*reason);
+    return;
+  }
+  namespace_primary primary("2", "default", "orphan");
+  REQUIRE(primary.program().wait_line("ready"));
+  ::kill(primary.init(), SIGTERM);
+  const int status = primary.program().wait();
+  CHECK_MESSAGE(exited_with(status, 0), primary.program().output());
+  CHECK(primary.program().wait_line("run ok", 0ms));
+  // Both workers left through the disconnect and exited 0.
+  CHECK(primary.program().lines_with("exit ").size() == 2);
+  for (const auto& exit : primary.program().lines_with("exit "))
+    CHECK(exit.find("code=0 signal=0") != std::string::npos);
+}
+
+TEST_CASE("a crash loop under PID 1 ends the primary with exit code 1") {
+  if (auto reason = namespace_primary::cannot_run()) {
+    test::skip(*reason);
+    return;
+  }
+  namespace_primary primary("1", "default", "crash");
+  const int status = primary.program().wait();
+  CHECK_MESSAGE(exited_with(status, 1), primary.program().output());
+  CHECK(primary.program().wait_line("run failed: ", 0ms));
+}
+
+TEST_CASE("a primary that is a child subreaper reaps its workers' orphans by default") {
+  test::program primary(test::strings(test::self_executable(), "--worker-scenario", "pid1-primary",
+                                      "1", "default", "subreaper", "orphan"));
+  const auto pid_line = primary.wait_line("pid ");
+  REQUIRE(pid_line);
+  const pid_t self = std::stoi(*pid_line);
+  const auto orphan = wait_for_orphan(self);
+  REQUIRE_MESSAGE(orphan, primary.output());
+  CHECK(eventually([&] { return state_of(*orphan) == 0; }));
+  CHECK(zombies_of(self).empty());
+  ::kill(self, SIGTERM);
+  CHECK(exited_with(primary.wait(), 0));
+}
+
+TEST_SUITE_END();
