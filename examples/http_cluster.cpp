@@ -4,6 +4,7 @@
 //   http_cluster [--port N] [--workers N] [--policy rr|none|reuseport|least|iphash]
 //                [--demo SECONDS] [--boot-timeout MS] [--drain-timeout MS] [--kill-timeout MS]
 //                [--metrics-port N [--metrics-address A]] [--socket-name NAME]
+//                [--upgrade-timeout MS]
 //   http_cluster --help
 //
 // N workers (default: the CPUs this process may use) share the port and answer every request
@@ -15,6 +16,12 @@
 //   SIGTERM, SIGINT  graceful stop: workers finish their connections (--drain-timeout), are
 //                    killed after --kill-timeout; a second signal kills at once. Exit code 0
 //   SIGTTIN/SIGTTOU  one worker more / one less
+//   SIGUSR2          hot upgrade of the primary itself: the program is started again by the
+//                    path it was started with (a new release installed there), gets the
+//                    listening sockets and starts its workers; once they are ready this primary
+//                    stops its own gracefully and exits 0 ("pool upgraded: new primary PID"
+//                    names the successor). A new primary that fails, or is not ready within
+//                    --upgrade-timeout, is killed, and this one serves on
 //   (kill -9 of a worker: it is replaced, after a back-off that grows while crashes repeat)
 //
 // A worker whose server is closing (reload, scale-down, stop) answers what it holds and every
@@ -27,8 +34,9 @@
 // the metrics name pids and counts, not for every network) with the supervisor's metrics in
 // Prometheus's text format: per worker its state, times, connections handed and refused, open
 // connections, IPC traffic, memory and CPU; the totals; the primary's own memory and CPU (the
-// README's "Metrics" section lists them). Exit codes: 0 after a stop, 1 for a failure (a crash
-// loop of workers included, so that systemd restarts the program), 2 for a bad command line.
+// README's "Metrics" section lists them). Exit codes: 0 after a stop (a hot upgrade's included),
+// 1 for a failure (a crash loop of workers included, so that systemd restarts the program), 2 for
+// a bad command line.
 //
 // Under systemd (examples/systemd/: a Type=notify service and its .socket unit) the primary
 // adopts the socket systemd bound for --port (or the one named --socket-name, the unit's
@@ -70,6 +78,7 @@ struct command_line {
   std::optional<int> metrics_port;           // serve GET /metrics there (0: any free port)
   std::string metrics_address = "127.0.0.1"; // ... on this address
   std::optional<std::string> socket_name;    // systemd's FileDescriptorName= to serve
+  std::optional<std::chrono::milliseconds> upgrade_timeout; // SIGUSR2's new primary, to be ready
 };
 
 void print_usage(std::FILE* to) {
@@ -91,9 +100,13 @@ void print_usage(std::FILE* to) {
       "                      every IPv4 address)\n"
       "  --socket-name NAME  under systemd socket activation: serve the socket named NAME\n"
       "                      (FileDescriptorName=) whatever its port\n"
+      "  --upgrade-timeout MS a new primary (SIGUSR2) not ready within MS is killed\n"
+      "                      (default: the boot timeout + 30000)\n"
       "  -h, --help          print this text\n"
       "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
-      "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n",
+      "one kills); SIGTTIN/SIGTTOU one worker more/less; SIGUSR2 hot upgrade of the primary\n"
+      "(this program started again by its path, with the listening sockets; this primary exits\n"
+      "once the new one is ready); a worker killed is replaced\n",
       static_cast<std::size_t>(cocluster::available_cpus()));
 }
 
@@ -121,7 +134,8 @@ int parse(int argc, char** argv, command_line& c) {
     const bool known = flag == "--port" || flag == "--workers" || flag == "--policy" ||
                        flag == "--demo" || flag == "--boot-timeout" || flag == "--drain-timeout" ||
                        flag == "--kill-timeout" || flag == "--metrics-port" ||
-                       flag == "--metrics-address" || flag == "--socket-name";
+                       flag == "--metrics-address" || flag == "--socket-name" ||
+                       flag == "--upgrade-timeout";
     if (!known)
       return fail("unknown option '" + flag + "'");
     if (i + 1 >= argc)
@@ -172,6 +186,8 @@ int parse(int argc, char** argv, command_line& c) {
       const std::chrono::milliseconds ms(*n);
       if (flag == "--boot-timeout")
         c.boot_timeout = ms;
+      else if (flag == "--upgrade-timeout")
+        c.upgrade_timeout = ms;
       else if (flag == "--drain-timeout")
         c.drain_timeout = ms;
       else
@@ -641,13 +657,20 @@ int primary_main(asio::io_context& io, const command_line& options) {
     supervision.drain_timeout = *options.drain_timeout;
   if (options.kill_timeout)
     supervision.kill_timeout = *options.kill_timeout;
+  supervision.upgrade_timeout = options.upgrade_timeout;
   cocluster::supervisor supervisor(cluster, supervision);
   supervisor.handle_signals();
   asio::ip::tcp::acceptor metrics(io);
   if (options.metrics_port) {
     const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(options.metrics_address),
                                            static_cast<unsigned short>(*options.metrics_port));
-    metrics = asio::ip::tcp::acceptor(io, endpoint); // (throws: exit code 1)
+    // (throws: exit code 1.) SO_REUSEPORT: a new primary started by SIGUSR2 binds the port
+    // while this one still holds it; both answer until this one exits.
+    metrics = asio::ip::tcp::acceptor(io, endpoint.protocol());
+    metrics.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    metrics.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+    metrics.bind(endpoint);
+    metrics.listen();
     const bool v6 = endpoint.address().is_v6();
     std::printf("metrics: http://%s%s%s:%d/metrics\n", v6 ? "[" : "",
                 options.metrics_address.c_str(), v6 ? "]" : "", metrics.local_endpoint().port());
