@@ -451,6 +451,33 @@ class HttpClusterHotUpgrade(unittest.TestCase):
         self.assertEqual(self.exit_code(program, primary), 0, program.output())
         program.wait_for(r'^total: \d+ requests$', at)
 
+    def test_systemd_hears_the_new_main_pid_and_no_stopping_from_the_old_primary(self):
+        notify = NotifySocket()
+        self.addCleanup(notify.close)
+        program = Program([self.binary, '--port', '0', '--workers', '2', '--drain-timeout',
+                           '3000', '--kill-timeout', '8000'],
+                          env=dict(os.environ, NOTIFY_SOCKET=notify.path))
+        self.addCleanup(program.kill_all)
+        _, at = program.wait_for(r'^primary \d+: 2 workers share port \d+ ')
+        primary = program.p.pid
+        ready = notify.index('READY=1')
+        self.install()
+        os.kill(primary, signal.SIGUSR2)
+        m, begun = program.wait_for(r'^supervisor: pool upgraded: new primary (\d+) is ready', at)
+        new = int(m.group(1))
+        self.adopted.append(new)
+        self.assertEqual(self.exit_code(program, primary), 0, program.output())
+        # The old primary names its successor (systemd takes MAINPID= from the main process),
+        # and the new one says READY=1 with its own pid (NotifyAccess=all).
+        handed = notify.index(f'MAINPID={new}', ready + 1)
+        self.assertIn('READY=1', notify.messages[handed].split('\n'))
+        # The old primary's stop is not the service's: no STOPPING=1 until the new one stops.
+        self.assertFalse([m for m in notify.messages if 'STOPPING=1' in m.split('\n')],
+                         notify.messages)
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(self.exit_code(program, new), 0, program.output())
+        notify.index('STOPPING=1', handed + 1)
+
     def test_a_release_that_exits_or_never_gets_ready_is_killed_and_the_old_primary_serves_on(self):
         program, port, pids, at = self.start('--upgrade-timeout', '2000')
         primary = program.p.pid
