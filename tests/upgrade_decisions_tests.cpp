@@ -166,7 +166,8 @@ TEST_CASE("a listener's socket is named by its key with the separator escaped, a
 TEST_CASE("the upgrade's program is argv[0] made absolute against the directory at startup, "
           "links unresolved") {
   CHECK(upgrade_program("/usr/local/bin/app", "/srv") == "/usr/local/bin/app");
-  CHECK(upgrade_program("./app", "/srv/current") == "/srv/current/./app");
+  CHECK(upgrade_program("./app", "/srv/current") == "/srv/current/app");
+  CHECK(upgrade_program("././bin/app", "/srv") == "/srv/bin/app");
   CHECK(upgrade_program("bin/app", "/srv/") == "/srv/bin/app");
   CHECK(upgrade_program("../releases/current/app", "/srv/x") == "/srv/x/../releases/current/app");
   CHECK_FALSE(upgrade_program("app", "/srv")); // PATH's: the caller searches it

@@ -229,8 +229,8 @@ public:
                0,
                pid,
                -1,
-               "new primary " + std::to_string(pid) + " (" + upgrade_command_.path + ") with " +
-                   std::to_string(sockets.size()) + " sockets",
+               "new primary " + std::to_string(pid) + " (" + upgrade_command_.path +
+                   "), sockets passed: " + std::to_string(sockets.size()),
                {},
                size_});
   }

@@ -169,13 +169,16 @@ inline bool taken_by_name_only(std::string_view name) {
 /// The program to run at an upgrade from the command this process was started with: argv[0]
 /// made absolute against `cwd` (the directory at startup) without resolving symbolic links, so
 /// that a link switched to a new release is followed, and a binary replaced at its path is the
-/// new one (`/proc/self/exe` would still name the old, deleted file). Nothing for a name
-/// without a '/' (the caller searches PATH, as the shell did) or an empty one.
+/// new one (`/proc/self/exe` would still name the old, deleted file); leading "./" are dropped.
+/// Nothing for a name without a '/' (the caller searches PATH, as the shell did) or an empty
+/// one.
 inline std::optional<std::string> upgrade_program(std::string_view argv0, std::string_view cwd) {
   if (argv0.empty() || argv0.find('/') == std::string_view::npos)
     return std::nullopt;
   if (argv0.front() == '/')
     return std::string(argv0);
+  while (argv0.starts_with("./"))
+    argv0.remove_prefix(2);
   std::string path(cwd);
   if (path.empty() || path.back() != '/')
     path += '/';
