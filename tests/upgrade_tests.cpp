@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/http.hpp"
@@ -123,6 +124,17 @@ asio::awaitable<pid_t> who_answers(int port) {
   co_return static_cast<pid_t>(std::atoi(answer.c_str() + body + 4));
 }
 
+// A new primary left running by a test that failed half-way is killed at the end.
+struct successor_guard {
+  pid_t pid = 0;
+  ~successor_guard() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      test::wait_for_child(pid);
+    }
+  }
+};
+
 // The events of `type` so far (`seen` keeps what was taken from the stream).
 std::vector<cocluster::supervisor_event> events_of(
     cocluster::event_stream<cocluster::supervisor_event>& stream,
@@ -149,7 +161,7 @@ TEST_CASE("async_upgrade hands the listening socket to a new primary whose worke
   cocluster::supervisor supervisor(cluster, setup.options);
   auto events = supervisor.subscribe();
   std::vector<cocluster::supervisor_event> seen;
-  pid_t successor = 0;
+  successor_guard successor;
   test::run(io, [&]() -> asio::awaitable<void> {
     bool run_done = false;
     std::error_code run_code;
@@ -165,8 +177,8 @@ TEST_CASE("async_upgrade hands the listening socket to a new primary whose worke
     CHECK_MESSAGE(!ec, ec.message());
     const auto upgraded = events_of(events, seen, cocluster::supervisor_event_type::upgraded);
     REQUIRE(upgraded.size() == 1);
-    successor = upgraded[0].pid;
-    CHECK(successor > 0);
+    successor.pid = upgraded[0].pid;
+    CHECK(successor.pid > 0);
     CHECK(co_await test::eventually([&] { return run_done; }, 20s));
     CHECK(!run_code);
     CHECK(test::process_gone(old_worker));
@@ -174,14 +186,13 @@ TEST_CASE("async_upgrade hands the listening socket to a new primary whose worke
     const pid_t answered = co_await who_answers(setup.port);
     CHECK(answered != 0);
     CHECK(answered != old_worker);
-    CHECK(parent_of(answered) == successor);
+    CHECK(parent_of(answered) == successor.pid);
   });
-  if (successor > 0) {
-    ::kill(successor, SIGTERM);
-    const int status = test::wait_for_child(successor, 20s);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
+  REQUIRE(successor.pid > 0);
+  ::kill(successor.pid, SIGTERM);
+  const int status = test::wait_for_child(std::exchange(successor.pid, 0), 20s);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("an upgrade whose new primary exits at once fails with upgrade_failed and the old pool "
