@@ -193,9 +193,9 @@ public:
     if (reload_)
       reload_->waiters.complete(aborted, "supervisor: destroyed");
     pending_waiters_.complete(aborted, "supervisor: destroyed");
-    if (auto upgrade = upgrade_)
-      upgrade->abandon("supervisor: destroyed");
     upgrade_waiters_.complete(aborted, "supervisor: destroyed");
+    if (auto upgrade = upgrade_) // (the new primary is killed)
+      upgrade->abandon("supervisor: destroyed");
     notifier_->close();
     events_.close(make_error_code(errc::stream_closed));
   }
