@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -186,6 +187,7 @@ class HttpClusterCommandLine(unittest.TestCase):
         self.assertIn('SIGHUP', r.stdout)
         self.assertIn('--health', r.stdout)
         self.assertIn('--min-ready', r.stdout)
+        self.assertIn('SIGUSR2', r.stdout)
 
     def test_bad_values_exit_2_with_a_message(self):
         for args in [['--port', 'abc'], ['--port', '70000'], ['--workers', '0'],
@@ -194,7 +196,8 @@ class HttpClusterCommandLine(unittest.TestCase):
                      ['--socket-name', 'a:b'], ['--socket-name', ''],
                      ['--health'], ['--metrics-port', '0', '--min-ready', '2'],
                      ['--metrics-port', '0', '--health', '--min-ready', '0'],
-                     ['--metrics-port', '0', '--health', '--min-ready', 'x']]:
+                     ['--metrics-port', '0', '--health', '--min-ready', 'x'],
+                     ['--upgrade-timeout', '0']]:
             with self.subTest(args=args):
                 r = self.run_it(*args)
                 self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
@@ -622,6 +625,15 @@ class HttpClusterAsPid1(unittest.TestCase):
         self.assertEqual(program.finish(), 0, program.output())
         self.assertEqual(len(re.findall(r'exited: exit code 0', program.output())), 2)
 
+    def test_sigusr2_to_pid_1_refuses_the_upgrade_and_serves_on(self):
+        program = self.start('--port', '0')
+        m, _ = program.wait_for(r'^primary (\d+): 2 workers share port (\d+)')
+        os.kill(self.init_of(program), signal.SIGUSR2)
+        program.wait_for(r'upgrade_failed.*PID 1')
+        self.assertIn('Hello World', http_get(int(m.group(2))))
+        os.kill(self.init_of(program), signal.SIGTERM)
+        self.assertEqual(program.finish(), 0, program.output())
+
     def test_a_crash_loop_as_pid_1_exits_1(self):
         with socket.socket() as taken:  # every worker's listen fails
             taken.bind(('127.0.0.1', 0))
@@ -718,6 +730,255 @@ class HttpClusterUnderSystemd(unittest.TestCase):
                                                         r'requests$', program.output(), re.M)}
         for pid in pids:  # the first workers each served some of the 41 requests
             self.assertGreater(served.get(pid, 0), 0, program.output())
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def set_child_subreaper(on):
+    """Orphans of our descendants become our children (prctl(PR_SET_CHILD_SUBREAPER))."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER)')
+
+
+def open_files(pid):
+    """The sockets and pipes of `pid`'s descriptors from 3 on ("socket:[123]", "pipe:[45]": an
+    inode each, shared by the processes that hold it)."""
+    files = set()
+    for fd in os.listdir(f'/proc/{pid}/fd'):
+        if int(fd) >= 3:
+            try:
+                target = os.readlink(f'/proc/{pid}/fd/{fd}')
+            except FileNotFoundError:
+                continue
+            if target.startswith(('socket:', 'pipe:')):
+                files.add(target)
+    return files
+
+
+def listed_sockets():
+    """The "socket:[inode]" of every socket the kernel lists in /proc/net/{tcp,udp,unix}{,6}
+    (a bound TCP socket that does not listen is not listed), with the local port of the IP
+    ones (None for Unix sockets)."""
+    found = {}
+    for table in ['tcp', 'tcp6', 'udp', 'udp6']:
+        with open(f'/proc/net/{table}') as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                found[f'socket:[{fields[9]}]'] = int(fields[1].split(':')[1], 16)
+    with open('/proc/net/unix') as f:
+        for line in f.readlines()[1:]:
+            found[f'socket:[{line.split()[6]}]'] = None
+    return found
+
+
+def wait_gone(pid):
+    deadline = time.monotonic() + DEADLINE
+    while os.path.exists(f'/proc/{pid}') and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not os.path.exists(f'/proc/{pid}')
+
+
+class HttpClusterHotUpgrade(unittest.TestCase):
+    """SIGUSR2: the primary runs its program again by the path it was started with (a copy of
+    the example here, replaced by a "new release" before each upgrade), hands it the listening
+    socket, and exits 0 once the new primary's workers are ready. The test process is a child
+    subreaper: a new primary, orphaned when the one that started it exits, becomes its child,
+    so that its exit status can be read."""
+
+    def setUp(self):
+        set_child_subreaper(True)
+        self.addCleanup(set_child_subreaper, False)
+        self.dir = tempfile.mkdtemp(prefix='cocluster-upgrade-')
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.binary = os.path.join(self.dir, 'http_cluster')
+        shutil.copy2(HTTP_CLUSTER, self.binary)
+        self.adopted = []  # primaries started by upgrades: killed and reaped at the end
+        self.addCleanup(self.reap_adopted)
+
+    def reap_adopted(self):
+        for pid in self.adopted:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+    def install(self, script=None):
+        """A new release at the program's path (a new file, as a package manager installs it):
+        the example again, or a shell script."""
+        staged = self.binary + '.new'
+        if script is None:
+            shutil.copy2(HTTP_CLUSTER, staged)
+        else:
+            with open(staged, 'w') as f:
+                f.write(script)
+            os.chmod(staged, 0o755)
+        os.replace(staged, self.binary)
+
+    def start(self, *args):
+        program = Program([self.binary, '--port', '0', '--workers', '2', '--drain-timeout',
+                           '3000', '--kill-timeout', '8000', *args])
+        self.addCleanup(program.kill_all)
+        m, at = program.wait_for(r'^primary (\d+): 2 workers share port (\d+) \(policy \w+\)$')
+        pids = {int(p.group(2)) for p in map(re.compile(READY).search, program.lines[:at]) if p}
+        self.assertEqual(len(pids), 2, program.output())
+        self.assertEqual(int(m.group(1)), program.p.pid)
+        return program, int(m.group(2)), pids, at
+
+    def exit_code(self, program, primary):
+        if primary == program.p.pid:
+            return program.p.wait(DEADLINE)
+        _, status = os.waitpid(primary, 0)  # (ours: adopted when its parent exited)
+        return os.waitstatus_to_exitcode(status)
+
+    def test_two_sigusr2_upgrades_in_a_row_under_load_fail_no_request_and_old_primaries_exit_0(self):
+        self.upgrade_twice_under_load('rr')
+
+    def test_two_upgrades_with_a_shared_socket_fail_no_request(self):
+        self.upgrade_twice_under_load('none')
+
+    def test_two_upgrades_under_reuse_port_fail_no_request_the_slots_sockets_passed_on(self):
+        self.upgrade_twice_under_load('reuseport')
+
+    def upgrade_twice_under_load(self, policy):
+        program, port, pids, at = self.start('--policy', policy)
+        primary = program.p.pid
+        before = open_files(primary)
+        load = Load(port)
+        try:
+            while load.ok < 20 and not load.failed:
+                time.sleep(0.05)
+            for round in range(2):
+                self.install()
+                os.kill(primary, signal.SIGUSR2)
+                m, begun = program.wait_for(r'^supervisor: pool upgrade_started: new primary '
+                                            r'(\d+) ', at)
+                new = int(m.group(1))
+                self.adopted.append(new)
+                _, ready = program.wait_for(rf'^primary {new}: 2 workers share port {port} ',
+                                            begun)
+                _, at = program.wait_for(rf'^supervisor: pool upgraded: new primary {new} is '
+                                         rf'ready; primary {primary} stops$', begun)
+                new_pids = {int(p.group(2)) for p in map(re.compile(READY).search,
+                                                         program.lines[begun:ready]) if p}
+                self.assertEqual(len(new_pids), 2, program.output())
+                self.assertFalse(new_pids & pids, program.output())
+                self.assertNotEqual(new, primary)
+                if round == 0:
+                    # Nothing of the old primary reached the new one but the sockets of the port
+                    # (stdin, stdout and stderr aside): no channel, pipe or other socket.
+                    shared = before & open_files(new)
+                    self.assertTrue(shared, program.output())
+                    self.assertFalse({f for f in shared if f.startswith('pipe:')})
+                    listed = listed_sockets()
+                    self.assertEqual({listed[f] for f in shared if f in listed} - {port}, set(),
+                                     program.output())
+                for pid in pids:  # the old workers drained and left
+                    program.wait_for(rf'^supervisor: worker \d+ \(pid {pid}, slot \d+\) '
+                                     r'exited: exit code 0$', begun)
+                self.assertEqual(self.exit_code(program, primary), 0, program.output())
+                primary, pids = new, new_pids
+                served = load.ok
+                while load.ok < served + 20 and not load.failed:  # the new workers serve
+                    time.sleep(0.05)
+        finally:
+            load.stop()
+        self.assertEqual(load.failed, 0, '\n'.join(load.errors[:5]) + '\n' + program.output())
+        self.assertIn('Hello World', http_get(port))
+        os.kill(primary, signal.SIGTERM)
+        self.assertEqual(self.exit_code(program, primary), 0, program.output())
+        program.wait_for(r'^total: \d+ requests$', at)
+
+    def test_systemd_hears_the_new_main_pid_and_no_stopping_from_the_old_primary(self):
+        notify = NotifySocket()
+        self.addCleanup(notify.close)
+        program = Program([self.binary, '--port', '0', '--workers', '2', '--drain-timeout',
+                           '3000', '--kill-timeout', '8000'],
+                          env=dict(os.environ, NOTIFY_SOCKET=notify.path))
+        self.addCleanup(program.kill_all)
+        _, at = program.wait_for(r'^primary \d+: 2 workers share port \d+ ')
+        primary = program.p.pid
+        ready = notify.index('READY=1')
+        self.install()
+        os.kill(primary, signal.SIGUSR2)
+        m, begun = program.wait_for(r'^supervisor: pool upgraded: new primary (\d+) is ready', at)
+        new = int(m.group(1))
+        self.adopted.append(new)
+        self.assertEqual(self.exit_code(program, primary), 0, program.output())
+        # The old primary names its successor (systemd takes MAINPID= from the main process),
+        # and the new one says READY=1 with its own pid (NotifyAccess=all).
+        handed = notify.index(f'MAINPID={new}', ready + 1)
+        self.assertIn('READY=1', notify.messages[handed].split('\n'))
+        # The old primary's stop is not the service's: no STOPPING=1 until the new one stops.
+        self.assertFalse([m for m in notify.messages if 'STOPPING=1' in m.split('\n')],
+                         notify.messages)
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(self.exit_code(program, new), 0, program.output())
+        notify.index('STOPPING=1', handed + 1)
+
+    @unittest.skipIf(SOCKET_ACTIVATE is None, 'needs systemd-socket-activate (the systemd package)')
+    def test_the_socket_systemd_passed_serves_across_two_upgrades(self):
+        port = free_port()
+        program = Program([SOCKET_ACTIVATE, '-l', f'127.0.0.1:{port}', '--fdname=http',
+                           self.binary, '--port', '0', '--socket-name', 'http', '--workers', '2',
+                           '--drain-timeout', '3000', '--kill-timeout', '8000'])
+        self.addCleanup(program.kill_all)
+        program.wait_for(r'^Listening on 127\.0\.0\.1:')
+        first = []  # the first connection starts the program
+        trigger = threading.Thread(target=lambda: first.append(http_get(port)))
+        trigger.start()
+        m, at = program.wait_for(r'^primary (\d+): 2 workers share port (\d+) ')
+        trigger.join(DEADLINE)
+        self.assertIn('Hello World', first[0])
+        primary = int(m.group(1))
+        for _ in range(2):
+            self.install()
+            os.kill(primary, signal.SIGUSR2)
+            m, at = program.wait_for(r'^supervisor: pool upgraded: new primary (\d+) is ready',
+                                     at + 1)
+            self.assertEqual(self.exit_code(program, primary), 0, program.output())
+            primary = int(m.group(1))
+            self.adopted.append(primary)
+            # the new primary serves systemd's socket, named as systemd named it
+            program.wait_for(rf'^primary {primary}: 2 workers share port {port} ')
+            for _ in range(10):
+                self.assertIn('Hello World', http_get(port))
+        os.kill(primary, signal.SIGTERM)
+        self.assertEqual(self.exit_code(program, primary), 0, program.output())
+
+    def test_a_release_that_exits_or_never_gets_ready_is_killed_and_the_old_primary_serves_on(self):
+        program, port, pids, at = self.start('--upgrade-timeout', '2000')
+        primary = program.p.pid
+        load = Load(port)
+        try:
+            for script, failure in [
+                    ('#!/bin/sh\nexit 3\n', 'exited before it was ready: exit code 3'),
+                    ('#!/bin/sh\nexec sleep 60\n',
+                     'was not ready within the upgrade timeout of 2000 ms')]:
+                self.install(script)
+                os.kill(primary, signal.SIGUSR2)
+                m, begun = program.wait_for(r'^supervisor: pool upgrade_failed: the new primary '
+                                            r'\(pid (\d+)\) (.*)$', at)
+                self.assertEqual(m.group(2), failure, program.output())
+                self.assertTrue(wait_gone(int(m.group(1))), program.output())  # killed, reaped
+                served = load.ok
+                while load.ok < served + 20 and not load.failed:  # the old workers serve on
+                    time.sleep(0.05)
+                at = begun + 1
+        finally:
+            load.stop()
+        self.assertEqual(load.failed, 0, '\n'.join(load.errors[:5]) + '\n' + program.output())
+        started = re.findall(r'^supervisor: worker \d+ \(pid \d+, slot \d+\) started$',
+                             program.output(), re.M)
+        self.assertEqual(len(started), 2, program.output())  # no worker was replaced
+        os.kill(primary, signal.SIGTERM)
+        self.assertEqual(program.finish(), 0, program.output())
+        for pid in pids:  # the same workers served throughout
+            self.assertRegex(program.output(), rf'worker \d+ \(pid {pid}, slot \d+\) exited: '
+                                               r'exit code 0')
 
 
 class SupervisedReady(unittest.TestCase):

@@ -4,7 +4,7 @@
 //   http_cluster [--port N] [--workers N] [--policy rr|none|reuseport|least|iphash]
 //                [--demo SECONDS] [--boot-timeout MS] [--drain-timeout MS] [--kill-timeout MS]
 //                [--metrics-port N [--metrics-address A] [--health [--min-ready N]]]
-//                [--socket-name NAME]
+//                [--socket-name NAME] [--upgrade-timeout MS]
 //   http_cluster --help
 //
 // N workers (default: the CPUs this process may use) share the port and answer every request
@@ -16,6 +16,12 @@
 //   SIGTERM, SIGINT  graceful stop: workers finish their connections (--drain-timeout), are
 //                    killed after --kill-timeout; a second signal kills at once. Exit code 0
 //   SIGTTIN/SIGTTOU  one worker more / one less
+//   SIGUSR2          hot upgrade of the primary itself: the program is started again by the
+//                    path it was started with (a new release installed there), gets the
+//                    listening sockets and starts its workers; once they are ready this primary
+//                    stops its own gracefully and exits 0 ("pool upgraded: new primary PID"
+//                    names the successor). A new primary that fails, or is not ready within
+//                    --upgrade-timeout, is killed, and this one serves on
 //   (kill -9 of a worker: it is replaced, after a back-off that grows while crashes repeat)
 //
 // A worker whose server is closing (reload, scale-down, stop) answers what it holds and every
@@ -32,9 +38,9 @@
 // Kubernetes' probes: GET /healthz is 200 whenever the primary's event loop runs (a blocked loop
 // answers nothing: the probe times out), GET /readyz is 200 while at least --min-ready workers
 // are ready (default 1) and 503 otherwise and from the start of a graceful stop on, with the
-// counts in the body. Exit codes: 0 after a stop (also one that a second signal made a kill),
-// 1 for a failure (a crash loop of workers included, so that systemd or Kubernetes restarts the
-// program), 2 for a bad command line. As a container's entry point (PID 1) the primary also
+// counts in the body. Exit codes: 0 after a stop (also one that a second signal made a kill, and
+// the old primary's after a hot upgrade), 1 for a failure (a crash loop of workers included, so
+// that systemd or Kubernetes restarts the program), 2 for a bad command line. As a container's entry point (PID 1) the primary also
 // reaps the orphans re-parented to it (the supervisor does it by itself: README, "Containers and
 // Kubernetes"; examples/kubernetes/ has a Deployment).
 //
@@ -80,6 +86,7 @@ struct command_line {
   std::optional<std::string> socket_name;    // systemd's FileDescriptorName= to serve
   bool health = false;                       // /healthz and /readyz on the metrics port
   std::optional<std::size_t> min_ready;      // ready workers that make /readyz 200 (default 1)
+  std::optional<std::chrono::milliseconds> upgrade_timeout; // SIGUSR2's new primary, to be ready
 };
 
 void print_usage(std::FILE* to) {
@@ -105,9 +112,13 @@ void print_usage(std::FILE* to) {
       "  --min-ready N       with --health: the ready workers /readyz needs (default 1)\n"
       "  --socket-name NAME  under systemd socket activation: serve the socket named NAME\n"
       "                      (FileDescriptorName=) whatever its port\n"
+      "  --upgrade-timeout MS a new primary (SIGUSR2) not ready within MS is killed\n"
+      "                      (default: the boot timeout + 30000)\n"
       "  -h, --help          print this text\n"
       "signals to the primary: SIGHUP rolling reload; SIGTERM/SIGINT graceful stop (a second\n"
-      "one kills); SIGTTIN/SIGTTOU one worker more/less; a worker killed is replaced\n"
+      "one kills); SIGTTIN/SIGTTOU one worker more/less; SIGUSR2 hot upgrade of the primary\n"
+      "(this program started again by its path, with the listening sockets; this primary exits\n"
+      "once the new one is ready); a worker killed is replaced\n"
       "exit codes: 0 after a stop, 1 for a failure (a crash loop), 2 for a bad command line\n",
       static_cast<std::size_t>(cocluster::available_cpus()));
 }
@@ -141,7 +152,7 @@ int parse(int argc, char** argv, command_line& c) {
                        flag == "--demo" || flag == "--boot-timeout" || flag == "--drain-timeout" ||
                        flag == "--kill-timeout" || flag == "--metrics-port" ||
                        flag == "--metrics-address" || flag == "--socket-name" ||
-                       flag == "--min-ready";
+                       flag == "--min-ready" || flag == "--upgrade-timeout";
     if (!known)
       return fail("unknown option '" + flag + "'");
     if (i + 1 >= argc)
@@ -197,6 +208,8 @@ int parse(int argc, char** argv, command_line& c) {
       const std::chrono::milliseconds ms(*n);
       if (flag == "--boot-timeout")
         c.boot_timeout = ms;
+      else if (flag == "--upgrade-timeout")
+        c.upgrade_timeout = ms;
       else if (flag == "--drain-timeout")
         c.drain_timeout = ms;
       else
@@ -694,13 +707,20 @@ int primary_main(asio::io_context& io, const command_line& options) {
     supervision.drain_timeout = *options.drain_timeout;
   if (options.kill_timeout)
     supervision.kill_timeout = *options.kill_timeout;
+  supervision.upgrade_timeout = options.upgrade_timeout;
   cocluster::supervisor supervisor(cluster, supervision);
   supervisor.handle_signals();
   asio::ip::tcp::acceptor metrics(io);
   if (options.metrics_port) {
     const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(options.metrics_address),
                                            static_cast<unsigned short>(*options.metrics_port));
-    metrics = asio::ip::tcp::acceptor(io, endpoint); // (throws: exit code 1)
+    // (throws: exit code 1.) SO_REUSEPORT: a new primary started by SIGUSR2 binds the port
+    // while this one still holds it; both answer until this one exits.
+    metrics = asio::ip::tcp::acceptor(io, endpoint.protocol());
+    metrics.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    metrics.set_option(asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>(true));
+    metrics.bind(endpoint);
+    metrics.listen();
     const bool v6 = endpoint.address().is_v6();
     std::printf("metrics: http://%s%s%s:%d/metrics\n", v6 ? "[" : "",
                 options.metrics_address.c_str(), v6 ? "]" : "", metrics.local_endpoint().port());

@@ -30,6 +30,7 @@
 #include "cocluster/detail/net/primary_listeners.hpp"
 #include "cocluster/detail/net/worker_servers.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
+#include "cocluster/detail/worker_key.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/event_stream.hpp"
 #include "cocluster/events.hpp"
@@ -148,6 +149,13 @@ public:
   /// queued in them are reset by the kernel, unless `net.ipv4.tcp_migrate_req` is 1 (Linux
   /// 5.14+), which moves them to the port's other sockets.
   void release_slot(int slot);
+
+  /// Internal, for the supervisor's hot upgrade: the primary's shared listeners (null in a
+  /// worker).
+  detail::primary_listeners<Scheduling, detail::worker_impl<Serialization>>* listeners(
+      detail::worker_key) const noexcept {
+    return listeners_.get();
+  }
 
   /// How connections reach workers (Node's `cluster.schedulingPolicy`): `Scheduling::mode`,
   /// unless NODE_CLUSTER_SCHED_POLICY says "rr" (the primary accepts, with `Scheduling` if it is

@@ -56,6 +56,10 @@ enum class errc {
   /// Worker-to-worker messages need a cocluster primary to route them; this worker's primary is
   /// not one (a Node primary ignores the routing request: the message would be lost silently).
   no_routing,
+  /// A hot upgrade of the primary failed: the new primary could not be started, exited, or was
+  /// not ready within `supervisor_options::upgrade_timeout` (it was killed); the old primary
+  /// serves on.
+  upgrade_failed,
 };
 
 namespace detail {
@@ -84,6 +88,8 @@ public:
     case errc::too_many_handles: return "too many handles waiting for the peer's acknowledgement";
     case errc::no_such_worker: return "no such worker is connected";
     case errc::no_routing: return "the primary does not route messages between workers";
+    case errc::upgrade_failed:
+      return "hot upgrade of the primary failed: the old primary serves on";
     }
     return "unknown cocluster error";
   }

@@ -49,7 +49,9 @@ namespace cocluster {
 /// - **Hang detection**: cocluster workers beat from their event loop; one silent for
 ///   `heartbeat.timeout` is killed and replaced. Node workers are not checked.
 /// - **Signals** (`handle_signals`): SIGTERM/SIGINT stop (the second kills), SIGHUP reloads,
-///   SIGTTIN/SIGTTOU add or remove a worker.
+///   SIGTTIN/SIGTTOU add or remove a worker, SIGUSR2 upgrades the primary itself.
+/// - **Hot upgrade**: `async_upgrade` starts a new primary (a new release of the program) with
+///   the listening sockets; once its pool is ready this one stops gracefully and its run ends.
 /// - **PID 1**: a primary that is a container's entry point or a child subreaper reaps the
 ///   orphans re-parented to it while the pool runs (`supervisor_options::reap_orphans`), and
 ///   leaves its workers' statuses to the cluster. A PID 1 has no default signal actions: call
@@ -139,6 +141,25 @@ public:
                                  });
   }
 
+  /// Hot upgrade of the primary itself (nginx's SIGUSR2): runs `supervisor_options::
+  /// upgrade_command` (default: this program's command line, by its path, so a binary replaced
+  /// there is the new release) with the primary's listening sockets passed as descriptors, and
+  /// waits until the new primary's pool is ready. Then this primary tells systemd the new
+  /// MAINPID=, stops accepting, stops its workers gracefully, and its `async_run` completes
+  /// with success: the program exits and the new primary serves on. README, "Hot upgrade".
+  /// @par Completion Signature
+  /// `void(std::error_code)`: success once the new primary is ready (this one is stopping);
+  /// `errc::upgrade_failed` when it could not start, exited, or was not ready within
+  /// `upgrade_timeout` (it was killed; this primary serves on); `errc::supervisor_stopped`
+  /// when the pool is not running or a stop cut the upgrade short.
+  template <class Token = asio::use_awaitable_t<>>
+  auto async_upgrade(Token&& token = {}) {
+    return detail::async_outcome(std::forward<Token>(token), executor_,
+                                 [pool = pool_](detail::outcome_callback done) {
+                                   pool->upgrade(std::move(done));
+                                 });
+  }
+
   /// Sets the pool size: new slots get a worker at once; the newest slots beyond it are
   /// retired gracefully.
   /// @throws std::invalid_argument for 0; std::system_error `errc::supervisor_stopped` once
@@ -178,9 +199,9 @@ public:
   /// `stopped`.
   event_stream<supervisor_event> subscribe() { return pool_->subscribe(); }
 
-  /// Handles SIGTERM and SIGINT (graceful stop; a second one kills), SIGHUP (rolling reload)
-  /// and SIGTTIN/SIGTTOU (one worker more/less) until the supervisor stops. Failures are
-  /// reported as events.
+  /// Handles SIGTERM and SIGINT (graceful stop; a second one kills), SIGHUP (rolling reload),
+  /// SIGTTIN/SIGTTOU (one worker more/less) and SIGUSR2 (hot upgrade, `async_upgrade`) until
+  /// the supervisor stops. Failures are reported as events.
   void handle_signals() { pool_->handle_signals(); }
 
 private:

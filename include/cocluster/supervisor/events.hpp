@@ -31,6 +31,10 @@ enum class supervisor_event_type {
   scaled,            ///< the pool size changed
   stopping,          ///< a graceful stop began (or, the second time, the kill)
   stopped,           ///< every worker has exited; the run is over
+  upgrade_started,   ///< a hot upgrade began: the new primary (`pid`) was started
+  upgraded,          ///< the new primary (`pid`) is ready: this one stops its workers and ends
+  upgrade_failed,    ///< the new primary failed or was not ready in time: killed, this one
+                     ///< serves on
 };
 
 /// The name of an event type ("respawn_scheduled").
@@ -52,6 +56,9 @@ inline const char* to_string(supervisor_event_type type) noexcept {
   case supervisor_event_type::scaled: return "scaled";
   case supervisor_event_type::stopping: return "stopping";
   case supervisor_event_type::stopped: return "stopped";
+  case supervisor_event_type::upgrade_started: return "upgrade_started";
+  case supervisor_event_type::upgraded: return "upgraded";
+  case supervisor_event_type::upgrade_failed: return "upgrade_failed";
   }
   return "unknown";
 }
@@ -62,7 +69,8 @@ struct supervisor_event {
   supervisor_event_type type{};
   /// The worker's id (0 for an event of the whole pool).
   int worker = 0;
-  /// The worker's pid (0 for an event of the whole pool).
+  /// The worker's pid (0 for an event of the whole pool), or the new primary's for the
+  /// upgrade events.
   pid_t pid = 0;
   /// The worker's slot, from 0 (-1 for an event of the whole pool).
   int slot = -1;

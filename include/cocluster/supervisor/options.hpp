@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// `supervisor_options`: pool size, readiness, respawn, stop, reload and heartbeat settings.
+/// `supervisor_options`: pool size, readiness, respawn, stop, reload, heartbeat and upgrade
+/// settings.
 #ifndef COCLUSTER_SUPERVISOR_OPTIONS_HPP
 #define COCLUSTER_SUPERVISOR_OPTIONS_HPP
 
@@ -10,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "cocluster/supervision/crash_loop_guard.hpp"
 #include "cocluster/supervision/restart_backoff.hpp"
@@ -90,6 +92,18 @@ struct supervisor_options {
   /// would take their statuses.
   std::optional<bool> reap_orphans{};
 
+  /// The hot upgrade's program and arguments (`async_upgrade`, SIGUSR2), argv[0] first. Empty:
+  /// the command line this process was started with (`/proc/self/cmdline`), its argv[0] made
+  /// absolute against the working directory when the supervisor is made, or searched in PATH
+  /// then when it has no '/'. The path is run again at each upgrade, so a binary replaced there
+  /// (or a symbolic link switched to a new release) is what starts; `/proc/self/exe` would name
+  /// the old file.
+  std::vector<std::string> upgrade_command{};
+  /// How long the new primary of a hot upgrade may take to get its pool ready; then it is
+  /// killed and this one serves on. Default: `boot_timeout` + 30 s (the new primary starts, then
+  /// its workers boot).
+  std::optional<std::chrono::milliseconds> upgrade_timeout{};
+
   /// @throws std::invalid_argument naming the first option out of range.
   void validate() const {
     if (workers && *workers == 0)
@@ -107,6 +121,8 @@ struct supervisor_options {
         (heartbeat.interval.count() > 0 && heartbeat.timeout <= heartbeat.interval))
       throw std::invalid_argument("cocluster: supervisor: heartbeat.timeout must be longer than "
                                   "heartbeat.interval");
+    if (upgrade_timeout && upgrade_timeout->count() <= 0)
+      throw std::invalid_argument("cocluster: supervisor: upgrade_timeout must be positive");
     backoff.validate();
     crash_loop.validate();
   }

@@ -96,6 +96,20 @@ public:
     table_.report_counts(worker.id(), counts.open, counts.closed);
   }
 
+  void add_handover_sockets(const std::string& key, std::vector<handover_socket>& out) override {
+    if (!closed_ && listening_.is_open())
+      out.push_back({listening_.native_handle(), handover_key_name(key)});
+  }
+
+  void hand_over() override {
+    socket_.unlink_path.clear(); // the new primary's now
+    if (closed_ || !listening_.is_open())
+      return;
+    error_code ignored;
+    listening_.cancel(ignored);
+    listening_.close(ignored); // our descriptor only: the new primary's stays open
+  }
+
   void close() override {
     if (closed_)
       return;
@@ -125,7 +139,8 @@ private:
   void accept_some() {
     // `dispatch()` below ends by calling accept_some() again: that nested call must not start a
     // second loop (and a second pending async_wait) while this one runs.
-    if (closed_ || accepting_ || in_accept_some_ || retry_pending_ || table_.active_count() == 0)
+    if (closed_ || !listening_.is_open() || accepting_ || in_accept_some_ || retry_pending_ ||
+        table_.active_count() == 0)
       return;
     in_accept_some_ = true;
     accept_loop();

@@ -21,10 +21,12 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/systemd/activation.hpp"
+#include "cocluster/detail/systemd/handover.hpp"
 #include "cocluster/listen_address.hpp"
 
 namespace cocluster::detail {
@@ -41,14 +43,25 @@ public:
     return sockets;
   }
 
-  /// Reads and unsets the variables; adopts the descriptors they name.
+  /// Reads and unsets the variables; adopts the descriptors they name. A primary started by a
+  /// hot upgrade finds its predecessor's sockets in cocluster's variables instead
+  /// (detail/systemd/handover.hpp: meant for the child of COCLUSTER_LISTEN_PARENT, which stays
+  /// set for the supervisor's ready pipe); systemd's were spent by the first primary.
   static activated_sockets from_environment() {
     activated_sockets result;
-    const auto passed = parse_listen_fds(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"),
-                                         std::getenv("LISTEN_FDNAMES"), ::getpid());
+    const auto handed = parse_listen_fds(std::getenv(handover_parent_variable),
+                                         std::getenv(handover_fds_variable),
+                                         std::getenv(handover_names_variable),
+                                         static_cast<long long>(::getppid()));
+    const auto passed = handed
+                            ? handed
+                            : parse_listen_fds(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"),
+                                               std::getenv("LISTEN_FDNAMES"), ::getpid());
     ::unsetenv("LISTEN_PID");
     ::unsetenv("LISTEN_FDS");
     ::unsetenv("LISTEN_FDNAMES");
+    ::unsetenv(handover_fds_variable);
+    ::unsetenv(handover_names_variable);
     if (!passed)
       return result;
     for (int i = 0; i < passed->count; ++i) {
@@ -57,7 +70,9 @@ public:
       if (flags < 0)
         continue; // not open: nothing to adopt
       ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-      result.sockets_.push_back(describe(fd, passed->names[static_cast<std::size_t>(i)]));
+      auto described = describe(fd, passed->names[static_cast<std::size_t>(i)]);
+      (taken_by_name_only(described.name) ? result.by_name_only_ : result.sockets_)
+          .push_back(std::move(described));
     }
     return result;
   }
@@ -65,11 +80,25 @@ public:
   /// The sockets, in the order systemd passed them.
   std::span<const activated_socket> sockets() const noexcept { return sockets_; }
 
+  /// A socket a hot upgrade passed to be taken by its name only (`taken_by_name_only`), or
+  /// null.
+  const activated_socket* named(std::string_view name) const {
+    for (const auto& s : by_name_only_)
+      if (s.name == name)
+        return &s;
+    return nullptr;
+  }
+
   /// The descriptor a listen takes (`match_activated`), or nothing: it binds as without
   /// activation. A descriptor listen (`tcp_listen_options::fd`) is never matched.
-  std::optional<int> find(const listen_request& request) const {
+  /// A socket a hot upgrade passed for the listener `key` (`handover_key_name`) comes first.
+  std::optional<int> find(const listen_request& request, std::string_view key = {}) const {
     if (sockets_.empty() || request.descriptor())
       return std::nullopt;
+    if (!key.empty())
+      for (const auto& s : sockets_)
+        if (s.name == handover_key_name(key))
+          return s.fd;
     listen_wish wish;
     wish.kind = is_udp(request.type)                        ? activated_kind::udp
                 : request.type == address_type::unix_socket ? activated_kind::unix_stream
@@ -133,6 +162,7 @@ private:
   }
 
   std::vector<activated_socket> sockets_;
+  std::vector<activated_socket> by_name_only_; // (a hot upgrade's, under reuse_port)
 };
 
 } // namespace cocluster::detail

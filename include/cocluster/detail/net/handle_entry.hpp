@@ -6,11 +6,14 @@
 #define COCLUSTER_DETAIL_NET_HANDLE_ENTRY_HPP
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/systemd/handover.hpp"
 
 namespace cocluster::detail {
 
@@ -48,6 +51,13 @@ public:
   virtual void release_slot(int) {}
   /// Closes the listening socket and whatever connections wait in it.
   virtual void close() = 0;
+  /// Adds the sockets a hot upgrade passes to the new primary for the listener `key`, named
+  /// for the new primary's match (detail/systemd/handover.hpp).
+  virtual void add_handover_sockets(const std::string& /*key*/, std::vector<handover_socket>&) {}
+  /// A hot upgrade passed the socket to a new primary: this one accepts no more on it (what it
+  /// accepted is still handed over) and never removes its Unix socket file, which the new
+  /// primary serves.
+  virtual void hand_over() {}
   /// Node's per-handle server data: the first worker's wins.
   nlohmann::json data;
 };

@@ -5,12 +5,16 @@
 #ifndef COCLUSTER_DETAIL_NET_PRIMARY_LISTENERS_HPP
 #define COCLUSTER_DETAIL_NET_PRIMARY_LISTENERS_HPP
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "cocluster/config.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
@@ -21,6 +25,7 @@
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/shared_handle.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
+#include "cocluster/detail/systemd/handover.hpp"
 #include "cocluster/detail/worker_key.hpp"
 #include "cocluster/net/handoff_options.hpp"
 #include "cocluster/scheduling/policy.hpp"
@@ -78,6 +83,33 @@ public:
   void release_slot(int slot) override {
     for (auto& [key, listener] : listeners_)
       listener->release_slot(slot);
+  }
+
+  /// What a hot upgrade passes to the new primary: the sockets systemd passed (with their
+  /// names) and every listener's (named by its key), each socket once.
+  std::vector<handover_socket> handover_sockets() const {
+    std::vector<handover_socket> all;
+    for (const auto& s : activated_.sockets())
+      all.push_back({s.fd, s.name});
+    for (const auto& [key, listener] : listeners_)
+      listener->add_handover_sockets(key, all);
+    std::vector<unsigned long long> sockets; // a descriptor's socket: its inode
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      struct stat info{};
+      sockets.push_back(::fstat(all[i].fd, &info) == 0
+                            ? static_cast<unsigned long long>(info.st_ino)
+                            : ~0ull - i);
+    }
+    std::vector<handover_socket> kept;
+    for (std::size_t i : first_of_each(sockets))
+      kept.push_back(std::move(all[i]));
+    return kept;
+  }
+
+  /// A hot upgrade succeeded: the new primary serves the sockets; this one accepts no more.
+  void hand_over() {
+    for (auto& [key, listener] : listeners_)
+      listener->hand_over();
   }
 
 private:
@@ -161,7 +193,7 @@ private:
     const bool udp = is_udp(request.type);
     const bool unix_socket = request.type == address_type::unix_socket && !request.fd;
     // A socket systemd passed for this address or name: used (duplicated) instead of a bind.
-    const auto activated = activated_.find(request);
+    const auto activated = activated_.find(request, key);
     if (activated)
       spec.fd = *activated;
     auto mode = distribution_;
@@ -190,11 +222,14 @@ private:
     // Shared socket and reuse_port: bind, do not listen (each worker listens).
     spec.backlog.reset();
     spec.reuse_port = mode == distribution::reuse_port;
+    if (const auto* old = activated_.named(handover_port_name(key)); old && spec.reuse_port)
+      spec.port = old->port; // a hot upgrade's predecessor's port (port 0 included)
     auto bound = bind_socket(spec, failure);
     if (failure)
       return nullptr;
     return std::make_shared<shared_handle<impl_type>>(std::move(bound), udp,
-                                                      mode == distribution::reuse_port, spec);
+                                                      mode == distribution::reuse_port, spec,
+                                                      &activated_, key);
   }
 
   asio::any_io_executor executor_;

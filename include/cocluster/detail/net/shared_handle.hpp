@@ -15,9 +15,12 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/net/activated_sockets.hpp"
 #include "cocluster/detail/net/handle_entry.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
 
@@ -28,8 +31,11 @@ class shared_handle final : public handle_entry<Worker> {
 public:
   /// `reuse_port`: `socket` is the primary's reservation of the port; `spec` binds the slots'
   /// sockets on it.
-  shared_handle(bound_socket socket, bool udp, bool reuse_port, bind_spec spec = {})
-      : socket_(std::move(socket)), udp_(udp), reuse_port_(reuse_port), spec_(std::move(spec)) {
+  /// `passed` and `key`: the sockets of a hot upgrade, whose slot sockets the slots take.
+  shared_handle(bound_socket socket, bool udp, bool reuse_port, bind_spec spec = {},
+                const activated_sockets* passed = nullptr, std::string key = {})
+      : socket_(std::move(socket)), udp_(udp), reuse_port_(reuse_port), spec_(std::move(spec)),
+        passed_(passed), key_(std::move(key)) {
     spec_.port = socket_.port;
     spec_.reuse_port = true;
     spec_.backlog.reset();
@@ -67,6 +73,21 @@ public:
 
   void release_slot(int slot) override { slots_.erase(slot); }
 
+  void add_handover_sockets(const std::string& key, std::vector<handover_socket>& out) override {
+    if (!socket_.fd)
+      return;
+    if (!reuse_port_) {
+      out.push_back({socket_.fd.get(), handover_key_name(key)});
+      return;
+    }
+    // The port, and each slot's socket for the new primary's worker in that slot.
+    out.push_back({socket_.fd.get(), handover_port_name(key)});
+    for (const auto& [slot, bound] : slots_)
+      out.push_back({bound.fd.get(), handover_slot_name(key, slot)});
+  }
+
+  void hand_over() override { socket_.unlink_path.clear(); }
+
   void close() override {
     slots_.clear();
     if (!socket_.fd)
@@ -82,8 +103,12 @@ private:
   int slot_socket(int slot) {
     auto it = slots_.find(slot);
     if (it == slots_.end()) {
+      auto spec = spec_;
+      // The old primary's socket of this slot, after a hot upgrade: listening already.
+      if (const auto* old = passed_ ? passed_->named(handover_slot_name(key_, slot)) : nullptr)
+        spec.fd = old->fd;
       std::optional<bind_failure> failure;
-      auto bound = bind_socket(spec_, failure);
+      auto bound = bind_socket(spec, failure);
       if (failure)
         return -1;
       it = slots_.emplace(slot, std::move(bound)).first;
@@ -97,6 +122,8 @@ private:
   bind_spec spec_;
   std::map<int, bound_socket> slots_;
   std::set<int> workers_;
+  const activated_sockets* passed_;
+  std::string key_;
 };
 
 } // namespace cocluster::detail

@@ -32,8 +32,8 @@ inline std::string self_executable() {
   return path;
 }
 
-/// This process's arguments without argv[0] (from `/proc/self/cmdline`).
-inline std::vector<std::string> self_arguments() {
+/// This process's command line, argv[0] included (from `/proc/self/cmdline`).
+inline std::vector<std::string> self_command_line() {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);
   const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<std::string> args;
@@ -45,6 +45,12 @@ inline std::vector<std::string> self_arguments() {
     args.emplace_back(all, start, end - start);
     start = end + 1;
   }
+  return args;
+}
+
+/// This process's arguments without argv[0].
+inline std::vector<std::string> self_arguments() {
+  auto args = self_command_line();
   if (!args.empty())
     args.erase(args.begin());
   return args;

@@ -29,6 +29,7 @@
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/process/orphan_reaper.hpp"
 #include "cocluster/detail/supervisor/completion.hpp"
+#include "cocluster/detail/supervisor/primary_upgrade.hpp"
 #include "cocluster/detail/supervisor/systemd_notifier.hpp"
 #include "cocluster/detail/worker_key.hpp"
 #include "cocluster/error.hpp"
@@ -67,6 +68,10 @@ public:
     size_ = options_.workers ? *options_.workers : available_cpus(options_.cpu_limits);
     notifier_ = std::make_shared<systemd_notifier>(executor_,
                                                    options_.systemd_notify && cluster.is_primary());
+    if (cluster.is_primary()) { // (the hot upgrade: see upgrade())
+      upgrade_command_ = upgrade_command::resolve(options_.upgrade_command);
+      predecessor_ = upgrade_ready_pipe::from_environment();
+    }
   }
 
   supervisor_pool(const supervisor_pool&) = delete;
@@ -197,17 +202,64 @@ public:
     if (reload_)
       reload_->waiters.complete(aborted, "supervisor: destroyed");
     pending_waiters_.complete(aborted, "supervisor: destroyed");
+    upgrade_waiters_.complete(aborted, "supervisor: destroyed");
+    if (auto upgrade = upgrade_) // (the new primary is killed)
+      upgrade->abandon("supervisor: destroyed");
     notifier_->close();
     events_.close(make_error_code(errc::stream_closed));
   }
 
+  /// The hot upgrade: a new primary (the upgrade command) gets the listening sockets; once its
+  /// pool is ready this one stops its workers gracefully and its run ends with success. If it
+  /// fails or is too slow it is killed and this one serves on (`errc::upgrade_failed`). Asked
+  /// for while one runs, it joins it.
+  void upgrade(outcome_callback done) {
+    if (phase_ != phase::running) {
+      done(make_error_code(errc::supervisor_stopped),
+           "supervisor: upgrade: the pool is not running");
+      return;
+    }
+    if (::getpid() == 1) {
+      // The old primary's exit would end its PID namespace, the new primary with it.
+      const std::string why = "the primary is PID 1 (a container's entry point): its exit would "
+                              "end every process of the namespace, the new primary's included; "
+                              "replace the container instead";
+      publish({supervisor_event_type::upgrade_failed, 0, 0, -1, why, {}, size_});
+      done(make_error_code(errc::upgrade_failed), "supervisor: upgrade: " + why);
+      return;
+    }
+    upgrade_waiters_.add(std::move(done));
+    if (upgrade_)
+      return;
+    auto* listeners = cluster_.listeners(worker_key());
+    const auto sockets = listeners ? listeners->handover_sockets() : std::vector<handover_socket>();
+    upgrade_ = std::make_shared<primary_upgrade>(executor_);
+    std::weak_ptr<supervisor_pool> weak = this->weak_from_this();
+    const auto timeout = options_.upgrade_timeout.value_or(options_.boot_timeout +
+                                                           std::chrono::seconds(30));
+    const pid_t pid = upgrade_->start(upgrade_command_, sockets, timeout,
+                                      [weak](pid_t successor, const std::string& failure) {
+                                        if (auto pool = weak.lock())
+                                          pool->upgrade_ended(successor, failure);
+                                      });
+    if (pid > 0)
+      publish({supervisor_event_type::upgrade_started,
+               0,
+               pid,
+               -1,
+               "new primary " + std::to_string(pid) + " (" + upgrade_command_.path +
+                   "), sockets passed: " + std::to_string(sockets.size()),
+               {},
+               size_});
+  }
+
   /// SIGTERM/SIGINT: stop (the second: kill); SIGHUP: reload; SIGTTIN/SIGTTOU: one worker
-  /// more/less.
+  /// more/less; SIGUSR2: hot upgrade.
   void handle_signals() {
     if (signals_)
       return;
     signals_ = std::make_unique<asio::signal_set>(executor_);
-    for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU})
+    for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2})
       signals_->add(signal);
     wait_signal();
   }
@@ -340,6 +392,7 @@ private:
     if (!pool_ready_.is_set() && ready_count() >= size_) {
       publish({supervisor_event_type::pool_ready, 0, 0, -1, "", {}, size_});
       pool_ready_.set({}, "");
+      predecessor_.report_ready(); // (a primary started by a hot upgrade)
     }
     if (m.replaces != 0)
       advance_reload();
@@ -515,6 +568,8 @@ private:
     }
     phase_ = phase::stopping;
     publish({supervisor_event_type::stopping, 0, 0, -1, "", {}, size_});
+    if (auto upgrade = upgrade_) // (held: its end drops upgrade_)
+      upgrade->abandon("cut short by a stop: the new primary was killed");
     respawns_.clear();
     heartbeat_timer_.cancel();
     if (reload_) {
@@ -555,6 +610,43 @@ private:
       run_error_ = ec;
       run_error_what_ = what;
     }
+    begin_stop();
+  }
+
+  // ---- hot upgrade ----
+
+  // The new primary is ready (no failure): it serves the sockets and is systemd's main process
+  // now; this primary accepts no more, stops its workers gracefully, and its run ends with
+  // success. Else it was killed and this one serves on.
+  void upgrade_ended(pid_t successor, const std::string& failure) {
+    upgrade_.reset();
+    if (!failure.empty()) {
+      publish({supervisor_event_type::upgrade_failed,
+               0,
+               successor > 0 ? successor : 0,
+               -1,
+               failure,
+               {},
+               size_});
+      // (cut short by a stop: the supervisor is stopping, not failing over)
+      upgrade_waiters_.complete(make_error_code(phase_ == phase::running
+                                                    ? errc::upgrade_failed
+                                                    : errc::supervisor_stopped),
+                                "supervisor: upgrade failed: " + failure);
+      return;
+    }
+    publish({supervisor_event_type::upgraded,
+             0,
+             successor,
+             -1,
+             "new primary " + std::to_string(successor) + " is ready; primary " +
+                 std::to_string(::getpid()) + " stops",
+             {},
+             size_});
+    notifier_->hand_over(successor);
+    if (auto* listeners = cluster_.listeners(worker_key()))
+      listeners->hand_over();
+    upgrade_waiters_.complete({}, "");
     begin_stop();
   }
 
@@ -753,6 +845,8 @@ private:
       scale(size_ + 1);
     } else if (phase_ == phase::running && signal == SIGTTOU && size_ > 1) {
       scale(size_ - 1);
+    } else if (phase_ == phase::running && signal == SIGUSR2) {
+      upgrade([](std::error_code, const std::string&) {}); // reported as events
     }
   }
 
@@ -763,11 +857,14 @@ private:
   void start_reaper() {
     if (!reaps_orphans(options_.reap_orphans, ::getpid(), is_child_subreaper()))
       return;
-    reaper_ = std::make_shared<orphan_reaper>(executor_, [&cluster = cluster_] {
+    // (and a hot upgrade's new primary, whose watcher reports its exit)
+    reaper_ = std::make_shared<orphan_reaper>(executor_, [this] {
       std::vector<pid_t> pids;
-      for (const auto& [id, worker] : cluster.workers())
+      for (const auto& [id, worker] : cluster_.workers())
         if (worker.pid() > 0 && !worker.is_dead())
           pids.push_back(worker.pid());
+      if (upgrade_ && upgrade_->pid() > 0)
+        pids.push_back(upgrade_->pid());
       return pids;
     });
     reaper_->start();
@@ -825,6 +922,11 @@ private:
 
   std::shared_ptr<systemd_notifier> notifier_;
   std::shared_ptr<orphan_reaper> reaper_; // (null unless it reaps orphans)
+
+  upgrade_command upgrade_command_;          // resolved when the supervisor was made
+  std::shared_ptr<primary_upgrade> upgrade_; // the one in flight
+  outcome_waiters upgrade_waiters_;
+  upgrade_ready_pipe predecessor_; // in a primary started by a hot upgrade, until ready
 
   latched_outcome run_end_;
   latched_outcome pool_ready_;

@@ -86,6 +86,15 @@ public:
       close();
   }
 
+  /// A hot upgrade succeeded: systemd's main process is `successor` from now on (MAINPID=, which
+  /// systemd accepts from the main process under any NotifyAccess=), and this primary says
+  /// nothing more: its stop is not the service's.
+  void hand_over(pid_t successor) {
+    if (active())
+      send("MAINPID=" + std::to_string(successor) + "\nREADY=1\n");
+    close();
+  }
+
   /// No more messages: the watchdog stops, the socket closes.
   void close() {
     watchdog_.reset();

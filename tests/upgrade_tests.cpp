@@ -1,0 +1,249 @@
+// The hot upgrade of a primary (`supervisor::async_upgrade`): this test process is the old
+// primary, and the new one is this binary again, run as the scenario "upgraded-primary" (a
+// supervised pool of one HTTP worker on the same port), or one that exits at once or never gets
+// ready. Part of the supervisor suite.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/http.hpp"
+#include "support/net.hpp"
+#include "support/processes.hpp"
+#include "support/run.hpp"
+#include "support/scenario.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// What this process got through exec, nothing else: the listening socket at 3 and the ready
+// pipe named in the environment (checked before anything here opens a descriptor).
+bool only_the_handover_descriptors() {
+  const char* ready = std::getenv("COCLUSTER_UPGRADE_READY_FD");
+  if (!ready)
+    return false;
+  const std::set<int> expected{3, std::atoi(ready)};
+  std::set<int> open;
+  for (int fd = 3; fd < 256; ++fd)
+    if (::fcntl(fd, F_GETFD) >= 0)
+      open.insert(fd);
+  int listening = 0;
+  socklen_t length = sizeof listening;
+  return open == expected && ::getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
+         listening != 0;
+}
+
+// The parent of `pid` (/proc/<pid>/stat), or 0.
+pid_t parent_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  if (paren == std::string::npos)
+    return 0;
+  char state = 0;
+  int parent = 0;
+  std::sscanf(text.c_str() + paren + 1, " %c %d", &state, &parent);
+  return parent;
+}
+
+} // namespace
+
+// The new primary: args = port, how ("ok", "exit": exits 3 at once, "never-ready": sleeps).
+WORKER_SCENARIO("upgraded-primary") {
+  const int port = std::stoi(args.at(0));
+  const std::string how = args.at(1);
+  if (how == "exit")
+    return 3;
+  if (how == "never-ready") {
+    std::this_thread::sleep_for(60s);
+    return 0;
+  }
+  if (!only_the_handover_descriptors()) {
+    std::fprintf(stderr, "upgraded-primary: descriptors other than the hand-over's\n");
+    return 80;
+  }
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  cluster.setup_primary(test::scenario("supervised-http", test::strings(std::to_string(port))));
+  cocluster::supervisor_options options;
+  options.workers = 1;
+  options.heartbeat.interval = 0ms;
+  cocluster::supervisor supervisor(cluster, options);
+  supervisor.handle_signals();
+  int code = 1;
+  supervisor.async_run([&code](std::error_code ec) { code = ec ? 1 : 0; });
+  io.run();
+  return code;
+}
+
+namespace {
+
+struct upgrade_setup {
+  int port = test::free_port();
+  cocluster::supervisor_options options;
+
+  explicit upgrade_setup(const std::string& how) {
+    options.workers = 1;
+    options.boot_timeout = 20s;
+    options.drain_timeout = 5s;
+    options.kill_timeout = 10s;
+    options.heartbeat.interval = 0ms;
+    options.upgrade_timeout = how == "ok" ? 20s : 1500ms;
+    options.upgrade_command = {test::self_executable(), "--worker-scenario", "upgraded-primary",
+                               std::to_string(port), how};
+  }
+
+  cocluster::settings workers() const {
+    return test::scenario("supervised-http", test::strings(std::to_string(port)));
+  }
+};
+
+// The pid that answers GET / on the port (a worker's), or 0.
+asio::awaitable<pid_t> who_answers(int port) {
+  auto socket = co_await test::http::send_request(
+      port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const auto answer = co_await test::http::read_to_end(socket);
+  const auto body = answer.find("\r\n\r\n");
+  if (answer.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos)
+    co_return 0;
+  co_return static_cast<pid_t>(std::atoi(answer.c_str() + body + 4));
+}
+
+// A new primary left running by a test that failed half-way is killed at the end.
+struct successor_guard {
+  pid_t pid = 0;
+  ~successor_guard() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      test::wait_for_child(pid);
+    }
+  }
+};
+
+// The events of `type` so far (`seen` keeps what was taken from the stream).
+std::vector<cocluster::supervisor_event> events_of(
+    cocluster::event_stream<cocluster::supervisor_event>& stream,
+    std::vector<cocluster::supervisor_event>& seen, cocluster::supervisor_event_type type) {
+  while (auto event = stream.try_receive())
+    seen.push_back(std::move(*event));
+  std::vector<cocluster::supervisor_event> found;
+  for (const auto& e : seen)
+    if (e.type == type)
+      found.push_back(e);
+  return found;
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("supervisor");
+
+TEST_CASE("async_upgrade hands the listening socket to a new primary whose worker serves it "
+          "once ready, and the old pool stops with success") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  upgrade_setup setup("ok");
+  cluster.setup_primary(setup.workers());
+  cocluster::supervisor supervisor(cluster, setup.options);
+  auto events = supervisor.subscribe();
+  std::vector<cocluster::supervisor_event> seen;
+  successor_guard successor;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    bool run_done = false;
+    std::error_code run_code;
+    supervisor.async_run([&](std::error_code ec) {
+      run_done = true;
+      run_code = ec;
+    });
+    co_await supervisor.async_wait_ready();
+    const pid_t old_worker = supervisor.workers().at(0).pid();
+    CHECK(co_await who_answers(setup.port) == old_worker);
+
+    auto [ec] = co_await supervisor.async_upgrade(test::as_tuple);
+    CHECK_MESSAGE(!ec, ec.message());
+    const auto upgraded = events_of(events, seen, cocluster::supervisor_event_type::upgraded);
+    REQUIRE(upgraded.size() == 1);
+    successor.pid = upgraded[0].pid;
+    CHECK(successor.pid > 0);
+    CHECK(co_await test::eventually([&] { return run_done; }, 20s));
+    CHECK(!run_code);
+    CHECK(test::process_gone(old_worker));
+    // The port is served by the new primary's worker now.
+    const pid_t answered = co_await who_answers(setup.port);
+    CHECK(answered != 0);
+    CHECK(answered != old_worker);
+    CHECK(parent_of(answered) == successor.pid);
+  });
+  REQUIRE(successor.pid > 0);
+  ::kill(successor.pid, SIGTERM);
+  const int status = test::wait_for_child(std::exchange(successor.pid, 0), 20s);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("an upgrade whose new primary exits at once fails with upgrade_failed and the old pool "
+          "serves on") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  upgrade_setup setup("exit");
+  cluster.setup_primary(setup.workers());
+  cocluster::supervisor supervisor(cluster, setup.options);
+  auto events = supervisor.subscribe();
+  std::vector<cocluster::supervisor_event> seen;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    supervisor.async_run([](std::error_code) {});
+    co_await supervisor.async_wait_ready();
+    const pid_t worker = supervisor.workers().at(0).pid();
+    auto [ec] = co_await supervisor.async_upgrade(test::as_tuple);
+    CHECK(ec == cocluster::errc::upgrade_failed);
+    const auto failed = events_of(events, seen, cocluster::supervisor_event_type::upgrade_failed);
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].reason.find("exit code 3") != std::string::npos);
+    CHECK(co_await who_answers(setup.port) == worker);
+    CHECK(supervisor.ready_count() == 1);
+    co_await supervisor.async_stop();
+  });
+}
+
+TEST_CASE("an upgrade whose new primary is not ready within upgrade_timeout kills it and the old "
+          "pool serves on") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  upgrade_setup setup("never-ready");
+  cluster.setup_primary(setup.workers());
+  cocluster::supervisor supervisor(cluster, setup.options);
+  auto events = supervisor.subscribe();
+  std::vector<cocluster::supervisor_event> seen;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    supervisor.async_run([](std::error_code) {});
+    co_await supervisor.async_wait_ready();
+    const pid_t worker = supervisor.workers().at(0).pid();
+    auto [ec] = co_await supervisor.async_upgrade(test::as_tuple);
+    CHECK(ec == cocluster::errc::upgrade_failed);
+    const auto failed = events_of(events, seen, cocluster::supervisor_event_type::upgrade_failed);
+    REQUIRE(failed.size() == 1);
+    CHECK(failed[0].reason.find("upgrade timeout of 1500 ms") != std::string::npos);
+    const pid_t killed = failed[0].pid;
+    CHECK(killed > 0);
+    CHECK(co_await test::eventually([&] { return test::process_gone(killed); }, 10s));
+    CHECK(co_await who_answers(setup.port) == worker);
+    CHECK(supervisor.ready_count() == 1);
+    co_await supervisor.async_stop();
+  });
+}
+
+TEST_SUITE_END();
