@@ -132,6 +132,21 @@ WORKER_SCENARIO("pid1-primary") {
               }
             },
             asio::detached);
+        auto pool_events = supervisor.subscribe();
+        asio::co_spawn(
+            io,
+            [&pool_events]() -> asio::awaitable<void> {
+              for (;;) {
+                auto [ec, event] = co_await pool_events.async_receive(test::as_tuple);
+                if (ec)
+                  co_return;
+                if (event.type == cocluster::supervisor_event_type::upgrade_failed) {
+                  std::printf("%s\n", event.to_string().c_str());
+                  std::fflush(stdout);
+                }
+              }
+            },
+            asio::detached);
         supervisor.async_wait_ready([](std::error_code ec) {
           if (!ec) {
             std::printf("ready\n");
@@ -339,6 +354,24 @@ TEST_CASE("SIGTERM to the primary as PID 1 drains its workers and it exits 0") {
   CHECK(primary.program().lines_with("exit ").size() == 2);
   for (const auto& exit : primary.program().lines_with("exit "))
     CHECK(exit.find("code=0 signal=0") != std::string::npos);
+}
+
+TEST_CASE("as PID 1 the primary refuses a hot upgrade and serves on with its workers") {
+  if (auto reason = namespace_primary::cannot_run()) {
+    test::skip(*reason);
+    return;
+  }
+  namespace_primary primary("2", "default", "orphan");
+  REQUIRE(primary.program().wait_line("ready"));
+  const auto workers = workers_of(primary.init());
+  REQUIRE(workers.size() == 2);
+  ::kill(primary.init(), SIGUSR2);
+  REQUIRE(primary.program().wait_line("pool upgrade_failed"));
+  CHECK(primary.program().lines_with("pool upgrade_failed").at(0).find("PID 1") !=
+        std::string::npos);
+  CHECK(workers_of(primary.init()) == workers);
+  ::kill(primary.init(), SIGTERM);
+  CHECK_MESSAGE(exited_with(primary.program().wait(), 0), primary.program().output());
 }
 
 TEST_CASE("a crash loop under PID 1 ends the primary with exit code 1") {
