@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -195,11 +196,16 @@ TEST_CASE("async_upgrade hands the listening socket to a new primary whose worke
   CHECK(WEXITSTATUS(status) == 0);
 }
 
-TEST_CASE("an upgrade whose new primary exits at once fails with upgrade_failed and the old pool "
-          "serves on") {
+namespace {
+
+// A pool of one worker asks for an upgrade whose new primary behaves as `how` and fails: the
+// upgrade completes with upgrade_failed, one upgrade_failed event whose reason holds `reason`
+// (handed to `check_failed`, in the loop), and the old worker still serves, alone.
+void expect_failed_upgrade(const std::string& how, const std::string& reason,
+                           std::function<asio::awaitable<void>(pid_t)> check_failed) {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
-  upgrade_setup setup("exit");
+  upgrade_setup setup(how);
   cluster.setup_primary(setup.workers());
   cocluster::supervisor supervisor(cluster, setup.options);
   auto events = supervisor.subscribe();
@@ -212,38 +218,28 @@ TEST_CASE("an upgrade whose new primary exits at once fails with upgrade_failed 
     CHECK(ec == cocluster::errc::upgrade_failed);
     const auto failed = events_of(events, seen, cocluster::supervisor_event_type::upgrade_failed);
     REQUIRE(failed.size() == 1);
-    CHECK(failed[0].reason.find("exit code 3") != std::string::npos);
+    CHECK(failed[0].reason.find(reason) != std::string::npos);
+    co_await check_failed(failed[0].pid);
     CHECK(co_await who_answers(setup.port) == worker);
     CHECK(supervisor.ready_count() == 1);
     co_await supervisor.async_stop();
   });
 }
 
+} // namespace
+
+TEST_CASE("an upgrade whose new primary exits at once fails with upgrade_failed and the old pool "
+          "serves on") {
+  expect_failed_upgrade("exit", "exit code 3", [](pid_t) -> asio::awaitable<void> { co_return; });
+}
+
 TEST_CASE("an upgrade whose new primary is not ready within upgrade_timeout kills it and the old "
           "pool serves on") {
-  asio::io_context io;
-  cocluster::cluster<> cluster(io);
-  upgrade_setup setup("never-ready");
-  cluster.setup_primary(setup.workers());
-  cocluster::supervisor supervisor(cluster, setup.options);
-  auto events = supervisor.subscribe();
-  std::vector<cocluster::supervisor_event> seen;
-  test::run(io, [&]() -> asio::awaitable<void> {
-    supervisor.async_run([](std::error_code) {});
-    co_await supervisor.async_wait_ready();
-    const pid_t worker = supervisor.workers().at(0).pid();
-    auto [ec] = co_await supervisor.async_upgrade(test::as_tuple);
-    CHECK(ec == cocluster::errc::upgrade_failed);
-    const auto failed = events_of(events, seen, cocluster::supervisor_event_type::upgrade_failed);
-    REQUIRE(failed.size() == 1);
-    CHECK(failed[0].reason.find("upgrade timeout of 1500 ms") != std::string::npos);
-    const pid_t killed = failed[0].pid;
-    CHECK(killed > 0);
-    CHECK(co_await test::eventually([&] { return test::process_gone(killed); }, 10s));
-    CHECK(co_await who_answers(setup.port) == worker);
-    CHECK(supervisor.ready_count() == 1);
-    co_await supervisor.async_stop();
-  });
+  expect_failed_upgrade(
+      "never-ready", "upgrade timeout of 1500 ms", [](pid_t killed) -> asio::awaitable<void> {
+        CHECK(killed > 0);
+        CHECK(co_await test::eventually([&] { return test::process_gone(killed); }, 10s));
+      });
 }
 
 TEST_SUITE_END();
