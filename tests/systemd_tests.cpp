@@ -103,6 +103,8 @@ WORKER_SCENARIO("activated-primary") {
               variables ? "set" : "unset");
   std::fflush(stdout);
   int code = 0;
+  // SIGTERM is caught from before the pid is printed: the test may send it at once.
+  asio::signal_set signals(io, SIGTERM);
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -118,7 +120,6 @@ WORKER_SCENARIO("activated-primary") {
           std::printf("worker %d\n", static_cast<int>(worker.pid()));
         std::printf("primary %d\n", static_cast<int>(::getpid()));
         std::fflush(stdout);
-        asio::signal_set signals(io, SIGTERM);
         co_await signals.async_wait(asio::use_awaitable);
         co_await cluster.disconnect();
       },
