@@ -3,9 +3,12 @@
 // child subreaper, while its workers leave orphans behind (a child that forks a grandchild and
 // exits). The test looks from outside, through this namespace's /proc: the children of the
 // namespace's init (its pid here) and their states. `--kill-child`: a test that gives up kills
-// unshare, and with it the namespace. Nothing asserts on speed: waits are bounded.
+// unshare, and with it the namespace. Last, the default pool size in a real cgroup with a CPU
+// quota, made by the test (v1 or v2, whichever the host has). Nothing asserts on speed: waits
+// are bounded.
 #include <doctest/doctest.h>
 
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -71,13 +75,15 @@ void leave_an_orphan() {
 } // namespace
 
 // A worker that leaves an orphan behind, then says it is ready, and stays until disconnected.
-// Args: "orphan" or "crash" (exits 3 at once: a crash loop).
+// Args: "orphan", "plain" (no orphan) or "crash" (exits 3 at once: a crash loop).
 WORKER_SCENARIO("orphan-maker") {
   if (args.at(0) == "crash")
     return 3;
-  return test::with_serialization([]<class S>() {
-    return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
-      leave_an_orphan();
+  const bool orphan = args.at(0) == "orphan";
+  return test::with_serialization([orphan]<class S>() {
+    return test::run_worker<S>([orphan](auto& cluster) -> asio::awaitable<void> {
+      if (orphan)
+        leave_an_orphan();
       cocluster::report_ready(cluster);
       co_return;
     });
@@ -164,7 +170,132 @@ WORKER_SCENARIO("pid1-primary") {
   return code;
 }
 
+// A supervised primary with the default pool size, in the cgroup whose cgroup.procs file is the
+// argument (it moves itself there first, so its workers start there too). Prints "available <n>"
+// (available_cpus()), "pool <n>" (the workers the supervisor started), and "run ok" after a
+// graceful stop; exits 0, or 94 when it could not join the cgroup.
+WORKER_SCENARIO("quota-primary") {
+  {
+    std::ofstream procs(args.at(0));
+    procs << ::getpid() << '\n';
+    procs.flush();
+    if (!procs)
+      return 94;
+  }
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  if (!cluster.is_primary())
+    return 93;
+  cluster.setup_primary(test::scenario("orphan-maker", test::strings("plain")));
+  cocluster::supervisor_options options; // the pool size is the default: available_cpus()
+  options.readiness = cocluster::readiness::ready_message;
+  options.heartbeat.interval = 0ms;
+  cocluster::supervisor supervisor(cluster, options);
+  std::printf("available %u\n", cocluster::available_cpus());
+  std::fflush(stdout);
+  int code = 1;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        supervisor.async_run(asio::detached);
+        co_await supervisor.async_wait_ready();
+        std::printf("pool %zu\n", supervisor.workers().size());
+        std::fflush(stdout);
+        co_await supervisor.async_stop();
+        std::printf("run ok\n");
+        std::fflush(stdout);
+        code = 0;
+      },
+      [&](std::exception_ptr e) {
+        if (e)
+          io.stop();
+      });
+  io.run();
+  return code;
+}
+
 namespace {
+
+// A fresh cgroup with a CPU quota, made by this (root) process in the host's cpu controller: the
+// cgroup v1 `cpu` hierarchy, or a cgroup v2 child of the mount's root where the root delegates
+// `cpu` to its children. Removed when it ends (once its processes have exited).
+class quota_cgroup {
+public:
+  /// Why no such cgroup can be made here, or nothing.
+  static std::optional<std::string> cannot_make() {
+    if (::geteuid() != 0)
+      return "needs root (to make a cgroup)";
+    if (!parent())
+      return "no cgroup cpu controller to write (neither a cgroup v1 cpu hierarchy nor cgroup "
+             "v2 with cpu in the root's cgroup.subtree_control)";
+    return std::nullopt;
+  }
+
+  /// A cgroup limited to `quota` microseconds of CPU time per 100000.
+  explicit quota_cgroup(long quota) {
+    static int made = 0;
+    const auto where = parent();
+    REQUIRE(where);
+    folder_ = where->folder /
+              ("cocluster-quota-" + std::to_string(::getpid()) + "-" + std::to_string(++made));
+    REQUIRE(std::filesystem::create_directory(folder_));
+    try {
+      if (where->v1) {
+        write("cpu.cfs_period_us", "100000");
+        write("cpu.cfs_quota_us", std::to_string(quota));
+      } else {
+        write("cpu.max", std::to_string(quota) + " 100000");
+      }
+    } catch (...) {
+      ::rmdir(folder_.c_str()); // (the destructor does not run for a half-made object)
+      throw;
+    }
+  }
+  quota_cgroup(const quota_cgroup&) = delete;
+  quota_cgroup& operator=(const quota_cgroup&) = delete;
+  ~quota_cgroup() {
+    // A cgroup can be removed once its last process has been reaped: what a failed test left
+    // there is killed first.
+    for (int i = 0; i < 500 && ::rmdir(folder_.c_str()) != 0 && errno == EBUSY; ++i) {
+      std::ifstream procs(folder_ / "cgroup.procs");
+      for (pid_t pid; procs >> pid;)
+        ::kill(pid, SIGKILL);
+      sleep_ms(10);
+    }
+    if (std::filesystem::exists(folder_))
+      MESSAGE("could not remove the test's cgroup " << folder_.string());
+  }
+
+  std::string procs() const { return (folder_ / "cgroup.procs").string(); }
+
+private:
+  struct place {
+    std::filesystem::path folder;
+    bool v1;
+  };
+
+  static std::optional<place> parent() {
+    const std::filesystem::path root = "/sys/fs/cgroup";
+    std::error_code ec;
+    if (std::filesystem::exists(root / "cpu" / "cpu.cfs_quota_us", ec) &&
+        ::access((root / "cpu").c_str(), W_OK) == 0)
+      return place{root / "cpu", true};
+    std::ifstream delegated(root / "cgroup.subtree_control");
+    for (std::string controller; delegated >> controller;)
+      if (controller == "cpu" && ::access(root.c_str(), W_OK) == 0)
+        return place{root, false};
+    return std::nullopt;
+  }
+
+  void write(const std::string& file, const std::string& text) const {
+    std::ofstream out(folder_ / file);
+    out << text << '\n';
+    out.flush();
+    REQUIRE_MESSAGE(out.good(), (folder_ / file).string());
+  }
+
+  std::filesystem::path folder_;
+};
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -383,6 +514,40 @@ TEST_CASE("a crash loop under PID 1 ends the primary with exit code 1") {
   const int status = primary.program().wait();
   CHECK_MESSAGE(exited_with(status, 1), primary.program().output());
   CHECK(primary.program().wait_line("run failed: ", 0ms));
+}
+
+TEST_CASE("in a cgroup with a quota of half a CPU the supervisor's default pool is one worker") {
+  if (auto reason = quota_cgroup::cannot_make()) {
+    test::skip(*reason);
+    return;
+  }
+  quota_cgroup cgroup(50000);
+  test::program primary(test::strings(test::self_executable(), "--worker-scenario", "quota-primary",
+                                      cgroup.procs()));
+  CHECK_MESSAGE(exited_with(primary.wait(), 0), primary.output());
+  CHECK(primary.wait_line("available ", 0ms) == std::optional<std::string>("1"));
+  CHECK(primary.wait_line("pool ", 0ms) == std::optional<std::string>("1"));
+}
+
+TEST_CASE("in a cgroup with a quota of one and a half CPUs the default pool is two workers, if "
+          "the machine has two") {
+  if (auto reason = quota_cgroup::cannot_make()) {
+    test::skip(*reason);
+    return;
+  }
+  // The machine's CPUs as the mask allows them; any quota of this test's own cgroup does not
+  // count (the new cgroup is a child of the root).
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  REQUIRE(::sched_getaffinity(0, sizeof mask, &mask) == 0);
+  const auto cpus = std::min(static_cast<long>(CPU_COUNT(&mask)), ::sysconf(_SC_NPROCESSORS_ONLN));
+  const std::string expected = std::to_string(std::min(2L, cpus));
+  quota_cgroup cgroup(150000);
+  test::program primary(test::strings(test::self_executable(), "--worker-scenario", "quota-primary",
+                                      cgroup.procs()));
+  CHECK_MESSAGE(exited_with(primary.wait(), 0), primary.output());
+  CHECK(primary.wait_line("available ", 0ms) == std::optional<std::string>(expected));
+  CHECK(primary.wait_line("pool ", 0ms) == std::optional<std::string>(expected));
 }
 
 TEST_CASE("a primary that is a child subreaper reaps its workers' orphans by default") {

@@ -127,9 +127,10 @@ unsigned host_cpus() {
   return std::max(cpus, 1u);
 }
 
-// A fake cgroup v2 tree in a fresh temporary folder: a membership file standing for
-// /proc/self/cgroup, and cpu.max files under a folder standing for /sys/fs/cgroup. The folder is
-// removed when the tree ends.
+// A fake cgroup tree in a fresh temporary folder: a membership file standing for
+// /proc/self/cgroup, cpu.max files (v2) or CFS quota files under a hierarchy's folder (v1)
+// under a folder standing for /sys/fs/cgroup, and, when a test writes one, a file standing for
+// /proc/self/mountinfo. The folder is removed when the tree ends.
 class fake_cgroups {
 public:
   explicit fake_cgroups(const std::string& membership) {
@@ -154,8 +155,22 @@ public:
     write(dir / "cpu.max", text);
   }
 
+  // Writes a cgroup v1 CFS quota and period for `cgroup` under the hierarchy folder `hierarchy`
+  // ("cpu,cpuacct").
+  void cfs(const std::string& hierarchy, const std::string& cgroup, const std::string& quota,
+           const std::string& period) const {
+    const auto dir = folder_ / "mount" / hierarchy / std::filesystem::path(cgroup).relative_path();
+    std::filesystem::create_directories(dir);
+    write(dir / "cpu.cfs_quota_us", quota);
+    write(dir / "cpu.cfs_period_us", period);
+  }
+
+  // Writes the file standing for /proc/self/mountinfo (without it, none is read).
+  void mountinfo(const std::string& text) const { write(folder_ / "mountinfo", text); }
+
   cocluster::cpu_limit_sources sources() const {
-    return cocluster::cpu_limit_sources{.cgroup_root = folder_ / "mount",
+    return cocluster::cpu_limit_sources{.mountinfo = folder_ / "mountinfo",
+                                        .cgroup_root = folder_ / "mount",
                                         .self_cgroup = folder_ / "self_cgroup"};
   }
 
@@ -671,6 +686,102 @@ TEST_CASE("cgroup_v2_path finds no path for a process in cgroup v1 only") {
   CHECK_FALSE(cgroup_v2_path("").has_value());
 }
 
+TEST_CASE("cgroup_v1_cpu finds the hierarchy that has the cpu controller and the path in it") {
+  using cocluster::cpu_limit::cgroup_v1_cpu;
+  const auto docker = cgroup_v1_cpu("12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n"
+                                    "1:name=systemd:/docker/abc\n0::/\n");
+  REQUIRE(docker);
+  CHECK(docker->controllers == "cpu,cpuacct");
+  CHECK(docker->path == "/docker/abc");
+  const auto reversed = cgroup_v1_cpu("3:cpuacct,cpu:/kubepods/pod1/c2");
+  REQUIRE(reversed);
+  CHECK(reversed->controllers == "cpuacct,cpu");
+  CHECK(reversed->path == "/kubepods/pod1/c2");
+  const auto alone = cgroup_v1_cpu("2:cpu:/");
+  REQUIRE(alone);
+  CHECK(alone->controllers == "cpu");
+  CHECK(alone->path == "/");
+}
+
+TEST_CASE("cgroup_v1_cpu finds no place under cgroup v2 only, nor in cpuacct or cpuset alone") {
+  using cocluster::cpu_limit::cgroup_v1_cpu;
+  CHECK_FALSE(cgroup_v1_cpu("0::/a/b\n").has_value());
+  CHECK_FALSE(cgroup_v1_cpu("5:cpuset:/x\n2:cpuacct:/x\n9:net_cls,net_prio:/x\n").has_value());
+  CHECK_FALSE(cgroup_v1_cpu("").has_value());
+}
+
+TEST_CASE("cgroup_v1_cpu keeps the colons of a path") {
+  const auto place = cocluster::cpu_limit::cgroup_v1_cpu("4:cpu,cpuacct:/a:b/c\n");
+  REQUIRE(place);
+  CHECK(place->path == "/a:b/c");
+}
+
+TEST_CASE("cgroup_mount_of finds the cgroup v1 cpu hierarchy's mount and its root among the "
+          "others") {
+  using cocluster::cpu_limit::cgroup_mount_of;
+  const std::string docker_v1 =
+      "600 599 0:52 / / rw,relatime master:1 - overlay overlay rw,lowerdir=/l\n"
+      "610 609 0:29 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory\n"
+      "611 609 0:30 /docker/abc /sys/fs/cgroup/cpuset ro,nosuid - cgroup cgroup rw,cpuset\n"
+      "612 609 0:31 /docker/abc /sys/fs/cgroup/cpu,cpuacct ro,nosuid - cgroup cgroup "
+      "rw,cpu,cpuacct\n"
+      "613 609 0:32 / /sys/fs/cgroup/systemd ro,nosuid - cgroup cgroup rw,name=systemd\n";
+  const auto mount = cgroup_mount_of(docker_v1, false);
+  REQUIRE(mount);
+  CHECK(mount->root == "/docker/abc");
+  CHECK(mount->mount_point == "/sys/fs/cgroup/cpu,cpuacct");
+  CHECK_FALSE(cgroup_mount_of(docker_v1, true).has_value());
+}
+
+TEST_CASE("cgroup_mount_of finds the cgroup2 mount past optional fields and decodes its escapes") {
+  using cocluster::cpu_limit::cgroup_mount_of;
+  const std::string v2 = "40 31 0:28 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"
+                         "41 31 0:38 /a\\040b /my\\040cgroups rw,nosuid shared:9 master:2 - "
+                         "cgroup2 cgroup2 rw,nsdelegate\n";
+  const auto mount = cgroup_mount_of(v2, true);
+  REQUIRE(mount);
+  CHECK(mount->root == "/a b");
+  CHECK(mount->mount_point == "/my cgroups");
+  const auto v1 = cgroup_mount_of(v2, false);
+  REQUIRE(v1);
+  CHECK(v1->mount_point == "/sys/fs/cgroup/cpu");
+  CHECK_FALSE(cgroup_mount_of("", true).has_value());
+  CHECK_FALSE(cgroup_mount_of("12 1 0:5 / /proc rw - proc proc rw\n", false).has_value());
+}
+
+TEST_CASE("path_under_mount takes the mount's root off a cgroup path") {
+  using cocluster::cpu_limit::path_under_mount;
+  CHECK(path_under_mount("/a/b", "/") == "/a/b");
+  CHECK(path_under_mount("/docker/abc/app", "/docker/abc") == "/app");
+  CHECK(path_under_mount("/docker/abc/app", "/docker/abc/") == "/app");
+  CHECK(path_under_mount("/docker/abc", "/docker/abc") == "/");
+}
+
+TEST_CASE("path_under_mount gives the mount's own folder for a cgroup that is not under its "
+          "root") {
+  using cocluster::cpu_limit::path_under_mount;
+  CHECK(path_under_mount("/docker/abcdef", "/docker/abc") == "/");
+  CHECK(path_under_mount("/other", "/docker/abc") == "/");
+}
+
+TEST_CASE("quota_of_cfs divides cpu.cfs_quota_us by cpu.cfs_period_us") {
+  using cocluster::cpu_limit::quota_of_cfs;
+  CHECK(quota_of_cfs("150000\n", "100000\n") == 1.5);
+  CHECK(quota_of_cfs("50000", "200000") == 0.25);
+  CHECK(quota_of_cfs("400000\n", "100000\n") == 4.0);
+}
+
+TEST_CASE("quota_of_cfs finds no limit in -1, nor in text that is not a quota") {
+  using cocluster::cpu_limit::quota_of_cfs;
+  CHECK_FALSE(quota_of_cfs("-1\n", "100000\n").has_value());
+  CHECK_FALSE(quota_of_cfs("0\n", "100000\n").has_value());
+  CHECK_FALSE(quota_of_cfs("", "100000\n").has_value());
+  CHECK_FALSE(quota_of_cfs("lots", "100000").has_value());
+  CHECK_FALSE(quota_of_cfs("100000", "0").has_value());
+  CHECK_FALSE(quota_of_cfs("100000", "").has_value());
+  CHECK_FALSE(quota_of_cfs("100000", "often").has_value());
+}
+
 TEST_CASE("quota_of_cpu_max divides the quota by the period, 100000 when none is written") {
   using cocluster::cpu_limit::quota_of_cpu_max;
   CHECK(quota_of_cpu_max("150000 100000\n") == 1.5);
@@ -770,8 +881,85 @@ TEST_CASE("available_cpus reads only the namespace's root for a cgroup outside i
   }
 }
 
-TEST_CASE("available_cpus finds no limit in max, in a missing cpu.max, or for a process in "
-          "cgroup v1 only") {
+TEST_CASE("available_cpus reads a cgroup v1 CFS quota in the cpu controller's hierarchy") {
+  { // a container's own cgroup is the hierarchy's mount: its path from the host is not there
+    fake_cgroups tree("11:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n");
+    tree.cfs("cpu,cpuacct", "/", "50000\n", "100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  { // on a host, the smallest quota on the way up: here a parent's
+    fake_cgroups tree("4:cpu,cpuacct:/a/b\n");
+    tree.cfs("cpu,cpuacct", "/a/b", "-1\n", "100000\n");
+    tree.cfs("cpu,cpuacct", "/a", "50000\n", "100000\n");
+    tree.cfs("cpu,cpuacct", "/", "-1\n", "100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  { // the period counts: 300000 over 200000 is 1.5 CPUs, 2 rounded up
+    fake_cgroups tree("4:cpu,cpuacct:/a\n");
+    tree.cfs("cpu,cpuacct", "/a", "300000\n", "200000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == std::min(2u, host_cpus()));
+  }
+}
+
+TEST_CASE("available_cpus finds the cgroup v1 hierarchy under cpu when the controllers' folder "
+          "is missing") {
+  fake_cgroups tree("4:cpuacct,cpu:/a\n");
+  tree.cfs("cpu", "/a", "50000\n", "100000\n");
+  CHECK(cocluster::available_cpus(tree.sources()) == 1);
+}
+
+TEST_CASE("available_cpus takes the smaller of the v1 and v2 quotas on a hybrid system") {
+  { // (on a machine of 2 CPUs or more)
+    fake_cgroups tree("4:cpu,cpuacct:/a\n0::/a\n");
+    tree.cfs("cpu,cpuacct", "/a", "50000\n", "100000\n");
+    tree.cpu_max("/a", "150000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  {
+    fake_cgroups tree("4:cpu,cpuacct:/a\n0::/a\n");
+    tree.cfs("cpu,cpuacct", "/a", "150000\n", "100000\n");
+    tree.cpu_max("/a", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  {
+    fake_cgroups tree("4:cpu,cpuacct:/a\n0::/a\n");
+    tree.cfs("cpu,cpuacct", "/a", "50000\n", "100000\n");
+    tree.cpu_max("/a", "max 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+  {
+    fake_cgroups tree("4:cpu,cpuacct:/a\n0::/a\n");
+    tree.cfs("cpu,cpuacct", "/a", "-1\n", "100000\n");
+    tree.cpu_max("/a", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == 1);
+  }
+}
+
+TEST_CASE("available_cpus reads a v1 container's quota in a cgroup below its root, through "
+          "mountinfo's root") {
+  // Docker on cgroup v1 with the host's cgroup namespace: /proc/self/cgroup names the host's
+  // path, the mount's root is the container's cgroup, and the process sits below it.
+  fake_cgroups tree("4:cpu,cpuacct:/docker/abc/app\n");
+  const auto hierarchy = tree.folder() / "mount" / "cpu,cpuacct";
+  tree.mountinfo("612 609 0:31 /docker/abc " + hierarchy.string() +
+                 " ro,nosuid - cgroup cgroup rw,cpu,cpuacct\n");
+  tree.cfs("cpu,cpuacct", "/app", "50000\n", "100000\n");
+  tree.cfs("cpu,cpuacct", "/", "-1\n", "100000\n");
+  CHECK(cocluster::available_cpus(tree.sources()) == 1);
+}
+
+TEST_CASE("available_cpus reads cgroup v2 where mountinfo says it is mounted") {
+  fake_cgroups tree("0::/a\n");
+  const auto elsewhere = tree.folder() / "elsewhere";
+  std::filesystem::create_directories(elsewhere / "a");
+  std::ofstream(elsewhere / "a" / "cpu.max") << "50000 100000\n";
+  tree.mountinfo("41 31 0:38 / " + elsewhere.string() + " rw - cgroup2 cgroup2 rw\n");
+  tree.cpu_max("/a", "max 100000\n"); // the usual place, not the mount: not read
+  CHECK(cocluster::available_cpus(tree.sources()) == 1);
+}
+
+TEST_CASE("available_cpus finds no limit in max or -1, in missing quota files, or for a process "
+          "in cgroup v1 whose quota is in cpu.max only") {
   const unsigned all = host_cpus();
   {
     fake_cgroups tree("0::/a/b");
@@ -787,6 +975,18 @@ TEST_CASE("available_cpus finds no limit in max, in a missing cpu.max, or for a 
     fake_cgroups tree("4:memory:/x\n1:cpu:/x\n");
     tree.cpu_max("/", "50000 100000\n");
     tree.cpu_max("/x", "50000 100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == all);
+  }
+  {
+    fake_cgroups tree("4:cpu,cpuacct:/x\n");
+    tree.cfs("cpu,cpuacct", "/x", "-1\n", "100000\n");
+    tree.cfs("cpu,cpuacct", "/", "-1\n", "100000\n");
+    CHECK(cocluster::available_cpus(tree.sources()) == all);
+  }
+  { // a quota without its period is not read
+    fake_cgroups tree("4:cpu,cpuacct:/x\n");
+    tree.cfs("cpu,cpuacct", "/x", "50000\n", "100000\n");
+    std::filesystem::remove(tree.folder() / "mount" / "cpu,cpuacct" / "x" / "cpu.cfs_period_us");
     CHECK(cocluster::available_cpus(tree.sources()) == all);
   }
   {
