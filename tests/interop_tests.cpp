@@ -157,6 +157,29 @@ WORKER_SCENARIO("serve") {
   return 0;
 }
 
+// udp_primary.js runs `<this binary> --worker-scenario udp-serve`: binds UDP 127.0.0.1 port 0
+// through the primary, answers each datagram with "<worker id> <datagram>", and leaves when the
+// primary disconnects it.
+WORKER_SCENARIO("udp-serve") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto self = cluster.worker();
+        auto socket = co_await cluster.bind(cocluster::udp_bind_options(0, "127.0.0.1"));
+        // The end of the channel (the primary's disconnect) ends the message stream.
+        auto messages = self.subscribe(cocluster::event::message);
+        const std::string id = std::to_string(self.id());
+        co_await test::answer_datagrams(socket, messages, [&](const std::string& datagram) {
+          return id + " " + datagram;
+        });
+      },
+      test::exit_on_failure("udp-serve"));
+  io.run();
+  return 0;
+}
+
 // Reports ready the way a supervised worker does, then stays until disconnected.
 WORKER_SCENARIO("ready-under-node") {
   return test::with_serialization([]<class S>() {
@@ -391,6 +414,60 @@ TEST_CASE("a cocluster worker under a real Node primary in advanced mode trades 
   // How the cocluster worker ended, as the Node primary saw it.
   CHECK(report["code"] == 0);
   CHECK(report["signal"].is_null());
+}
+
+TEST_CASE("an unmodified Node worker's dgram bind is a UDP listening event in a cocluster "
+          "primary, and its socket answers") {
+  const auto node = test::node_path();
+  if (!node) {
+    test::skip(test::needs_node);
+    return;
+  }
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  cocluster::settings s;
+  s.exec = *node;
+  s.args = test::strings(test::test_file("node/udp_worker.js"));
+  cluster.setup_primary(s);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    const auto address = co_await worker.listening();
+    CHECK(address.type == cocluster::address_type::udp4);
+    CHECK(address.address == "127.0.0.1");
+    REQUIRE(address.port > 0);
+    asio::ip::udp::socket client(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const asio::ip::udp::endpoint target(asio::ip::make_address("127.0.0.1"),
+                                         static_cast<unsigned short>(address.port));
+    co_await client.async_send_to(asio::buffer(std::string("ping")), target, asio::use_awaitable);
+    char answer[64];
+    asio::ip::udp::endpoint from;
+    const auto n = co_await client.async_receive_from(asio::buffer(answer), from,
+                                                      asio::use_awaitable);
+    CHECK(std::string(answer, n) == std::to_string(worker.id()) + " ping");
+    worker.disconnect();
+    co_await worker.exited();
+    CHECK(worker.exited_after_disconnect() == true);
+    co_await exits.check();
+  });
+}
+
+TEST_CASE("a cocluster worker's UDP bind is a listening event in a real Node primary, as a Node "
+          "worker's dgram bind is") {
+  const auto node = test::node_path();
+  if (!node) {
+    test::skip(test::needs_node);
+    return;
+  }
+  const auto report = test::node_primary_report(*node, {test::test_file("node/udp_primary.js"),
+                                                        test::self_binary()});
+  CHECK_MESSAGE(report.value("ok", false), report.dump());
+  REQUIRE(report.contains("address"));
+  CHECK(report["address"]["addressType"] == "udp4");
+  CHECK(report["address"]["address"] == "127.0.0.1");
+  CHECK(report["address"]["port"].get<int>() > 0);
+  CHECK(report["answer"] == "1 ping");
+  CHECK(report["code"] == 0);
 }
 
 TEST_SUITE_END();

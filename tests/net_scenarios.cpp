@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "support/net.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
 
@@ -318,18 +319,8 @@ WORKER_SCENARIO("udp-echo") {
         self.send(ports_report({socket.local_endpoint().port()}));
         const std::string id = std::to_string(self.id());
         auto messages = self.subscribe(cocluster::event::message);
-        constexpr auto as_tuple = cocluster::as_tuple(asio::use_awaitable);
-        using namespace asio::experimental::awaitable_operators;
-        for (;;) {
-          char buffer[512];
-          asio::ip::udp::endpoint from;
-          // Any message (or the end of the channel) stops the worker.
-          auto got = co_await (socket.async_receive_from(asio::buffer(buffer), from, as_tuple) ||
-                               messages.async_receive(as_tuple));
-          if (got.index() == 1 || std::get<0>(std::get<0>(got)))
-            co_return;
-          co_await socket.async_send_to(asio::buffer(id), from, as_tuple);
-        }
+        // Any message (or the end of the channel) stops the worker.
+        co_await test::answer_datagrams(socket, messages, [&](const std::string&) { return id; });
       },
       test::exit_on_failure("udp-echo"));
   io.run();

@@ -731,6 +731,32 @@ TEST_CASE("workers bound to one UDP port share its datagrams [dgram-1]") {
   });
 }
 
+TEST_CASE("a worker's UDP bind is a listening event in the primary with the bound port, as "
+          "from Node's dgram socket") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  cluster.setup_primary(test::scenario("udp-echo"));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto listening = cluster.subscribe(cocluster::event::listening);
+    auto worker = cluster.fork();
+    auto reports = worker.subscribe(cocluster::event::message);
+    const int port = ports_of(co_await reports.async_receive()).at(0);
+    CHECK(port > 0);
+    auto event = co_await listening.async_receive();
+    CHECK(event.worker.id() == worker.id());
+    CHECK(event.address.type == cocluster::address_type::udp4);
+    CHECK(event.address.port == port);
+    CHECK(event.address.address == "127.0.0.1");
+    CHECK(worker.state() == cocluster::worker_state::listening);
+    const auto address = co_await worker.listening();
+    CHECK(address.port == port);
+    worker.send(std::string("stop"));
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+}
+
 TEST_CASE("workers listening on :: share one dual-stack port reachable over IPv4 "
           "[net-listen-ipv6only-false]") {
   if (!test::has_ipv6()) {

@@ -1,7 +1,7 @@
 // The hot upgrade of a primary (`supervisor::async_upgrade`): this test process is the old
 // primary, and the new one is this binary again, run as the scenario "upgraded-primary" (a
 // supervised pool of one HTTP worker on the same port), or one that exits at once or never gets
-// ready. Part of the supervisor suite.
+// ready; one case hands over a UDP socket instead. Part of the supervisor suite.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -33,9 +33,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// What this process got through exec, nothing else: the listening socket at 3 and the ready
-// pipe named in the environment (checked before anything here opens a descriptor).
-bool only_the_handover_descriptors() {
+// What this process got through exec, nothing else: the socket at 3 (a listening one, or a
+// datagram socket for `udp`) and the ready pipe named in the environment (checked before
+// anything here opens a descriptor).
+bool only_the_handover_descriptors(bool udp) {
   const char* ready = std::getenv("COCLUSTER_UPGRADE_READY_FD");
   if (!ready)
     return false;
@@ -44,10 +45,13 @@ bool only_the_handover_descriptors() {
   for (int fd = 3; fd < 256; ++fd)
     if (::fcntl(fd, F_GETFD) >= 0)
       open.insert(fd);
-  int listening = 0;
-  socklen_t length = sizeof listening;
-  return open == expected && ::getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) == 0 &&
-         listening != 0;
+  if (open != expected)
+    return false;
+  int value = 0;
+  socklen_t length = sizeof value;
+  if (udp)
+    return ::getsockopt(3, SOL_SOCKET, SO_TYPE, &value, &length) == 0 && value == SOCK_DGRAM;
+  return ::getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 && value != 0;
 }
 
 // The parent of `pid` (/proc/<pid>/stat), or 0.
@@ -65,7 +69,28 @@ pid_t parent_of(pid_t pid) {
 
 } // namespace
 
-// The new primary: args = port, how ("ok", "exit": exits 3 at once, "never-ready": sleeps).
+// A supervised worker that binds UDP 127.0.0.1:<port> through its primary and answers each
+// datagram with its pid, until the primary disconnects it.
+WORKER_SCENARIO("supervised-udp") {
+  const int port = std::stoi(args.at(0));
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto messages = cluster.worker().subscribe(cocluster::event::message);
+        auto socket = co_await cluster.bind(cocluster::udp_bind_options(port, "127.0.0.1"));
+        const std::string pid = std::to_string(::getpid());
+        // The end of the channel (the disconnect) ends the message stream, and the answering.
+        co_await test::answer_datagrams(socket, messages, [&](const std::string&) { return pid; });
+      },
+      test::exit_on_failure("supervised-udp"));
+  io.run();
+  return 0;
+}
+
+// The new primary: args = port, how ("ok", "udp": its worker runs supervised-udp, "exit": exits
+// 3 at once, "never-ready": sleeps).
 WORKER_SCENARIO("upgraded-primary") {
   const int port = std::stoi(args.at(0));
   const std::string how = args.at(1);
@@ -75,13 +100,14 @@ WORKER_SCENARIO("upgraded-primary") {
     std::this_thread::sleep_for(60s);
     return 0;
   }
-  if (!only_the_handover_descriptors()) {
+  if (!only_the_handover_descriptors(how == "udp")) {
     std::fprintf(stderr, "upgraded-primary: descriptors other than the hand-over's\n");
     return 80;
   }
   asio::io_context io;
   cocluster::cluster<> cluster(io);
-  cluster.setup_primary(test::scenario("supervised-http", test::strings(std::to_string(port))));
+  cluster.setup_primary(test::scenario(how == "udp" ? "supervised-udp" : "supervised-http",
+                                       test::strings(std::to_string(port))));
   cocluster::supervisor_options options;
   options.workers = 1;
   options.heartbeat.interval = 0ms;
@@ -105,15 +131,39 @@ struct upgrade_setup {
     options.drain_timeout = 5s;
     options.kill_timeout = 10s;
     options.heartbeat.interval = 0ms;
-    options.upgrade_timeout = how == "ok" ? 20s : 1500ms;
+    options.upgrade_timeout = how == "ok" || how == "udp" ? 20s : 1500ms;
     options.upgrade_command = {test::self_executable(), "--worker-scenario", "upgraded-primary",
                                std::to_string(port), how};
+    udp = how == "udp";
   }
 
   cocluster::settings workers() const {
-    return test::scenario("supervised-http", test::strings(std::to_string(port)));
+    return test::scenario(udp ? "supervised-udp" : "supervised-http",
+                          test::strings(std::to_string(port)));
   }
+
+  bool udp = false;
 };
+
+// The pid that answers a datagram to 127.0.0.1:port (a worker's), or 0 when none answers within
+// 2 s.
+asio::awaitable<pid_t> who_answers_udp(int port) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::ip::udp::socket client(executor, {asio::ip::make_address("127.0.0.1"), 0});
+  const asio::ip::udp::endpoint target(asio::ip::make_address("127.0.0.1"),
+                                       static_cast<unsigned short>(port));
+  co_await client.async_send_to(asio::buffer(std::string("who")), target, asio::use_awaitable);
+  char answer[32];
+  asio::ip::udp::endpoint from;
+  asio::steady_timer limit(executor, 2s);
+  using namespace asio::experimental::awaitable_operators;
+  auto got = co_await (client.async_receive_from(asio::buffer(answer), from, test::as_tuple) ||
+                       limit.async_wait(test::as_tuple));
+  if (got.index() != 0 || std::get<0>(std::get<0>(got)))
+    co_return 0;
+  co_return static_cast<pid_t>(
+      std::atoi(std::string(answer, std::get<1>(std::get<0>(got))).c_str()));
+}
 
 // The pid that answers GET / on the port (a worker's), or 0.
 asio::awaitable<pid_t> who_answers(int port) {
@@ -150,17 +200,17 @@ std::vector<cocluster::supervisor_event> events_of(
   return found;
 }
 
-} // namespace
-
-TEST_SUITE_BEGIN("supervisor");
-
-TEST_CASE("async_upgrade hands the listening socket to a new primary whose worker serves it "
-          "once ready, and the old pool stops with success") {
+// A pool of one worker (HTTP, or UDP for `how` "udp") is upgraded to a new primary of the same
+// kind: the upgrade succeeds, the old pool's run ends with success and its worker is gone, and
+// the port is answered (`who_answers`) by the new primary's worker. The new primary is stopped
+// with SIGTERM at the end and exits 0.
+void expect_upgrade_hands_over(const std::string& how,
+                               std::function<asio::awaitable<pid_t>(int)> who_answers) {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
-  upgrade_setup setup("ok");
+  upgrade_setup setup(how);
   cluster.setup_primary(setup.workers());
-  cocluster::supervisor supervisor(cluster, setup.options);
+  cocluster::supervisor supervisor(cluster, setup.options); // readiness: listening
   auto events = supervisor.subscribe();
   std::vector<cocluster::supervisor_event> seen;
   successor_guard successor;
@@ -196,6 +246,20 @@ TEST_CASE("async_upgrade hands the listening socket to a new primary whose worke
   const int status = test::wait_for_child(std::exchange(successor.pid, 0), 20s);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+} // namespace
+
+TEST_SUITE_BEGIN("supervisor");
+
+TEST_CASE("async_upgrade hands the listening socket to a new primary whose worker serves it "
+          "once ready, and the old pool stops with success") {
+  expect_upgrade_hands_over("ok", who_answers);
+}
+
+TEST_CASE("async_upgrade hands a UDP socket over: the new primary's worker, ready once bound, "
+          "answers on the same port") {
+  expect_upgrade_hands_over("udp", who_answers_udp);
 }
 
 namespace {

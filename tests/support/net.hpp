@@ -1,4 +1,5 @@
-// Clients for the shared-port tests: one line out, one line back.
+// Clients for the shared-port tests (one line out, one line back), and a UDP answering loop for
+// workers.
 #ifndef COCLUSTER_TESTS_SUPPORT_NET_HPP
 #define COCLUSTER_TESTS_SUPPORT_NET_HPP
 
@@ -88,6 +89,26 @@ inline bool has_ipv6() {
     return false;
   s.bind({asio::ip::address_v6::loopback(), 0}, ec);
   return !ec;
+}
+
+/// A worker's UDP service: answers each datagram on `socket` with `answer(datagram)` until a
+/// message comes or the channel ends (`messages`: the worker's message stream; a disconnect
+/// ends it).
+template <class Messages, class Answer>
+asio::awaitable<void> answer_datagrams(asio::ip::udp::socket& socket, Messages& messages,
+                                       Answer answer) {
+  using namespace asio::experimental::awaitable_operators;
+  constexpr auto tuple = cocluster::as_tuple(asio::use_awaitable);
+  for (;;) {
+    char buffer[512];
+    asio::ip::udp::endpoint from;
+    auto got = co_await (socket.async_receive_from(asio::buffer(buffer), from, tuple) ||
+                         messages.async_receive(tuple));
+    if (got.index() == 1 || std::get<0>(std::get<0>(got)))
+      co_return;
+    const std::string reply = answer(std::string(buffer, std::get<1>(std::get<0>(got))));
+    co_await socket.async_send_to(asio::buffer(reply), from, tuple);
+  }
 }
 
 } // namespace test

@@ -101,6 +101,9 @@ public:
                   servers.udp_.push_back({key, index_key, index,
                                           std::make_shared<connection_tracker>()});
                   servers.udp_.back().socket->add(fd.get());
+                  // Bound: the primary hears `listening`, as from a Node worker's dgram socket.
+                  const int port = local_port(fd.get());
+                  servers.announce_listening(request, index, port != 0 ? port : request.port);
                   return fd;
                 });
   }
@@ -310,14 +313,18 @@ private:
     if (entry.track)
       start_load_reports();
 
-    // Node's `listening` message: the query's fields with the actual port.
-    const int actual_port = server->port() != 0 ? server->port() : request.port;
+    announce_listening(request, index, server->port() != 0 ? server->port() : request.port);
+    return server;
+  }
+
+  // Node's `listening` message to the primary (the query's fields with the actual port), and
+  // this worker's own `listening`: for a server and for a UDP socket alike.
+  void announce_listening(const listen_request& request, std::int64_t index, int actual_port) {
     auto listening = request.query(index);
     listening["act"] = protocol::act_listening;
     listening["port"] = actual_port;
     self_->send_internal(worker_key(), std::move(listening));
     self_->mark_listening(worker_key(), request.listening(actual_port));
-    return server;
   }
 
   void reply_newconn(std::int64_t seq, bool accepted,
