@@ -92,19 +92,26 @@ WORKER_SCENARIO("orphan-maker") {
 
 // A supervised primary, run as a program (as PID 1 under unshare, or directly). Args: workers,
 // reap ("on", "off", "default"), subreaper ("subreaper" makes it one, "-" not), worker mode (see
-// orphan-maker). Prints "pid <its pid>", "ready" once the pool is, "exit <pid> code=<c>
-// signal=<s>" for every worker exit the cluster reports, and, at the end, "run ok" (exit code
-// 0) or "run failed: <what>" (exit code 1), as the main example does.
+// orphan-maker), and how many of its workers the test kills with SIGKILL. Prints "pid <its
+// pid>", "ready" once the pool is, "exit <pid> code=<c> signal=<s>" for every worker exit the
+// cluster reports, and, at the end, "run ok" (exit code 0) or "run failed: <what>" (exit code
+// 1), as the main example does. Once the run is over it looks at how every worker it forked
+// ended: exit code 0 (3 in mode "crash"), or SIGKILL for at most as many as the test kills; any
+// other ending is printed ("unexpected: worker <pid> ended with <how>") and makes the exit code
+// 81.
 WORKER_SCENARIO("pid1-primary") {
   const auto workers = static_cast<std::size_t>(std::stoi(args.at(0)));
   const std::string reap = args.at(1);
   if (args.at(2) == "subreaper")
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  const bool crash = args.at(3) == "crash";
+  const int killed_by_test = std::stoi(args.at(4));
   asio::io_context io;
   cocluster::cluster<> cluster(io);
   if (!cluster.is_primary())
     return 93;
   cluster.setup_primary(test::scenario("orphan-maker", test::strings(args.at(3))));
+  auto forks = cluster.subscribe(cocluster::event::fork);
   cocluster::supervisor_options options;
   options.workers = workers;
   options.readiness = cocluster::readiness::ready_message;
@@ -161,8 +168,21 @@ WORKER_SCENARIO("pid1-primary") {
         });
         auto [ec] = co_await supervisor.async_run(test::as_tuple);
         std::printf("run %s\n", ec ? ("failed: " + ec.message()).c_str() : "ok");
-        std::fflush(stdout);
         code = ec ? 1 : 0;
+        // The run is over once every worker has exited: each one's status is known.
+        int killed = 0;
+        while (auto forked = forks.try_receive()) {
+          const auto& status = forked->worker.status();
+          if (status && (status->success() || (crash && status->code == 3)))
+            continue;
+          if (status && status->signal == SIGKILL && ++killed <= killed_by_test)
+            continue;
+          std::printf("unexpected: worker %d ended with %s\n",
+                      static_cast<int>(forked->worker.pid()),
+                      status ? status->to_string().c_str() : "nothing: it still runs");
+          code = 81;
+        }
+        std::fflush(stdout);
         io.stop();
       },
       asio::detached);
@@ -381,10 +401,12 @@ public:
     return std::nullopt;
   }
 
-  namespace_primary(const std::string& workers, const std::string& reap, const std::string& mode)
+  // pid1-primary's arguments, less the subreaper one (PID 1 reaps anyway).
+  namespace_primary(const std::string& workers, const std::string& reap, const std::string& mode,
+                    const std::string& killed_by_test)
       : program_(test::strings(*test::find_program("unshare"), "--pid", "--fork", "--kill-child",
                                "--mount-proc", test::self_executable(), "--worker-scenario",
-                               "pid1-primary", workers, reap, "-", mode)) {}
+                               "pid1-primary", workers, reap, "-", mode, killed_by_test)) {}
 
   test::program& program() { return program_; }
 
@@ -416,7 +438,7 @@ TEST_CASE("as PID 1 the primary reaps an orphan that a worker's child left behin
     test::skip(*reason);
     return;
   }
-  namespace_primary primary("1", "default", "orphan");
+  namespace_primary primary("1", "default", "orphan", "0");
   REQUIRE(primary.program().wait_line("pid ") == std::optional<std::string>("1"));
   const pid_t init = primary.init();
   REQUIRE(init != 0);
@@ -425,7 +447,7 @@ TEST_CASE("as PID 1 the primary reaps an orphan that a worker's child left behin
   CHECK(eventually([&] { return state_of(*orphan) == 0; }));
   CHECK(zombies_of(init).empty());
   ::kill(init, SIGTERM);
-  CHECK(exited_with(primary.program().wait(), 0));
+  CHECK_MESSAGE(exited_with(primary.program().wait(), 0), primary.program().output());
 }
 
 TEST_CASE("with reap_orphans off the orphan stays a zombie under PID 1") {
@@ -433,7 +455,7 @@ TEST_CASE("with reap_orphans off the orphan stays a zombie under PID 1") {
     test::skip(*reason);
     return;
   }
-  namespace_primary primary("1", "off", "orphan");
+  namespace_primary primary("1", "off", "orphan", "0");
   const pid_t init = primary.init();
   REQUIRE(init != 0);
   const auto orphan = wait_for_orphan(init);
@@ -442,7 +464,7 @@ TEST_CASE("with reap_orphans off the orphan stays a zombie under PID 1") {
   std::this_thread::sleep_for(1500ms); // longer than the reaper's backstop, were it on
   CHECK(state_of(*orphan) == 'Z');
   ::kill(init, SIGTERM);
-  CHECK(exited_with(primary.program().wait(), 0));
+  CHECK_MESSAGE(exited_with(primary.program().wait(), 0), primary.program().output());
 }
 
 TEST_CASE("as PID 1 a worker killed by a signal is reported with that signal and replaced") {
@@ -450,7 +472,7 @@ TEST_CASE("as PID 1 a worker killed by a signal is reported with that signal and
     test::skip(*reason);
     return;
   }
-  namespace_primary primary("2", "default", "orphan");
+  namespace_primary primary("2", "default", "orphan", "1");
   REQUIRE(primary.program().wait_line("ready"));
   const pid_t init = primary.init();
   const auto orphan = wait_for_orphan(init);
@@ -467,7 +489,7 @@ TEST_CASE("as PID 1 a worker killed by a signal is reported with that signal and
     return now.size() == 2 && std::find(now.begin(), now.end(), workers.front()) == now.end();
   }));
   ::kill(init, SIGTERM);
-  CHECK(exited_with(primary.program().wait(), 0));
+  CHECK_MESSAGE(exited_with(primary.program().wait(), 0), primary.program().output());
 }
 
 TEST_CASE("SIGTERM to the primary as PID 1 drains its workers and it exits 0") {
@@ -475,7 +497,7 @@ TEST_CASE("SIGTERM to the primary as PID 1 drains its workers and it exits 0") {
     test::skip(*reason);
     return;
   }
-  namespace_primary primary("2", "default", "orphan");
+  namespace_primary primary("2", "default", "orphan", "0");
   REQUIRE(primary.program().wait_line("ready"));
   ::kill(primary.init(), SIGTERM);
   const int status = primary.program().wait();
@@ -492,7 +514,7 @@ TEST_CASE("as PID 1 the primary refuses a hot upgrade and serves on with its wor
     test::skip(*reason);
     return;
   }
-  namespace_primary primary("2", "default", "orphan");
+  namespace_primary primary("2", "default", "orphan", "0");
   REQUIRE(primary.program().wait_line("ready"));
   const auto workers = workers_of(primary.init());
   REQUIRE(workers.size() == 2);
@@ -510,7 +532,7 @@ TEST_CASE("a crash loop under PID 1 ends the primary with exit code 1") {
     test::skip(*reason);
     return;
   }
-  namespace_primary primary("1", "default", "crash");
+  namespace_primary primary("1", "default", "crash", "0");
   const int status = primary.program().wait();
   CHECK_MESSAGE(exited_with(status, 1), primary.program().output());
   CHECK(primary.program().wait_line("run failed: ", 0ms));
@@ -552,7 +574,7 @@ TEST_CASE("in a cgroup with a quota of one and a half CPUs the default pool is t
 
 TEST_CASE("a primary that is a child subreaper reaps its workers' orphans by default") {
   test::program primary(test::strings(test::self_executable(), "--worker-scenario", "pid1-primary",
-                                      "1", "default", "subreaper", "orphan"));
+                                      "1", "default", "subreaper", "orphan", "0"));
   const auto pid_line = primary.wait_line("pid ");
   REQUIRE(pid_line);
   const pid_t self = std::stoi(*pid_line);
@@ -561,7 +583,7 @@ TEST_CASE("a primary that is a child subreaper reaps its workers' orphans by def
   CHECK(eventually([&] { return state_of(*orphan) == 0; }));
   CHECK(zombies_of(self).empty());
   ::kill(self, SIGTERM);
-  CHECK(exited_with(primary.wait(), 0));
+  CHECK_MESSAGE(exited_with(primary.wait(), 0), primary.output());
 }
 
 TEST_SUITE_END();

@@ -246,6 +246,7 @@ TEST_CASE("the supervisor's snapshot gives each worker its slot and readiness ti
           "the restarts of a slot") {
   asio::io_context io;
   cluster_type cluster(io);
+  test::exit_watch exits(cluster);
   cluster.setup_primary(test::scenario("metrics-server", test::strings("0")));
   cocluster::supervisor_options options;
   options.workers = 2;
@@ -269,6 +270,9 @@ TEST_CASE("the supervisor's snapshot gives each worker its slot and readiness ti
     for (const auto& m : first.workers)
       if (*m.slot == 0) {
         victim_slot = 0;
+        for (const auto& [id, worker] : exits.forked())
+          if (worker.pid() == m.pid)
+            exits.expect_signal(worker, SIGKILL);
         ::kill(m.pid, SIGKILL);
       }
     REQUIRE(victim_slot == 0);
@@ -287,6 +291,7 @@ TEST_CASE("the supervisor's snapshot gives each worker its slot and readiness ti
     CHECK(restarts[0] == 1);
     CHECK(restarts[1] == 0);
     co_await supervisor.async_stop();
+    co_await exits.check(); // the victim was killed; every other worker exited 0
   });
 }
 

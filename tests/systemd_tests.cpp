@@ -86,7 +86,10 @@ WORKER_SCENARIO("systemd-http") {
 // A primary started by systemd-socket-activate (not a worker: this binary run as a program).
 // Args: port, name ("-": none), workers. Prints what the test checks, then serves until
 // SIGTERM: "adopted cloexec=<0|1> variables=<set|unset>" about descriptor 3 and LISTEN_*,
-// "listening <port>", "worker <pid>" for each worker once all listen, "primary <pid>".
+// "listening <port>", "worker <pid>" for each worker once all listen, "primary <pid>". After
+// SIGTERM it disconnects its workers and waits for their exits: it exits 0 when each exited 0,
+// 81 when one did not (printed to stderr: "activated-primary: worker <id> (pid <pid>) ended
+// with <how>"), 1 when something threw.
 WORKER_SCENARIO("activated-primary") {
   const std::string port = args.at(0);
   const std::string name = args.at(1);
@@ -122,6 +125,14 @@ WORKER_SCENARIO("activated-primary") {
         std::fflush(stdout);
         co_await signals.async_wait(asio::use_awaitable);
         co_await cluster.disconnect();
+        for (auto& worker : forked) {
+          const auto status = co_await worker.exited();
+          if (status.success())
+            continue;
+          std::fprintf(stderr, "activated-primary: worker %d (pid %d) ended with %s\n", worker.id(),
+                       static_cast<int>(worker.pid()), status.to_string().c_str());
+          code = 81;
+        }
       },
       [&](std::exception_ptr e) {
         if (e)
@@ -236,7 +247,8 @@ std::pair<std::set<int>, int> serve_until_every_worker_answers(int port,
   return {seen, failed};
 }
 
-// Stops the activated primary with SIGTERM: it and the activator exit 0.
+// Stops the activated primary with SIGTERM: it and the activator exit 0 (so each of its workers
+// exited 0 too).
 void stop_activated(activated_run& run) {
   REQUIRE(::kill(run.primary, SIGTERM) == 0);
   const int status = run.activator->wait(30s);

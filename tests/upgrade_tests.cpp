@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/exits.hpp"
 #include "support/http.hpp"
 #include "support/net.hpp"
 #include "support/processes.hpp"
@@ -67,6 +68,38 @@ pid_t parent_of(pid_t pid) {
   return parent;
 }
 
+// The exit code of an upgraded primary one of whose workers did not exit 0.
+constexpr int a_worker_failed = 81;
+
+// The workers a scenario primary forks, from construction on. A scenario runs outside doctest,
+// so the primary checks them itself: `failures()` prints each worker that did not end with exit
+// code 0 (or still runs) to stderr and counts them.
+class forked_workers {
+public:
+  explicit forked_workers(cocluster::cluster<>& cluster)
+      : forks_(cluster.subscribe(cocluster::event::fork)) {}
+
+  int failures(const char* primary) {
+    while (auto forked = forks_.try_receive())
+      workers_.push_back(forked->worker);
+    int failed = 0;
+    for (const auto& worker : workers_) {
+      const auto& status = worker.status();
+      if (status && status->success())
+        continue;
+      std::fprintf(stderr, "%s: worker %d (pid %d) ended with %s\n", primary, worker.id(),
+                   static_cast<int>(worker.pid()),
+                   status ? status->to_string().c_str() : "nothing: it still runs");
+      ++failed;
+    }
+    return failed;
+  }
+
+private:
+  cocluster::event_stream<cocluster::fork_event<cocluster::cluster<>::worker_type>> forks_;
+  std::vector<cocluster::cluster<>::worker_type> workers_;
+};
+
 } // namespace
 
 // A supervised worker that binds UDP 127.0.0.1:<port> through its primary and answers each
@@ -90,7 +123,9 @@ WORKER_SCENARIO("supervised-udp") {
 }
 
 // The new primary: args = port, how ("ok", "udp": its worker runs supervised-udp, "exit": exits
-// 3 at once, "never-ready": sleeps).
+// 3 at once, "never-ready": sleeps). Stopped by SIGTERM, it exits 0 when its run succeeded and
+// every worker it forked exited 0 (after the graceful stop's disconnect), else 1 or
+// `a_worker_failed`.
 WORKER_SCENARIO("upgraded-primary") {
   const int port = std::stoi(args.at(0));
   const std::string how = args.at(1);
@@ -111,11 +146,14 @@ WORKER_SCENARIO("upgraded-primary") {
   cocluster::supervisor_options options;
   options.workers = 1;
   options.heartbeat.interval = 0ms;
+  forked_workers workers(cluster);
   cocluster::supervisor supervisor(cluster, options);
   supervisor.handle_signals();
   int code = 1;
   supervisor.async_run([&code](std::error_code ec) { code = ec ? 1 : 0; });
-  io.run();
+  io.run(); // the run is over once every worker has exited
+  if (workers.failures("upgraded-primary") != 0)
+    return a_worker_failed;
   return code;
 }
 
@@ -201,13 +239,14 @@ std::vector<cocluster::supervisor_event> events_of(
 }
 
 // A pool of one worker (HTTP, or UDP for `how` "udp") is upgraded to a new primary of the same
-// kind: the upgrade succeeds, the old pool's run ends with success and its worker is gone, and
-// the port is answered (`who_answers`) by the new primary's worker. The new primary is stopped
-// with SIGTERM at the end and exits 0.
+// kind: the upgrade succeeds, the old pool's run ends with success and its worker is gone (it
+// exited 0), and the port is answered (`who_answers`) by the new primary's worker. The new
+// primary is stopped with SIGTERM at the end and exits 0: its run and its worker ended well.
 void expect_upgrade_hands_over(const std::string& how,
                                std::function<asio::awaitable<pid_t>(int)> who_answers) {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   upgrade_setup setup(how);
   cluster.setup_primary(setup.workers());
   cocluster::supervisor supervisor(cluster, setup.options); // readiness: listening
@@ -240,6 +279,7 @@ void expect_upgrade_hands_over(const std::string& how,
     CHECK(answered != 0);
     CHECK(answered != old_worker);
     CHECK(parent_of(answered) == successor.pid);
+    co_await exits.check(); // the old pool's worker exited 0
   });
   REQUIRE(successor.pid > 0);
   ::kill(successor.pid, SIGTERM);
@@ -266,11 +306,13 @@ namespace {
 
 // A pool of one worker asks for an upgrade whose new primary behaves as `how` and fails: the
 // upgrade completes with upgrade_failed, one upgrade_failed event whose reason holds `reason`
-// (handed to `check_failed`, in the loop), and the old worker still serves, alone.
+// (handed to `check_failed`, in the loop), and the old worker still serves, alone, until its
+// graceful stop (it exits 0).
 void expect_failed_upgrade(const std::string& how, const std::string& reason,
                            std::function<asio::awaitable<void>(pid_t)> check_failed) {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
   upgrade_setup setup(how);
   cluster.setup_primary(setup.workers());
   cocluster::supervisor supervisor(cluster, setup.options);
@@ -289,6 +331,7 @@ void expect_failed_upgrade(const std::string& how, const std::string& reason,
     CHECK(co_await who_answers(setup.port) == worker);
     CHECK(supervisor.ready_count() == 1);
     co_await supervisor.async_stop();
+    co_await exits.check();
   });
 }
 
