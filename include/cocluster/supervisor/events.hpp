@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <utility>
 
 namespace cocluster {
 
@@ -80,6 +81,61 @@ struct supervisor_event {
   std::chrono::milliseconds delay{0};
   /// The pool size the supervisor keeps after this event.
   std::size_t pool_size = 0;
+
+  /// An event of the whole pool (`pool_ready`, `reload_started`, `stopping`, `stopped`...).
+  /// @param type what happened
+  /// @param pool_size the pool size kept after it
+  /// @param reason why, in words (may be empty)
+  static supervisor_event of_pool(supervisor_event_type type, std::size_t pool_size,
+                                  std::string reason = {}) {
+    supervisor_event event;
+    event.type = type;
+    event.reason = std::move(reason);
+    event.pool_size = pool_size;
+    return event;
+  }
+
+  /// An event of one worker (`started`, `ready`, `crashed`, `exited`...).
+  /// @param type what happened
+  /// @param worker the worker's id
+  /// @param pid the worker's pid
+  /// @param slot the worker's slot
+  /// @param pool_size the pool size kept after it
+  /// @param reason why, in words (may be empty)
+  static supervisor_event of_worker(supervisor_event_type type, int worker, pid_t pid, int slot,
+                                    std::size_t pool_size, std::string reason = {}) {
+    supervisor_event event = of_pool(type, pool_size, std::move(reason));
+    event.worker = worker;
+    event.pid = pid;
+    event.slot = slot;
+    return event;
+  }
+
+  /// `respawn_scheduled`: the slot of a failed worker starts again after `delay`.
+  /// @param worker the failed worker's id
+  /// @param pid the failed worker's pid
+  /// @param slot its slot
+  /// @param delay the wait before the new worker starts
+  /// @param pool_size the pool size kept
+  static supervisor_event respawn(int worker, pid_t pid, int slot, std::chrono::milliseconds delay,
+                                  std::size_t pool_size) {
+    supervisor_event event =
+        of_worker(supervisor_event_type::respawn_scheduled, worker, pid, slot, pool_size);
+    event.delay = delay;
+    return event;
+  }
+
+  /// An event of a hot upgrade (`upgrade_started`, `upgraded`, `upgrade_failed`).
+  /// @param type what happened
+  /// @param new_primary the new primary's pid (0 when none was started)
+  /// @param pool_size the pool size kept
+  /// @param reason why, in words
+  static supervisor_event of_upgrade(supervisor_event_type type, pid_t new_primary,
+                                     std::size_t pool_size, std::string reason) {
+    supervisor_event event = of_pool(type, pool_size, std::move(reason));
+    event.pid = new_primary;
+    return event;
+  }
 
   /// One line for a log: "worker 3 (pid 1234, slot 0) crashed: signal SIGKILL".
   std::string to_string() const {
