@@ -38,9 +38,9 @@ public:
   /// @param since when its heartbeats were asked for (a worker that never beat counts from then)
   /// @param last_beat when its last heartbeat came (none yet)
   /// @return the silence when it is longer than the timeout, else none
-  std::optional<std::chrono::milliseconds> hung_for(clock::time_point now, clock::time_point since,
-                                                    std::optional<clock::time_point> last_beat) const
-      noexcept {
+  std::optional<std::chrono::milliseconds> hung_for(
+      clock::time_point now, clock::time_point since,
+      std::optional<clock::time_point> last_beat) const noexcept {
     const auto last = std::max(since, last_beat.value_or(since));
     const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - last);
     if (silent <= timeout_)

@@ -155,9 +155,7 @@ class change_queue {
 public:
   /// Queues `changes` over those already queued.
   /// @param changes the settings a reload asked for
-  void add(const Changes& changes) {
-    queued_ = queued_ ? queued_->merged_with(changes) : changes;
-  }
+  void add(const Changes& changes) { queued_ = queued_ ? queued_->merged_with(changes) : changes; }
 
   /// Whether nothing is queued.
   bool empty() const noexcept { return !queued_.has_value(); }

@@ -57,12 +57,8 @@ public:
   ///         worker is left)
   stop_action request() noexcept {
     switch (phase_) {
-    case pool_phase::idle:
-      phase_ = pool_phase::stopping;
-      return stop_action::finish;
-    case pool_phase::running:
-      phase_ = pool_phase::stopping;
-      return stop_action::drain;
+    case pool_phase::idle: phase_ = pool_phase::stopping; return stop_action::finish;
+    case pool_phase::running: phase_ = pool_phase::stopping; return stop_action::drain;
     case pool_phase::stopping: return stop_action::kill;
     case pool_phase::stopped: return stop_action::nothing;
     }

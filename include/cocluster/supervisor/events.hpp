@@ -119,8 +119,8 @@ struct supervisor_event {
   /// @param pool_size the pool size kept
   static supervisor_event respawn(int worker, pid_t pid, int slot, std::chrono::milliseconds delay,
                                   std::size_t pool_size) {
-    supervisor_event event =
-        of_worker(supervisor_event_type::respawn_scheduled, worker, pid, slot, pool_size);
+    supervisor_event event = of_worker(supervisor_event_type::respawn_scheduled, worker, pid, slot,
+                                       pool_size);
     event.delay = delay;
     return event;
   }

@@ -42,8 +42,8 @@ public:
 
   /// What the pool hears of its members.
   struct callbacks {
-    std::function<void(member&)> ready;                         // it got ready
-    std::function<void(member, const exit_status&)> exited;     // it exited (and is gone)
+    std::function<void(member&)> ready;                     // it got ready
+    std::function<void(member, const exit_status&)> exited; // it exited (and is gone)
   };
 
   member_set(Cluster& cluster, const supervisor_options& options, callbacks on)
@@ -90,6 +90,13 @@ public:
     m.boot_timer->cancel();
     m.worker.disconnect(options_.drain_timeout);
     arm_kill(m, options_.kill_timeout);
+  }
+
+  /// Retires the members of slots `size` and above (the pool shrank: the newest slots go).
+  void retire_slots_from(int size) {
+    for (auto& [id, m] : members_)
+      if (m.state.slot() >= size && !m.state.is_retiring())
+        retire(m);
   }
 
   /// SIGKILL for `m` after `after`, unless it is gone first (the first such timer stays).
@@ -173,7 +180,8 @@ private:
     auto* m = find(id);
     if (!m || !m->listening_events)
       return;
-    m->listening_events->async_receive([this, alive = alive_, id](std::error_code ec, listen_address) {
+    m->listening_events->async_receive([this, alive = alive_, id](std::error_code ec,
+                                                                  listen_address) {
       if (!*alive || ec)
         return;
       auto* found = find(id);

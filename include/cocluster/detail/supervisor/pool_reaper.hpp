@@ -32,16 +32,16 @@ std::shared_ptr<orphan_reaper> start_pool_reaper(Cluster& cluster, std::optional
                                                  std::function<pid_t()> new_primary) {
   if (!reaps_orphans(option, ::getpid(), is_child_subreaper()))
     return nullptr;
-  auto reaper = std::make_shared<orphan_reaper>(
-      cluster.get_executor(), [&cluster, new_primary = std::move(new_primary)] {
-        std::vector<pid_t> pids;
-        for (const auto& [id, worker] : cluster.workers())
-          if (worker.pid() > 0 && !worker.is_dead())
-            pids.push_back(worker.pid());
-        if (const pid_t pid = new_primary(); pid > 0)
-          pids.push_back(pid);
-        return pids;
-      });
+  auto reaper = std::make_shared<orphan_reaper>(cluster.get_executor(),
+                                                [&cluster, new_primary = std::move(new_primary)] {
+                                                  std::vector<pid_t> pids;
+                                                  for (const auto& [id, worker] : cluster.workers())
+                                                    if (worker.pid() > 0 && !worker.is_dead())
+                                                      pids.push_back(worker.pid());
+                                                  if (const pid_t pid = new_primary(); pid > 0)
+                                                    pids.push_back(pid);
+                                                  return pids;
+                                                });
   reaper->start();
   return reaper;
 }

@@ -36,7 +36,8 @@ public:
                                       std::uniform_real_distribution<double>(0.0, 1.0)(random_));
     auto timer = std::make_shared<asio::steady_timer>(executor_, delay);
     pending_[slot] = timer;
-    timer->async_wait([this, alive = alive_, slot, timer, due = std::move(due)](std::error_code ec) {
+    timer->async_wait([this, alive = alive_, slot, timer,
+                       due = std::move(due)](std::error_code ec) {
       if (ec || !*alive)
         return;
       auto it = pending_.find(slot);
@@ -91,9 +92,9 @@ private:
   asio::any_io_executor executor_;
   backoff_options backoff_;
   std::mt19937 random_;
-  std::map<int, restart_backoff> backoffs_;       // by slot
-  timers pending_;                                // by slot
-  std::map<int, std::uint64_t> restarts_;         // by slot: respawns, in all
+  std::map<int, restart_backoff> backoffs_; // by slot
+  timers pending_;                          // by slot
+  std::map<int, std::uint64_t> restarts_;   // by slot: respawns, in all
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -173,12 +173,12 @@ private:
     auto waiters = std::move(waiters_);
     waiters_ = {};
     if (plan.failure().empty()) {
-      on_.publish(
-          supervisor_event::of_pool(supervisor_event_type::reload_finished, on_.pool_size()));
+      on_.publish(supervisor_event::of_pool(supervisor_event_type::reload_finished,
+                                            on_.pool_size()));
       waiters.complete({}, "");
     } else {
-      on_.publish(supervisor_event::of_pool(supervisor_event_type::reload_failed,
-                                            on_.pool_size(), plan.failure()));
+      on_.publish(supervisor_event::of_pool(supervisor_event_type::reload_failed, on_.pool_size(),
+                                            plan.failure()));
       waiters.complete(make_error_code(errc::reload_failed),
                        "supervisor: reload failed: " + plan.failure());
     }

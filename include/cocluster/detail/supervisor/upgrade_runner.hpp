@@ -48,8 +48,8 @@ public:
   upgrade_runner(Cluster& cluster, const supervisor_options& options,
                  std::shared_ptr<systemd_notifier> notifier, callbacks on)
       : cluster_(cluster), executor_(cluster.get_executor()), notifier_(std::move(notifier)),
-        on_(std::move(on)),
-        timeout_(options.upgrade_timeout.value_or(options.boot_timeout + std::chrono::seconds(30))) {
+        on_(std::move(on)), timeout_(options.upgrade_timeout.value_or(options.boot_timeout +
+                                                                      std::chrono::seconds(30))) {
     if (cluster.is_primary()) {
       command_ = upgrade_command::resolve(options.upgrade_command);
       predecessor_ = upgrade_ready_pipe::from_environment();
@@ -82,10 +82,10 @@ public:
                                           ended(successor, failure);
                                       });
     if (pid > 0)
-      on_.publish(supervisor_event::of_upgrade(
-          supervisor_event_type::upgrade_started, pid, on_.pool_size(),
-          "new primary " + std::to_string(pid) + " (" + command_.path +
-              "), sockets passed: " + std::to_string(sockets.size())));
+      on_.publish(
+          supervisor_event::of_upgrade(supervisor_event_type::upgrade_started, pid, on_.pool_size(),
+                                       "new primary " + std::to_string(pid) + " (" + command_.path +
+                                           "), sockets passed: " + std::to_string(sockets.size())));
   }
 
   /// The new primary in flight is killed (`why` is its failure); its waiters hear of it.
