@@ -2,8 +2,12 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <optional>
@@ -20,7 +24,10 @@
 #include <cocluster/detail/ipc/write_queue.hpp>
 
 #include "support/fds.hpp"
+#include "support/processes.hpp"
 #include "support/run.hpp"
+#include "support/scenario.hpp"
+#include "support/worker_scenarios.hpp"
 
 using cocluster::framing;
 using cocluster::detail::frame_reader;
@@ -508,6 +515,295 @@ TEST_CASE("send returns true up to the high-water mark and false above it, and a
   REQUIRE(at_drain.has_value());
   CHECK(*at_drain <= options.high_water_mark);
   CHECK(c.errors.empty());
+}
+
+// ---- waiters when the channel closes ----
+
+namespace {
+
+// The ways a channel closes while something waits on it.
+// (`peer_stops_reading`: the peer shuts down its reading side, so the channel's write fails
+// while it can still read: it cannot write again, but is not closed yet.)
+enum class closing { local, detached, by_peer, by_peer_while_flushing, peer_stops_reading };
+
+std::string name_of(closing how) {
+  switch (how) {
+  case closing::local: return "close()";
+  case closing::detached: return "detach()";
+  case closing::by_peer: return "the peer closes its end";
+  case closing::by_peer_while_flushing: return "close_when_flushed(), then the peer closes";
+  case closing::peer_stops_reading: return "the peer stops reading (a write fails)";
+  }
+  return "?";
+}
+
+constexpr closing every_closing[] = {closing::local, closing::detached, closing::by_peer,
+                                     closing::by_peer_while_flushing, closing::peer_stops_reading};
+
+// A channel whose raw peer never reads, with far more queued than its socket holds and the
+// high-water mark far below what stays queued: a flush or a drain started now cannot complete.
+struct stuck_channel : channel_with_raw_peer {
+  static cocluster::ipc_options options() {
+    cocluster::ipc_options o;
+    o.high_water_mark = 1024;
+    return o;
+  }
+
+  explicit stuck_channel(asio::io_context& io) : channel_with_raw_peer(io, options()) {
+    const nlohmann::json large = {{"data", std::string(64 * 1024, 'y')}};
+    for (int i = 0; i < 64; ++i)
+      ipc->send(large);
+    run_while_ready(io);
+    REQUIRE(ipc->queued_bytes() > options().high_water_mark);
+  }
+
+  void close(closing how) { close(*this, how); }
+
+  // Closes the channel of `c` in the way `how` says.
+  static void close(channel_with_raw_peer& c, closing how) {
+    switch (how) {
+    case closing::local: c.ipc->close(); break;
+    case closing::detached: c.ipc->detach(); break;
+    case closing::by_peer: c.peer.reset(); break;
+    case closing::by_peer_while_flushing:
+      c.ipc->close_when_flushed();
+      c.peer.reset();
+      break;
+    case closing::peer_stops_reading: // then takes what it had: the channel writes again, and fails
+      REQUIRE(::shutdown(c.peer.get(), SHUT_RD) == 0);
+      while (!c.read_raw().empty()) {
+      }
+      break;
+    }
+  }
+};
+
+// What waiters got: one entry per completion.
+struct completions {
+  std::vector<std::error_code> codes;
+  auto recorder() {
+    return [this](std::error_code ec) { codes.push_back(ec); };
+  }
+};
+
+// Runs the loop until `n` completions came (at most 10 s); true when no more came after them.
+bool completed(asio::io_context& io, const completions& got, std::size_t n) {
+  if (io.stopped()) // ran out of work before (nothing left but what was just started)
+    io.restart();
+  run_until(io, [&] { return got.codes.size() >= n; });
+  run_while_ready(io);
+  return got.codes.size() == n;
+}
+
+} // namespace
+
+TEST_CASE("every async_flush waiting when the channel closes completes with channel_closed, "
+          "whichever end closes it") {
+  for (const closing how : every_closing) {
+    CAPTURE(name_of(how));
+    const auto before = test::open_fds();
+    std::weak_ptr<channel> gone;
+    {
+      asio::io_context io;
+      stuck_channel c(io);
+      completions got;
+      for (int i = 0; i < 3; ++i)
+        c.ipc->async_flush(got.recorder());
+      run_while_ready(io);
+      CHECK(got.codes.empty()); // each waits for bytes the peer does not read
+      c.close(how);
+      CHECK(completed(io, got, 3));
+      for (const auto& ec : got.codes) {
+        CAPTURE(ec.message());
+        CHECK(ec == cocluster::errc::channel_closed);
+      }
+      CHECK(!c.ipc->is_open());
+      // And a flush started afterwards completes at once, the same way.
+      c.ipc->async_flush(got.recorder());
+      REQUIRE(completed(io, got, 4));
+      CHECK(got.codes.back() == cocluster::errc::channel_closed);
+      c.ipc->close(); // (one whose peer stopped reading still reads, until this)
+      gone = c.ipc;
+      c.ipc.reset();
+      run_while_ready(io);
+      CHECK(gone.expired()); // no waiter keeps the channel alive
+    }
+    CHECK(test::open_fds() == before);
+  }
+}
+
+TEST_CASE("every async_drain waiting when the channel closes completes with channel_closed, "
+          "whichever end closes it") {
+  for (const closing how : every_closing) {
+    CAPTURE(name_of(how));
+    const auto before = test::open_fds();
+    std::weak_ptr<channel> gone;
+    {
+      asio::io_context io;
+      stuck_channel c(io);
+      completions got;
+      for (int i = 0; i < 3; ++i)
+        c.ipc->async_drain(got.recorder());
+      run_while_ready(io);
+      CHECK(got.codes.empty()); // the queue stays above the high-water mark
+      c.close(how);
+      CHECK(completed(io, got, 3));
+      for (const auto& ec : got.codes) {
+        CAPTURE(ec.message());
+        CHECK(ec == cocluster::errc::channel_closed);
+      }
+      CHECK(!c.ipc->is_open());
+      c.ipc->async_drain(got.recorder());
+      REQUIRE(completed(io, got, 4));
+      CHECK(got.codes.back() == cocluster::errc::channel_closed);
+      c.ipc->close(); // (one whose peer stopped reading still reads, until this)
+      gone = c.ipc;
+      c.ipc.reset();
+      run_while_ready(io);
+      CHECK(gone.expired());
+    }
+    CHECK(test::open_fds() == before);
+  }
+}
+
+namespace {
+
+// Starts three waits of `start(token)` on a stuck channel, the second bound to a cancellation
+// signal; emits it; checks that only that one completes, with operation_aborted, and that the
+// other two complete without error once the peer reads everything.
+template <class Start>
+void check_cancelling_one_of_three(Start start) {
+  asio::io_context io;
+  stuck_channel c(io);
+  set_nonblocking(c.peer.get());
+  std::vector<std::pair<int, std::error_code>> got;
+  auto recorder = [&got](int which) {
+    return [&got, which](std::error_code ec) { got.emplace_back(which, ec); };
+  };
+  asio::cancellation_signal signal;
+  start(*c.ipc, recorder(1));
+  start(*c.ipc, asio::bind_cancellation_slot(signal.slot(), recorder(2)));
+  start(*c.ipc, recorder(3));
+  run_while_ready(io);
+  CHECK(got.empty());
+  signal.emit(asio::cancellation_type::terminal);
+  run_while_ready(io);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].first == 2);
+  CHECK(got[0].second == asio::error::operation_aborted);
+  CHECK(c.ipc->queued_bytes() > stuck_channel::options().high_water_mark); // nothing else moved
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (got.size() < 3 && std::chrono::steady_clock::now() < until) {
+    io.poll();
+    c.read_raw();
+  }
+  REQUIRE(got.size() == 3);
+  CHECK(got[1].first == 1);
+  CHECK(!got[1].second);
+  CHECK(got[2].first == 3);
+  CHECK(!got[2].second);
+  signal.emit(asio::cancellation_type::terminal); // too late: nothing happens
+  run_while_ready(io);
+  CHECK(got.size() == 3);
+  CHECK(c.errors.empty());
+}
+
+} // namespace
+
+TEST_CASE("an async_flush whose cancellation slot is emitted completes with operation_aborted "
+          "and the other flushes still complete") {
+  check_cancelling_one_of_three([](channel& ipc, auto token) {
+    ipc.async_flush(std::move(token));
+  });
+}
+
+TEST_CASE("an async_drain whose cancellation slot is emitted completes with operation_aborted "
+          "and the other drains still complete") {
+  check_cancelling_one_of_three([](channel& ipc, auto token) {
+    ipc.async_drain(std::move(token));
+  });
+}
+
+// A worker that does not exit when its channel closes, and listens (TCP, "listen") or binds
+// (UDP, "bind") through its primary; exits 0 when that fails with channel_closed, 1 when it
+// fails otherwise, 2 when it succeeds.
+WORKER_SCENARIO("ask-then-lose-primary") {
+  const bool bind = args.at(0) == "bind";
+  cocluster::cluster_options options;
+  options.exit_on_unexpected_disconnect = false;
+  return test::run_worker<cocluster::json>(
+      [bind](auto& cluster) -> asio::awaitable<void> {
+        std::error_code ec;
+        if (bind)
+          ec = std::get<0>(co_await cluster.async_bind(cocluster::udp_bind_options(0, "127.0.0.1"),
+                                                       test::as_tuple));
+        else
+          ec = std::get<0>(co_await cluster.async_listen(
+              cocluster::tcp_listen_options(0, "127.0.0.1"), test::as_tuple));
+        std::printf("%s: %s\n", bind ? "bind" : "listen", ec.message().c_str());
+        std::fflush(stdout);
+        std::exit(ec == cocluster::errc::channel_closed ? 0 : ec ? 1 : 2);
+      },
+      3, options);
+}
+
+TEST_CASE("a worker's listen or bind that waits for the primary's answer completes with "
+          "channel_closed when the channel closes first") {
+  for (const std::string verb : {"listen", "bind"}) {
+    CAPTURE(verb);
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0);
+    unique_fd primary(ends[0]), child_end(ends[1]);
+    // The worker: this binary with the channel on descriptor 3, as a Node primary forks one.
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_adddup2(&actions, child_end.get(), 3);
+    const std::string self = test::self_executable();
+    std::vector<std::string> args{self, "--worker-scenario", "ask-then-lose-primary", verb};
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env{"NODE_UNIQUE_ID=1", "NODE_CHANNEL_FD=3",
+                                 "NODE_CHANNEL_SERIALIZATION_MODE=json"};
+    for (char** e = environ; *e != nullptr; ++e)
+      if (std::string_view(*e).rfind("NODE_", 0) != 0)
+        env.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    pid_t pid = -1;
+    const int spawned = ::posix_spawn(&pid, self.c_str(), &actions, nullptr, argv.data(),
+                                      envp.data());
+    ::posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(spawned == 0);
+    child_end.reset();
+    // The raw primary reads until the worker's query comes, and closes instead of answering.
+    std::string got;
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (got.find("\"queryServer\"") == std::string::npos &&
+           std::chrono::steady_clock::now() < until) {
+      pollfd p{primary.get(), POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      char buffer[4096];
+      const ssize_t n = ::read(primary.get(), buffer, sizeof buffer);
+      if (n <= 0)
+        break;
+      got.append(buffer, static_cast<std::size_t>(n));
+    }
+    CHECK(got.find("\"queryServer\"") != std::string::npos);
+    primary.reset();
+    const int status = test::wait_for_child(pid);
+    if (status == -1) { // the wait never completed
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    REQUIRE(status != -1);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
 }
 
 TEST_CASE("each kind of malformed input is reported with its reason and closes the channel") {
@@ -1004,6 +1300,35 @@ TEST_CASE("a message sent with a handle goes out in Node's envelope and the send
   run_until(io, [&] { return !still_open_somewhere(pair); });
   CHECK(!still_open_somewhere(pair));
   CHECK(c.errors.empty());
+}
+
+TEST_CASE("handles that wait for the peer's ACK, sent or queued behind the first, are closed "
+          "when the channel closes, whichever end closes it") {
+  for (const closing how :
+       {closing::local, closing::detached, closing::by_peer, closing::by_peer_while_flushing}) {
+    CAPTURE(name_of(how));
+    asio::io_context io;
+    channel_with_raw_peer c(io);
+    set_nonblocking(c.peer.get());
+    std::vector<socket_pair> pairs(2);
+    for (auto& pair : pairs) {
+      asio::local::stream_protocol::socket socket(io.get_executor(), asio::local::stream_protocol(),
+                                                  pair.write_end.release());
+      c.ipc->send_with_handle({{"i", 1}}, cocluster::handle(std::move(socket)));
+    }
+    run_while_ready(io);
+    auto got = read_with_fds(c.peer.get());
+    CHECK(frames_of(got.bytes).size() == 1); // the second waits for the first's ACK
+    got.fds.clear();                         // the peer drops what it got, and never answers
+    CHECK(still_open_somewhere(pairs[0]));   // the channel holds both until their ACK
+    CHECK(still_open_somewhere(pairs[1]));
+    stuck_channel::close(c, how);
+    run_until(io,
+              [&] { return !still_open_somewhere(pairs[0]) && !still_open_somewhere(pairs[1]); });
+    CHECK(!still_open_somewhere(pairs[0]));
+    CHECK(!still_open_somewhere(pairs[1]));
+    CHECK(c.closed == (how != closing::detached)); // (detached: the owner no longer hears)
+  }
 }
 
 TEST_CASE("keep_open sends a copy and leaves the sender's socket open and usable") {

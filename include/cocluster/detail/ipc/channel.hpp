@@ -183,29 +183,37 @@ public:
   }
 
   /// Waits until everything queued so far has been written to the socket.
-  /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first.
+  /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first,
+  /// or if a write failed (the peer is gone: what was queued is dropped). A waiter whose
+  /// cancellation slot is emitted completes with `asio::error::operation_aborted`.
   template <class Token>
   auto async_flush(Token&& token) {
     return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler) {
-          erased_handler<> waiter(std::move(handler), self->executor_);
-          if (!self->open_)
-            waiter.complete(make_error_code(errc::channel_closed));
-          else if (self->queue_.written() >= self->queue_.end())
-            waiter.complete({});
-          else
-            self->flush_waiters_.push_back({self->queue_.end(), std::move(waiter)});
+          const std::uint64_t end = self->queue_.end();
+          if (self->cannot_write())
+            erased_handler<>(std::move(handler), self->executor_)
+                .complete(make_error_code(errc::channel_closed));
+          else if (self->queue_.written() >= end)
+            erased_handler<>(std::move(handler), self->executor_).complete({});
+          else {
+            // Ends only grow: the waiters for one end share the last group.
+            if (self->flush_waiters_.empty() || self->flush_waiters_.back().end != end)
+              self->flush_waiters_.emplace_back(end, self->executor_);
+            self->flush_waiters_.back().waiters.add(std::move(handler));
+          }
         },
         token);
   }
 
   /// Waits until no more than the high-water mark is queued.
-  /// Completion signature: `void(std::error_code)`.
+  /// Completion signature: `void(std::error_code)`; `errc::channel_closed` if it closed first,
+  /// or if a write failed.
   template <class Token>
   auto async_drain(Token&& token) {
     return asio::async_initiate<Token, void(error_code)>(
         [self = this->shared_from_this()](auto handler) {
-          if (!self->open_)
+          if (self->cannot_write())
             erased_handler<>(std::move(handler), self->executor_)
                 .complete(make_error_code(errc::channel_closed));
           else if (self->queue_.size() <= self->options_.high_water_mark)
@@ -360,8 +368,8 @@ private:
 
   void report_progress() {
     const std::uint64_t written = queue_.written();
-    while (!flush_waiters_.empty() && flush_waiters_.front().first <= written) {
-      flush_waiters_.front().second.complete({});
+    while (!flush_waiters_.empty() && flush_waiters_.front().end <= written) {
+      flush_waiters_.front().waiters.complete_all({});
       flush_waiters_.pop_front();
     }
     if (queue_.size() <= options_.high_water_mark)
@@ -378,11 +386,9 @@ private:
     write_broken_ = true;
     closing_ = true;
     queue_.clear();
-    auto flushes = std::move(flush_waiters_);
-    flush_waiters_.clear();
-    for (auto& waiter : flushes)
-      waiter.second.complete(ec);
-    drain_waiters_.complete_all(ec);
+    // What they waited for can no longer happen: the channel is closed to them (the write's
+    // own error went to the error callback above).
+    complete_waiters();
     asio::post(executor_, [self = this->shared_from_this()] {
       if (self->open_)
         self->read_now();
@@ -658,6 +664,19 @@ private:
     close_with(ec);
   }
 
+  // Completes every flush and drain waiter with channel_closed: the channel closed, or can
+  // write nothing more.
+  void complete_waiters() {
+    auto flushes = std::move(flush_waiters_);
+    flush_waiters_.clear();
+    for (auto& group : flushes)
+      group.waiters.complete_all(make_error_code(errc::channel_closed));
+    drain_waiters_.complete_all(make_error_code(errc::channel_closed));
+  }
+
+  // True once nothing more can be written: closed, or the peer stopped reading.
+  bool cannot_write() const noexcept { return !open_ || write_broken_; }
+
   void close_with(std::error_code reason) {
     if (!open_)
       return;
@@ -669,11 +688,7 @@ private:
     handles_.clear();
     if (socket_timer_)
       socket_timer_->cancel();
-    auto flushes = std::move(flush_waiters_);
-    flush_waiters_.clear();
-    for (auto& waiter : flushes)
-      waiter.second.complete(make_error_code(errc::channel_closed));
-    drain_waiters_.complete_all(make_error_code(errc::channel_closed));
+    complete_waiters();
     if (callbacks_.closed) {
       auto closed = std::move(callbacks_.closed);
       callbacks_.closed = nullptr;
@@ -692,7 +707,15 @@ private:
   received_sockets received_;
   std::unique_ptr<asio::steady_timer> socket_timer_;
   channel_counters counters_;
-  std::deque<std::pair<std::uint64_t, erased_handler<>>> flush_waiters_;
+  // The flush waiters for the bytes up to `end` of the stream (cancelled ones leave theirs).
+  struct flush_group {
+    flush_group(std::uint64_t at, const asio::any_io_executor& executor)
+        : end(at), waiters(executor) {}
+    std::uint64_t end;
+    waiter_list<> waiters;
+  };
+
+  std::deque<flush_group> flush_waiters_; // in order of `end`
   waiter_list<> drain_waiters_;
   bool open_ = true;
   bool closing_ = false;

@@ -169,39 +169,73 @@ private:
 
   // Asks the primary for `request` under a fresh index. `answer(servers, index_key, index,
   // reply, fd)` makes the result from the reply or throws; `on_done` gets the result, or the
-  // exception with the index released, from the executor. When the query cannot be sent (no
-  // primary), `on_done` gets a channel_closed error, posted.
+  // exception with the index released, from the executor. When no answer comes (the query
+  // cannot be sent, or the channel closes first and its request table forgets the query),
+  // `on_done` gets a channel_closed error, posted.
   template <class Result, class Answer>
   void ask_primary(const listen_request& request, const char* verb,
                    std::function<void(std::exception_ptr, Result)> on_done, Answer answer) {
     auto index_key = request.index_key();
     const std::int64_t index = take_index(index_key);
-    const bool sent = self_->send_request(
+    auto waiting = std::make_shared<unanswered<Result>>(this->weak_from_this(), executor_, verb,
+                                                        index_key, index, std::move(on_done));
+    waiting->sent = self_->send_request(
         worker_key(), request.query(index),
-        [weak = this->weak_from_this(), index_key, index, on_done,
-         answer = std::move(answer)](nlohmann::json&& reply, unique_fd fd) {
-          auto servers = weak.lock();
+        [waiting, answer = std::move(answer)](nlohmann::json&& reply, unique_fd fd) {
+          auto done = waiting->take();
+          auto servers = waiting->servers.lock();
           if (!servers)
             return;
           Result result;
           try {
-            result = answer(*servers, index_key, index, reply, std::move(fd));
+            result = answer(*servers, waiting->index_key, waiting->index, reply, std::move(fd));
           } catch (...) {
-            servers->release_index(index_key, index);
-            on_done(std::current_exception(), Result());
+            servers->release_index(waiting->index_key, waiting->index);
+            done(std::current_exception(), Result());
             return;
           }
-          on_done(nullptr, std::move(result));
+          done(nullptr, std::move(result));
         });
-    if (!sent) {
-      release_index(index_key, index);
+  }
+
+  // A query to the primary until its answer: once the last reference goes (the request table
+  // forgot the query, or never took it) without `take`, the index is released and the query's
+  // `on_done` gets channel_closed, posted.
+  template <class Result>
+  struct unanswered {
+    using done_function = std::function<void(std::exception_ptr, Result)>;
+
+    unanswered(std::weak_ptr<worker_servers> s, asio::any_io_executor ex, const char* v,
+               std::string key, std::int64_t i, done_function done)
+        : servers(std::move(s)), executor(std::move(ex)), verb(v), index_key(std::move(key)),
+          index(i), on_done(std::move(done)) {}
+    unanswered(const unanswered&) = delete;
+    unanswered& operator=(const unanswered&) = delete;
+
+    ~unanswered() {
+      if (!on_done)
+        return;
+      if (auto s = servers.lock())
+        s->release_index(index_key, index);
       auto failure = std::make_exception_ptr(
           std::system_error(make_error_code(errc::channel_closed),
-                            std::string("cocluster: ") + verb + ": not connected to the primary"));
-      asio::post(executor_,
-                 [on_done = std::move(on_done), failure] { on_done(failure, Result()); });
+                            std::string("cocluster: ") + verb +
+                                (sent ? ": the channel to the primary closed before it answered"
+                                      : ": not connected to the primary")));
+      asio::post(executor, [done = std::move(on_done), failure] { done(failure, Result()); });
     }
-  }
+
+    // The answer came: `on_done` is the caller's to run.
+    done_function take() { return std::exchange(on_done, nullptr); }
+
+    std::weak_ptr<worker_servers> servers;
+    asio::any_io_executor executor;
+    const char* verb;
+    std::string index_key;
+    std::int64_t index;
+    done_function on_done;
+    bool sent = false;
+  };
 
   // Node's indexes: each (address, port, type, fd) counts its concurrent listens from 0; an
   // index is freed when its server closes, and also (unlike Node, nodejs/node#60086) when the
