@@ -12,6 +12,7 @@
 
 #include "support/exits.hpp"
 #include "support/fds.hpp"
+#include "support/net.hpp"
 #include "support/node.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
@@ -58,6 +59,40 @@ asio::ip::tcp::acceptor loopback_acceptor(asio::io_context& io) {
 // Messages made outside coroutines (g++ 12 mishandles initializer lists in them).
 nlohmann::json numbered(int i) { return {{"i", i}}; }
 nlohmann::json with_text(const std::string& text) { return {{"text", text}}; }
+nlohmann::json datagram_to(const std::string& text, const std::string& host, int port) {
+  return {{"text", text}, {"host", host}, {"to", port}};
+}
+
+// A UDP family to test: the loopback address and Node's dgram type (`dgramType`).
+struct udp_family {
+  std::string host;
+  std::string type;
+};
+
+// udp4, and udp6 where this machine has IPv6.
+std::vector<udp_family> udp_families() {
+  std::vector<udp_family> families{{"127.0.0.1", "udp4"}};
+  if (test::has_ipv6())
+    families.push_back({"::1", "udp6"});
+  return families;
+}
+
+// The next datagram on `socket` and where it came from; empty text when none came within
+// `limit`.
+asio::awaitable<std::pair<std::string, asio::ip::udp::endpoint>> next_datagram(
+    asio::ip::udp::socket& socket, std::chrono::seconds limit = 10s) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
+  timer.async_wait([&socket](std::error_code ec) {
+    if (!ec)
+      socket.cancel();
+  });
+  std::string text(512, '\0');
+  asio::ip::udp::endpoint from;
+  auto [ec, n] = co_await socket.async_receive_from(asio::buffer(text), from, test::as_tuple);
+  timer.cancel();
+  text.resize(ec ? 0 : n);
+  co_return std::make_pair(std::move(text), from);
+}
 
 } // namespace
 
@@ -107,10 +142,11 @@ WORKER_SCENARIO("serve-handles") {
         case cocluster::handle_kind::local_socket:
           co_await answer(received.handle.take_local_socket(executor), text);
           break;
-        case cocluster::handle_kind::udp_socket: { // sends the text to the port in "to"
+        case cocluster::handle_kind::udp_socket: { // sends the text to "host" (or 127.0.0.1):"to"
           auto socket = received.handle.take_udp_socket(executor);
-          const asio::ip::udp::endpoint to(asio::ip::make_address("127.0.0.1"),
-                                           message["to"].template get<unsigned short>());
+          const asio::ip::udp::endpoint to(
+              asio::ip::make_address(message.value("host", std::string("127.0.0.1"))),
+              message["to"].template get<unsigned short>());
           co_await socket.async_send_to(asio::buffer(text), to, asio::use_awaitable);
           break;
         }
@@ -424,6 +460,78 @@ TEST_CASE_TEMPLATE("a cocluster worker serves sockets a real Node primary sends 
   CHECK(report["answers"] == nlohmann::json::array({"worker 1 got 0", "worker 1 got 1"}));
   CHECK(report["connections_while_open"] == 1);
   CHECK(report["closed"] == true);
+}
+
+TEST_CASE_TEMPLATE("an unmodified Node worker sends and receives on a UDP socket a cocluster "
+                   "primary sends it, as Node's udp4 or udp6 dgram.Socket",
+                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+  const auto node = test::node_path();
+  if (!node) {
+    test::skip(test::needs_node);
+    return;
+  }
+  asio::io_context io;
+  cluster_of<S> cluster(io);
+  test::exit_watch exits(cluster);
+  cocluster::settings settings;
+  settings.exec = *node;
+  settings.args = test::strings(test::test_file("node/interop_worker.js"));
+  settings.env = std::map<std::string, std::string>{{"BEHAVIOUR", "serve-dgram"}};
+  cluster.setup_primary(settings);
+  const auto families = udp_families();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto worker = cluster.fork();
+    co_await worker.online();
+    for (const auto& family : families) {
+      CAPTURE(family.type);
+      const auto address = asio::ip::make_address(family.host);
+      asio::ip::udp::socket sent(io, {address, 0});
+      asio::ip::udp::socket listener(io, {address, 0});
+      const auto sent_from = sent.local_endpoint();
+      worker.send(test::message<S>(datagram_to("a socket", family.host,
+                                               listener.local_endpoint().port())),
+                  cocluster::handle(std::move(sent)));
+      // Node made a dgram.Socket of the type the envelope said, on this very socket.
+      auto [text, from] = co_await next_datagram(listener);
+      CHECK(text ==
+            "node got a socket as " + family.type + " on " + std::to_string(sent_from.port()));
+      CHECK(from == sent_from);
+      // And it reads from it: a datagram to the socket is answered from it.
+      co_await listener.async_send_to(asio::buffer(std::string("ping")), sent_from,
+                                      asio::use_awaitable);
+      auto [reply, replied_from] = co_await next_datagram(listener);
+      CHECK(reply == "node heard ping");
+      CHECK(replied_from == sent_from);
+    }
+    worker.disconnect();
+    co_await worker.exited();
+    co_await exits.check();
+  });
+}
+
+TEST_CASE_TEMPLATE("a cocluster worker sends from the UDP sockets a real Node primary passes it "
+                   "as udp4 and udp6 dgram.Socket handles",
+                   S, COCLUSTER_TEST_SERIALIZATIONS) {
+  const auto node = test::node_path();
+  if (!node) {
+    test::skip(test::needs_node);
+    return;
+  }
+  std::string names;
+  nlohmann::json expected = nlohmann::json::array();
+  for (const auto& family : udp_families()) {
+    names += (names.empty() ? "" : ",") + family.type;
+    expected.push_back("worker 1 got " + family.type);
+  }
+  const auto report = test::node_primary_report(*node,
+                                                {test::test_file("node/dgram_primary.js"),
+                                                 std::string(S::mode_name), test::self_binary(),
+                                                 "--worker-scenario", "serve-handles"},
+                                                {"FAMILIES=" + names});
+  CHECK(report.value("ok", false));
+  CHECK(report["answers"] == expected);
+  CHECK(report["from_sent_socket"] ==
+        nlohmann::json(std::vector<bool>(expected.size(), true))); // sent from those sockets
 }
 
 TEST_SUITE_END();

@@ -6,6 +6,11 @@
 //   exit3       process.exit(3)
 //   serve-handle  answer each socket sent with a message: "node served <message.text>", then
 //               close it
+//   serve-dgram   for each dgram.Socket sent with a message {text, host, to}: send
+//               "node got <text> as <socket.type> on <socket's port>" from that socket to
+//               host:to, then answer each datagram it receives with "node heard <datagram>"
+//               (the socket is Node's own dgram.Socket, made from the NODE_HANDLE's dgramType);
+//               close them all at the disconnect
 'use strict';
 const cluster = require('node:cluster');
 
@@ -27,6 +32,16 @@ switch (process.env.BEHAVIOUR) {
   case 'serve-handle':
     process.on('message', (message, socket) => {
       if (socket) socket.end('node served ' + message.text);
+    });
+    break;
+  case 'serve-dgram':
+    process.on('message', (message, socket) => {
+      if (!socket) return;
+      process.once('disconnect', () => socket.close()); // (an open socket keeps Node running)
+      socket.on('message', (datagram, from) =>
+        socket.send('node heard ' + datagram, from.port, from.address));
+      socket.send(`node got ${message.text} as ${socket.type} on ${socket.address().port}`,
+        message.to, message.host);
     });
     break;
   case 'exit3':
