@@ -676,9 +676,9 @@ void check_cancelling_one_of_three(Start start) {
   asio::io_context io;
   stuck_channel c(io);
   set_nonblocking(c.peer.get());
-  std::vector<std::pair<int, std::error_code>> got;
+  std::vector<std::pair<int, cocluster::error_code>> got;
   auto recorder = [&got](int which) {
-    return [&got, which](std::error_code ec) { got.emplace_back(which, ec); };
+    return [&got, which](cocluster::error_code ec) { got.emplace_back(which, ec); };
   };
   asio::cancellation_signal signal;
   start(*c.ipc, recorder(1));
