@@ -892,6 +892,34 @@ class HttpClusterHotUpgrade(unittest.TestCase):
         self.assertEqual(self.exit_code(program, primary), 0, program.output())
         program.wait_for(r'^total: \d+ requests$', at)
 
+    def test_upgrades_under_a_connection_close_load_fail_no_request(self):
+        # Every request on a new connection: the old primary has accepted some that no worker
+        # took yet when it hands over (queued in it, or held by a worker not yet accepting
+        # them), and each must still be answered by an old worker, not closed unanswered.
+        program, port, pids, at = self.start()
+        primary = program.p.pid
+        load = Load(port, keep_alive_clients=0, close_clients=24, limit=20000)
+        try:
+            while load.ok < 50 and not load.failed:
+                time.sleep(0.05)
+            for _ in range(3):
+                self.install()
+                os.kill(primary, signal.SIGUSR2)
+                m, at = program.wait_for(rf'^supervisor: pool upgraded: new primary (\d+) is '
+                                         rf'ready; primary {primary} stops$', at)
+                new = int(m.group(1))
+                self.adopted.append(new)
+                self.assertEqual(self.exit_code(program, primary), 0, program.output())
+                primary = new
+                served = load.ok
+                while load.ok < served + 50 and not load.failed:  # the new workers serve
+                    time.sleep(0.05)
+        finally:
+            load.stop()
+        self.assertEqual(load.failed, 0, '\n'.join(load.errors[:5]) + '\n' + program.output())
+        os.kill(primary, signal.SIGTERM)
+        self.assertEqual(self.exit_code(program, primary), 0, program.output())
+
     def test_systemd_hears_the_new_main_pid_and_no_stopping_from_the_old_primary(self):
         notify = NotifySocket()
         self.addCleanup(notify.close)

@@ -423,6 +423,39 @@ TEST_CASE("a retired worker takes no new connection, and leaves once its last ha
   CHECK_FALSE(table.has(first->worker));
 }
 
+TEST_CASE("once the windows are lifted (a hot upgrade's hand-over), next() gives out every "
+          "connection, those waiting for a full window first") {
+  rr_table table;
+  table.add(1, 2);
+  table.add(2, 2);
+  for (int c = 0; c < 10; ++c)
+    table.push(c, std::nullopt);
+  const auto now = table_clock::now();
+  int sent = 0;
+  while (table.next(now))
+    ++sent;
+  CHECK(sent == 4); // two windows of two
+  CHECK(table.in_flight() == 4);
+  table.lift_windows();
+  std::vector<int> rest;
+  while (auto next = table.next(now))
+    rest.push_back(*next->connection);
+  CHECK(rest.size() == 6);
+  CHECK(table.queued() == 0);
+  CHECK(table.waiting() == 0);
+  CHECK(table.in_flight() == 10);
+  std::vector<int> sorted = rest;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == std::vector<int>{4, 5, 6, 7, 8, 9});
+  table.add(3, 1); // (a worker that joins later takes any number too)
+  for (int c = 10; c < 13; ++c)
+    table.push(c, std::nullopt);
+  int later = 0;
+  while (table.next(now))
+    ++later;
+  CHECK(later == 3);
+}
+
 TEST_CASE("a hand-over that could not be sent goes back first, and its worker takes no more") {
   rr_table table;
   table.add(1, 4);

@@ -1,7 +1,8 @@
 // The hot upgrade of a primary (`supervisor::async_upgrade`): this test process is the old
 // primary, and the new one is this binary again, run as the scenario "upgraded-primary" (a
 // supervised pool of one HTTP worker on the same port), or one that exits at once or never gets
-// ready; one case hands over a UDP socket instead. Part of the supervisor suite.
+// ready; one case hands over a UDP socket instead, one the connections the old primary had
+// accepted and not handed over yet. Part of the supervisor suite.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -118,6 +119,32 @@ WORKER_SCENARIO("supervised-udp") {
         co_await test::answer_datagrams(socket, messages, [&](const std::string&) { return pid; });
       },
       test::exit_on_failure("supervised-udp"));
+  io.run();
+  return 0;
+}
+
+// A supervised worker that listens on 127.0.0.1:<port> through its primary (ready: listening)
+// but accepts nothing until it gets SIGUSR1; then it serves HTTP until its server closes and
+// nothing it was handed is left.
+WORKER_SCENARIO("supervised-http-late") {
+  const int port = std::stoi(args.at(0));
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  asio::signal_set go(io, SIGUSR1);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto server = co_await cluster.listen(cocluster::tcp_listen_options(port, "127.0.0.1"));
+        co_await go.async_wait(asio::use_awaitable);
+        for (;;) {
+          auto [ec, socket] = co_await server.async_accept(test::as_tuple);
+          if (ec)
+            co_return;
+          asio::co_spawn(io, test::http::serve_connection(std::move(socket), server),
+                         test::exit_on_failure("supervised-http-late: a connection"));
+        }
+      },
+      test::exit_on_failure("supervised-http-late"));
   io.run();
   return 0;
 }
@@ -288,6 +315,23 @@ void expect_upgrade_hands_over(const std::string& how,
   CHECK(WEXITSTATUS(status) == 0);
 }
 
+// The connections waiting in the kernel's accept queue of the socket listening on
+// 127.0.0.1:port (/proc/net/tcp's rx_queue of a LISTEN socket), or -1 when none listens there.
+long accept_queue(int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line); // the header
+  while (std::getline(in, line)) {
+    unsigned local_address = 0, local_port = 0, state = 0;
+    unsigned long tx = 0, rx = 0;
+    if (std::sscanf(line.c_str(), " %*d: %x:%x %*x:%*x %x %lx:%lx", &local_address, &local_port,
+                    &state, &tx, &rx) == 5 &&
+        state == 0x0A && static_cast<int>(local_port) == port)
+      return static_cast<long>(rx);
+  }
+  return -1;
+}
+
 } // namespace
 
 TEST_SUITE_BEGIN("supervisor");
@@ -295,6 +339,63 @@ TEST_SUITE_BEGIN("supervisor");
 TEST_CASE("async_upgrade hands the listening socket to a new primary whose worker serves it "
           "once ready, and the old pool stops with success") {
   expect_upgrade_hands_over("ok", who_answers);
+}
+
+TEST_CASE("an upgrade leaves no connection unanswered that the old primary accepted and no "
+          "worker took yet: its leaving worker serves them") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  upgrade_setup setup("ok");
+  cluster.setup_primary(test::scenario("supervised-http-late",
+                                       test::strings(std::to_string(setup.port))));
+  cocluster::supervisor supervisor(cluster, setup.options);
+  auto events = supervisor.subscribe();
+  std::vector<cocluster::supervisor_event> seen;
+  successor_guard successor;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    bool run_done = false;
+    std::error_code run_code;
+    supervisor.async_run([&](std::error_code ec) {
+      run_done = true;
+      run_code = ec;
+    });
+    co_await supervisor.async_wait_ready();
+    const pid_t old_worker = supervisor.workers().at(0).pid();
+    // Twelve requests, each on a connection of its own: the worker, not accepting yet, holds
+    // the four of its window; the other eight wait in the old primary.
+    std::vector<asio::ip::tcp::socket> clients;
+    for (int i = 0; i < 12; ++i)
+      clients.push_back(co_await test::http::send_request(
+          setup.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    // The old primary accepted them all: none is left in the kernel for the new one.
+    CHECK(co_await test::eventually([&] { return accept_queue(setup.port) == 0; }, 10s));
+
+    const std::error_code ec = std::get<0>(co_await supervisor.async_upgrade(test::as_tuple));
+    CHECK_MESSAGE(!ec, ec.message());
+    const auto upgraded = events_of(events, seen, cocluster::supervisor_event_type::upgraded);
+    REQUIRE(upgraded.size() == 1);
+    successor.pid = upgraded[0].pid;
+    // The old pool is stopping: its worker, asked to leave, accepts only now.
+    ::kill(old_worker, SIGUSR1);
+    int by_old_worker = 0;
+    for (auto& client : clients) {
+      const auto answer = co_await test::http::read_to_end(client);
+      CHECK_MESSAGE(answer.rfind("HTTP/1.1 200", 0) == 0, "answer: '" << answer << "'");
+      const auto body = answer.find("\r\n\r\n");
+      if (body != std::string::npos && std::atoi(answer.c_str() + body + 4) == old_worker)
+        ++by_old_worker;
+    }
+    CHECK(by_old_worker == 12);
+    CHECK(co_await test::eventually([&] { return run_done; }, 20s));
+    CHECK(!run_code);
+    co_await exits.check(); // the old worker drained and exited 0
+  });
+  REQUIRE(successor.pid > 0);
+  ::kill(successor.pid, SIGTERM);
+  const int status = test::wait_for_child(std::exchange(successor.pid, 0), 20s);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("async_upgrade hands a UDP socket over: the new primary's worker, ready once bound, "

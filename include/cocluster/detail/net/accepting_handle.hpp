@@ -108,6 +108,14 @@ public:
     error_code ignored;
     listening_.cancel(ignored);
     listening_.close(ignored); // our descriptor only: the new primary's stays open
+    // What this primary accepted and has not sent yet (queued here, or waiting for room in a
+    // worker's window) goes to the workers now, all of it: the pool retires them next, and a
+    // connection still here when the last one has left would be closed unanswered. Sent before
+    // the workers' disconnect on the same channel, it reaches each worker first, and a worker
+    // that leaves still serves what it holds (worker_servers::close_all). No more will come, so
+    // the windows no longer matter.
+    table_.lift_windows();
+    dispatch();
   }
 
   void close() override {

@@ -54,9 +54,9 @@ public:
   /// Adds the sockets a hot upgrade passes to the new primary for the listener `key`, named
   /// for the new primary's match (detail/systemd/handover.hpp).
   virtual void add_handover_sockets(const std::string& /*key*/, std::vector<handover_socket>&) {}
-  /// A hot upgrade passed the socket to a new primary: this one accepts no more on it (what it
-  /// accepted is still handed over) and never removes its Unix socket file, which the new
-  /// primary serves.
+  /// A hot upgrade passed the socket to a new primary: this one accepts no more on it, sends
+  /// what it accepted to its workers at once (before they are asked to leave), and never
+  /// removes its Unix socket file, which the new primary serves.
   virtual void hand_over() {}
   /// Node's per-handle server data: the first worker's wins.
   nlohmann::json data;

@@ -106,7 +106,10 @@ public:
     return kept;
   }
 
-  /// A hot upgrade succeeded: the new primary serves the sockets; this one accepts no more.
+  /// A hot upgrade succeeded: the new primary serves the sockets; this one accepts no more, and
+  /// sends the connections it accepted and has not sent yet to its workers now. Call it before
+  /// the workers are asked to leave: sent ahead of their disconnect, those connections reach
+  /// each worker first, and a leaving worker serves what it holds (nobody else would).
   void hand_over() {
     for (auto& [key, listener] : listeners_)
       listener->hand_over();

@@ -35,7 +35,8 @@ namespace cocluster::detail {
 /// In `handed_over` mode the primary's round-robin listener offers connections; an offer is
 /// acknowledged `accepted:true` only when the application takes it, and answered
 /// `accepted:false` (the primary gives it to another worker) if the server closes first or is
-/// at `max_connections`. No connection is lost either way.
+/// at `max_connections`. No connection is lost either way. A worker's disconnect closes it with
+/// `close_keeping_held()` instead: the offers it holds then are still the application's.
 class server_impl : public std::enable_shared_from_this<server_impl> {
 public:
   enum class mode { direct, handed_over };
@@ -94,7 +95,7 @@ public:
   auto async_accept(Token&& token) {
     return asio::async_initiate<Token, void(error_code, unique_fd)>(
         [self = shared_from_this()](auto handler) {
-          if (!self->open_) {
+          if (!self->open_ && self->held_.empty()) {
             erased_handler<unique_fd>(std::move(handler), self->executor_)
                 .complete(make_error_code(asio::error::operation_aborted), unique_fd());
             return;
@@ -117,27 +118,19 @@ public:
 
   /// Stops accepting. Offers not taken yet are refused (they go to other workers); waiting
   /// accepts complete with `asio::error::operation_aborted`. Open connections are not touched.
-  void close() {
-    if (!open_)
-      return;
-    open_ = false;
-    error_code ignored;
-    listening_.cancel(ignored);
-    listening_.close(ignored);
-    retry_.cancel();
-    if (!unlink_path_.empty())
-      ::unlink(unlink_path_.c_str());
-    auto held = std::move(held_);
-    held_.clear();
-    for (auto& offer : held)
-      answer(offer.seq, false);
-    waiters_.abort_all(make_error_code(asio::error::operation_aborted));
-    if (hooks_.closed) {
-      auto closed = std::move(hooks_.closed);
-      hooks_.closed = nullptr;
-      closed();
-    }
-  }
+  /// After `close_keeping_held()`, refuses the offers still held.
+  void close() { shut(false); }
+
+  /// Stops accepting, as `close()` does, for a worker that leaves (its disconnect): new offers
+  /// are refused, but those it holds were handed to it before the primary asked it to leave
+  /// (Node's worker would have served them already: it takes a handed connection at once), and
+  /// the primary may have nobody else for them (a hot upgrade retires every worker). So they
+  /// stay for the application's next accepts; `async_accept` completes with
+  /// `asio::error::operation_aborted` once none is left, and `close()` refuses the rest.
+  void close_keeping_held() { shut(mode_ == mode::handed_over); }
+
+  /// Offers held for the application's accepts (after `close_keeping_held()`, what is left).
+  std::size_t held() const noexcept { return held_.size(); }
 
 private:
   // Descriptors re-checked per limit test: enough to prune faster than connections arrive (one
@@ -160,6 +153,31 @@ private:
     return max_connections_ && open_connections() + held_.size() >= *max_connections_;
   }
 
+  void shut(bool keep_held) {
+    const bool was_open = std::exchange(open_, false);
+    if (was_open) {
+      error_code ignored;
+      listening_.cancel(ignored);
+      listening_.close(ignored);
+      retry_.cancel();
+      if (!unlink_path_.empty())
+        ::unlink(unlink_path_.c_str());
+    }
+    if (!keep_held) {
+      auto held = std::move(held_);
+      held_.clear();
+      for (auto& offer : held)
+        answer(offer.seq, false);
+    }
+    if (held_.empty())
+      waiters_.abort_all(make_error_code(asio::error::operation_aborted));
+    if (was_open && hooks_.closed) {
+      auto closed = std::move(hooks_.closed);
+      hooks_.closed = nullptr;
+      closed();
+    }
+  }
+
   void answer(std::int64_t seq, bool accepted) {
     if (hooks_.reply)
       hooks_.reply(seq, accepted);
@@ -179,6 +197,8 @@ private:
         answer(offer.seq, true);
         hand_out(std::move(offer.fd));
       }
+      if (!open_ && held_.empty()) // closed, keeping held offers: the last is taken
+        waiters_.abort_all(make_error_code(asio::error::operation_aborted));
       return;
     }
     while (open_ && !waiters_.empty()) {

@@ -136,8 +136,14 @@ public:
     for (auto& [key, entry] : servers_)
       if (auto server = entry.server.lock())
         open.push_back(server);
-    for (auto& server : open)
-      server->close();
+    // A round-robin server keeps the offers it holds for the application's accepts: the
+    // primary handed them before this disconnect and may have no other worker for them (a hot
+    // upgrade retires every worker at once). The drain waits for them as for open connections.
+    for (auto& server : open) {
+      server->close_keeping_held();
+      if (server->held() != 0)
+        holding_.push_back(server);
+    }
     for (auto& socket : udp_)
       self_->send_internal(worker_key(), protocol::close_server(socket.key));
     udp_.clear();
@@ -427,9 +433,23 @@ private:
     });
   }
 
-  // Waits until every connection accepted through our servers has ended (or the deadline).
+  // Waits until every connection accepted through our servers has ended, and every offer a
+  // closed server kept has been taken (or the deadline: the offers left are refused, the
+  // connections shut down).
   void drain() {
     std::size_t open = 0;
+    const bool late = drain_deadline_ && std::chrono::steady_clock::now() >= *drain_deadline_;
+    for (auto it = holding_.begin(); it != holding_.end();) {
+      // (only we hold it: the application let the server go, and nobody will take them)
+      if ((*it)->held() != 0 && (late || it->use_count() == 1))
+        (*it)->close();
+      if ((*it)->held() == 0) {
+        it = holding_.erase(it);
+        continue;
+      }
+      open += (*it)->held();
+      ++it;
+    }
     for (auto it = trackers_.begin(); it != trackers_.end();) {
       const auto n = (*it)->exact_count();
       if (n == 0 && it->use_count() == 1) {
@@ -439,7 +459,7 @@ private:
       open += n;
       ++it;
     }
-    if (open > 0 && drain_deadline_ && std::chrono::steady_clock::now() >= *drain_deadline_) {
+    if (open > 0 && late) {
       for (auto& tracker : trackers_)
         tracker->shut_down_all();
       open = 0;
@@ -466,6 +486,7 @@ private:
   std::map<std::string, server_entry> servers_;
   std::vector<std::shared_ptr<connection_tracker>> trackers_;
   std::vector<udp_entry> udp_;
+  std::vector<std::shared_ptr<server_impl>> holding_; // closed, keeping offers for the application
   asio::steady_timer load_timer_;
   asio::steady_timer drain_timer_;
   bool reporting_ = false;

@@ -71,7 +71,7 @@ public:
   void add(int worker, std::size_t window) {
     slot s;
     s.id = worker;
-    s.window = window == 0 ? 1 : window;
+    s.window = windows_lifted_ ? unlimited : window == 0 ? 1 : window;
     s.last_used = ++clock_;
     slots_[worker] = std::move(s);
     policy_.worker_added(worker);
@@ -113,6 +113,15 @@ public:
     slots_.erase(it);
     requeue_front(std::move(back));
     return slots_.empty();
+  }
+
+  /// No more connections will come (the handle stopped accepting: a hot upgrade handed its
+  /// socket over): every worker takes any number unanswered from now on, so that `next()` gives
+  /// out everything that waits, the connections waiting for a full window included.
+  void lift_windows() {
+    windows_lifted_ = true;
+    for (auto& [id, s] : slots_)
+      s.window = unlimited;
   }
 
   /// A connection accepted from `peer` (none for a Unix socket) waits for a worker.
@@ -265,6 +274,8 @@ public:
   }
 
 private:
+  static constexpr std::size_t unlimited = static_cast<std::size_t>(-1);
+
   struct item {
     Connection connection;
     std::optional<asio::ip::address> peer;
@@ -340,6 +351,7 @@ private:
   std::uint64_t clock_ = 0;
   std::uint64_t last_ticket_ = 0;
   bool retry_ = false;
+  bool windows_lifted_ = false;
 };
 
 } // namespace cocluster::detail
