@@ -26,6 +26,7 @@
 #include "cocluster/detail/cluster/route_client.hpp"
 #include "cocluster/detail/cluster/worker_environment.hpp"
 #include "cocluster/detail/cluster/worker_role.hpp"
+#include "cocluster/detail/net/listen_here.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/primary_listeners.hpp"
 #include "cocluster/detail/net/worker_servers.hpp"

@@ -257,6 +257,13 @@ inline std::optional<std::int64_t> integer_field(const nlohmann::json& m, const 
   return std::nullopt;
 }
 
+/// The error of a server reply (`queryServer`'s answer), as a positive errno: Node sends a
+/// negative libuv code in `errno`; 0 (or null, or no field) is success.
+inline int reply_errno(const nlohmann::json& reply) {
+  const auto error = integer_field(reply, "errno").value_or(0);
+  return static_cast<int>(error < 0 ? -error : error);
+}
+
 /// The counts in a newconn reply (`field_open`, `field_closed`) or a load report (`open`,
 /// `closed`), if it has them; a negative number counts as none.
 inline std::optional<connection_counts> counts_field(const nlohmann::json& m, const char* open_key,

@@ -5,9 +5,6 @@
 #ifndef COCLUSTER_DETAIL_NET_WORKER_SERVERS_HPP
 #define COCLUSTER_DETAIL_NET_WORKER_SERVERS_HPP
 
-#include <fcntl.h>
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -25,41 +22,17 @@
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/connection_tracker.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
+#include "cocluster/detail/net/listen_here.hpp"
 #include "cocluster/detail/net/listen_request.hpp"
 #include "cocluster/detail/net/net_hooks.hpp"
 #include "cocluster/detail/net/server_impl.hpp"
 #include "cocluster/detail/net/socket_ops.hpp"
+#include "cocluster/detail/net/worker_listeners.hpp"
 #include "cocluster/detail/unique_fd.hpp"
 #include "cocluster/detail/worker_key.hpp"
 #include "cocluster/error.hpp"
 
 namespace cocluster::detail {
-
-/// Makes a server on a socket bound here (the primary's own servers; exclusive servers).
-inline std::shared_ptr<server_impl> listen_directly(const asio::any_io_executor& executor,
-                                                    const listen_request& request,
-                                                    bool reuse_port = false) {
-  auto spec = request.spec();
-  spec.reuse_port = reuse_port;
-  std::optional<bind_failure> failure;
-  auto bound = bind_socket(spec, failure);
-  if (failure)
-    throw std::system_error(failure->code,
-                            "cocluster: listen: " + request.describe(failure->syscall));
-  return std::make_shared<server_impl>(executor, server_impl::mode::direct, std::move(bound.fd),
-                                       bound.sockname, request.max_connections, nullptr,
-                                       bound.unlink_path);
-}
-
-/// Binds a UDP socket here.
-inline unique_fd bind_udp_directly(const listen_request& request) {
-  std::optional<bind_failure> failure;
-  auto bound = bind_socket(request.spec(), failure);
-  if (failure)
-    throw std::system_error(failure->code,
-                            "cocluster: bind: " + request.describe(failure->syscall));
-  return std::move(bound.fd);
-}
 
 /// The servers of a worker process (Node's child.js handle table and indexes). `Worker` is the
 /// object of this worker process (`worker_impl`): the servers send their requests to the primary
@@ -92,10 +65,9 @@ public:
     ask_primary(request, "bind", std::move(on_done),
                 [request](worker_servers& servers, const std::string& index_key, std::int64_t index,
                           const nlohmann::json& reply, unique_fd fd) {
-                  const auto error = protocol::integer_field(reply, "errno").value_or(0);
-                  if (error != 0 || !fd)
-                    throw std::system_error(error != 0 ? static_cast<int>(-error) : EINVAL,
-                                            std::system_category(),
+                  throw_if_refused(reply, request, "bind");
+                  if (!fd) // (a reply without the socket)
+                    throw std::system_error(EINVAL, std::system_category(),
                                             "cocluster: bind: " + request.describe("bind"));
                   const auto key = std::string(protocol::string_field(reply, "key").value_or(""));
                   servers.udp_.push_back({key, index_key, index,
@@ -264,74 +236,56 @@ private:
       indexes_.erase(it);
   }
 
+  // The primary's answer to a listen: a server made the way the primary says (its socket
+  // passed, a port reserved for our own, or connections to be handed over), entered in the
+  // table under the reply's key, and announced as listening.
   std::shared_ptr<server_impl> on_reply(const listen_request& request, const std::string& index_key,
                                         std::int64_t index, const nlohmann::json& reply,
                                         unique_fd fd) {
-    const auto errno_it = reply.find("errno");
-    const bool failed = errno_it != reply.end() && errno_it->is_number() &&
-                        errno_it->template get<std::int64_t>() != 0;
-    if (failed)
-      throw std::system_error(static_cast<int>(-errno_it->template get<std::int64_t>()),
-                              std::system_category(),
-                              "cocluster: listen: " + request.describe("bind"));
+    throw_if_refused(reply, request, "listen");
     const auto key = std::string(protocol::string_field(reply, "key").value_or(""));
-    if (servers_.count(key) && !servers_[key].server.expired())
+    if (auto it = servers_.find(key); it != servers_.end() && !it->second.server.expired())
       throw std::system_error(std::make_error_code(std::errc::address_in_use),
                               "cocluster: listen: " + request.describe("bind") +
                                   " (this worker already listens there)");
     auto connections = std::make_shared<connection_tracker>();
-    std::shared_ptr<server_impl> server;
-    nlohmann::json sockname = reply.value("sockname", nlohmann::json());
-    if (fd) {
-      // Shared socket (SCHED_NONE): bound by the primary, listened on here (unless it listens
-      // already: a systemd socket keeps its unit's Backlog=, another worker's its first one).
-      int accepting = 0;
-      socklen_t accepting_length = sizeof accepting;
-      const bool listening = ::getsockopt(fd.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting,
-                                          &accepting_length) == 0 &&
-                             accepting != 0;
-      if (!listening && ::listen(fd.get(), request.backlog) != 0)
-        throw std::system_error(errno, std::system_category(),
-                                "cocluster: listen: " + request.describe("listen"));
-      int port = 0;
-      sockname = sockname_of(fd.get(), &port);
-      // Node's checkBindError; a systemd socket asked for by name may be on another port.
-      if (request.port > 0 && port != request.port && !request.systemd_name)
-        throw std::system_error(std::make_error_code(std::errc::address_in_use),
-                                "cocluster: listen: " + request.describe("bind"));
-      ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
-      server = std::make_shared<server_impl>(executor_, server_impl::mode::direct, std::move(fd),
-                                             sockname, request.max_connections, connections);
-    } else if (reply.value(protocol::field_reuse_port, false)) {
-      // reuse_port: a socket of our own on the port the primary reserved.
-      auto own = request;
-      own.port = sockname.value("port", request.port);
-      auto spec = own.spec();
-      spec.reuse_port = true;
-      std::optional<bind_failure> failure;
-      auto bound = bind_socket(spec, failure);
-      if (failure)
-        throw std::system_error(failure->code,
-                                "cocluster: listen: " + own.describe(failure->syscall));
-      server = std::make_shared<server_impl>(executor_, server_impl::mode::direct,
-                                             std::move(bound.fd), bound.sockname,
-                                             request.max_connections, connections);
-    } else {
-      // Round-robin: the primary accepts and hands connections over.
-      server = std::make_shared<server_impl>(executor_, server_impl::mode::handed_over, unique_fd(),
-                                             sockname, request.max_connections, connections);
-    }
+    auto sockname = reply.value("sockname", nlohmann::json());
+    auto server = fd ? listen_on_shared_socket(executor_, request, std::move(fd), connections)
+                  : reply.value(protocol::field_reuse_port, false)
+                      ? listen_on_reserved_port(executor_, request, sockname, connections)
+                      : take_handed_connections(executor_, request, std::move(sockname),
+                                                connections);
+    add_server(key, index_key, index, server, std::move(connections),
+               reply.value(protocol::field_track, false));
+    announce_listening(request, index, server->port() != 0 ? server->port() : request.port);
+    return server;
+  }
+
+  // A refusal of the primary (the errno of its bind or listen, or EADDRINUSE) as the
+  // std::system_error a listen or bind here would throw.
+  static void throw_if_refused(const nlohmann::json& reply, const listen_request& request,
+                               const char* call) {
+    if (const int error = protocol::reply_errno(reply); error != 0)
+      throw std::system_error(error, std::system_category(),
+                              std::string("cocluster: ") + call + ": " + request.describe("bind"));
+  }
+
+  // Enters `server` in the table under `key`: its newconn answers (with the counts of
+  // `connections` when the primary's policy tracks them), its close (the primary is told, the
+  // index freed), its part in the drain.
+  void add_server(const std::string& key, const std::string& index_key, std::int64_t index,
+                  const std::shared_ptr<server_impl>& server,
+                  std::shared_ptr<connection_tracker> connections, bool track) {
     server_entry entry;
     entry.server = server;
     entry.index_key = index_key;
     entry.index = index;
     entry.connections = connections;
-    entry.track = reply.value(protocol::field_track, false);
+    entry.track = track;
     servers_[key] = entry;
     trackers_.push_back(connections);
-
     server->set_hooks({
-        [weak = this->weak_from_this(), track = entry.track,
+        [weak = this->weak_from_this(), track,
          tracker = std::weak_ptr<connection_tracker>(connections)](std::int64_t seq,
                                                                    bool accepted) {
           auto servers = weak.lock();
@@ -350,11 +304,8 @@ private:
             servers->on_server_closed(key);
         },
     });
-    if (entry.track)
+    if (track)
       start_load_reports();
-
-    announce_listening(request, index, server->port() != 0 ? server->port() : request.port);
-    return server;
   }
 
   // Node's `listening` message to the primary (the query's fields with the actual port), and
