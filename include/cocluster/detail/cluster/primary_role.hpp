@@ -275,14 +275,14 @@ private:
     if (net_)
       net_->remove_worker(worker);
     auto self = handle(worker);
-    if (worker.is_dead())
+    if (worker.is_gone())
       remove(worker);
     disconnect_hub_.publish({self});
   }
 
   void worker_exited(impl_type& worker, const exit_status& status) override {
     auto self = handle(worker);
-    if (worker.has_disconnected()) {
+    if (worker.is_gone()) {
       if (net_)
         net_->remove_worker(worker);
       remove(worker);

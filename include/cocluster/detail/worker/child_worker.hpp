@@ -12,6 +12,7 @@
 
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/detail/worker/lifecycle.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/error.hpp"
 #include "cocluster/serialization/policy.hpp"
@@ -28,7 +29,8 @@ class child_worker final : public worker_impl<Serialization> {
 
 public:
   /// Made by the primary role from `init`.
-  child_worker(worker_key key, worker_init<Serialization>&& init) : base(key, std::move(init)) {}
+  child_worker(worker_key key, worker_init<Serialization>&& init)
+      : base(key, std::move(init), worker_lifecycle::side::primary) {}
 
   /// False: this object stands for another process.
   bool is_self() const noexcept override { return false; }
@@ -36,10 +38,8 @@ public:
 private:
   // Sends `disconnect` (with the drain timeout), once, while connected.
   void start_disconnect(std::optional<std::chrono::milliseconds> drain_timeout) override {
-    if (!this->connected_ || disconnect_requested_)
+    if (!this->lifecycle_.begin_disconnect())
       return;
-    disconnect_requested_ = true;
-    this->exited_after_disconnect_ = true;
     auto message = protocol::cluster_message(protocol::act_disconnect);
     if (drain_timeout)
       message[protocol::field_drain_ms] = drain_timeout->count();
@@ -61,15 +61,14 @@ private:
       this->cocluster_peer_ = message.contains(protocol::field_peer);
       if (!this->counters_.online_at)
         this->counters_.online_at = std::chrono::system_clock::now();
-      if (this->state_ == worker_state::none)
-        this->state_ = worker_state::online;
+      this->lifecycle_.online();
       this->online_.set({});
       if (this->observer_)
         this->observer_->worker_online(*this);
     } else if (act == protocol::act_beat) {
       this->last_heartbeat_ = std::chrono::steady_clock::now();
     } else if (act == protocol::act_exited_after_disconnect) {
-      this->exited_after_disconnect_ = true;
+      this->lifecycle_.peer_leaving();
       if (auto seq = protocol::integer_field(message, "seq"))
         this->requests_.send(protocol::reply_to(*seq));
     } else if (!act.empty() && this->observer_) {
@@ -78,19 +77,15 @@ private:
     // Anything else (an unknown act, an unmatched ack) is ignored, as Node does.
   }
 
-  // The channel closed: `disconnected` (unless dead), the event, the observer; the error stream
-  // ends when the process has exited too.
-  void on_disconnected() override {
-    if (this->state_ != worker_state::dead)
-      this->state_ = worker_state::disconnected;
+  // The channel closed (the state is `disconnected` unless dead): the event, the observer; the
+  // error stream ends when the process has exited too.
+  void on_disconnected(const lifecycle_step& step) override {
     this->disconnected_.set({});
     if (this->observer_)
       this->observer_->worker_disconnected(*this);
-    if (this->is_dead())
+    if (step.gone)
       this->errors_.close(make_error_code(errc::stream_closed));
   }
-
-  bool disconnect_requested_ = false;
 };
 
 } // namespace cocluster::detail

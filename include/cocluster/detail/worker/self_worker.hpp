@@ -14,6 +14,7 @@
 #include "cocluster/config.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/detail/worker/lifecycle.hpp"
 #include "cocluster/detail/worker/worker_impl.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/error.hpp"
@@ -33,10 +34,9 @@ class self_worker final : public worker_impl<Serialization> {
 public:
   /// Made by the worker role from `init`; starts online.
   self_worker(worker_key key, worker_init<Serialization>&& init)
-      : base(key, std::move(init)),
+      : base(key, std::move(init), worker_lifecycle::side::self),
         exit_on_unexpected_disconnect_(init.exit_on_unexpected_disconnect),
         heartbeat_timer_(this->executor_) {
-    this->state_ = worker_state::online;
     this->online_.set({});
   }
 
@@ -44,28 +44,22 @@ public:
   bool is_self() const noexcept override { return true; }
 
 private:
-  enum class leaving { no, disconnecting, destroying };
-
   // cluster.worker().disconnect(): close the servers, tell the primary, wait for its ack, close.
   void start_disconnect(std::optional<std::chrono::milliseconds> drain_timeout) override {
-    if (leaving_ != leaving::no || !this->connected_)
+    if (!this->lifecycle_.begin_disconnect())
       return;
-    leaving_ = leaving::disconnecting;
-    this->exited_after_disconnect_ = true;
     close_servers_then([](self_worker& self) { self.leave_after_ack(); }, drain_timeout);
   }
 
   // cluster.worker().kill(): no graceful server close; tell the primary, close, leave (the role
   // exits).
   void do_kill(int) override {
-    if (leaving_ == leaving::destroying)
+    if (!this->lifecycle_.begin_kill())
       return;
-    this->exited_after_disconnect_ = true;
-    if (!this->connected_) {
+    if (!this->lifecycle_.connected()) {
       leave(exit_timing::now);
       return;
     }
-    leaving_ = leaving::destroying;
     leave_after_ack();
   }
 
@@ -93,12 +87,14 @@ private:
 
   // The channel closed: the event, the error stream's end, and the leaving when this process
   // was leaving or the close was unexpected.
-  void on_disconnected() override {
+  void on_disconnected(const lifecycle_step&) override {
     heartbeat_timer_.cancel();
     this->disconnected_.set({});
     this->errors_.close(make_error_code(errc::stream_closed));
-    const bool expected = this->exited_after_disconnect_.value_or(false);
-    if (leaving_ == leaving::destroying || (!expected && exit_on_unexpected_disconnect_))
+    // (a close nobody started left exitedAfterDisconnect false)
+    const bool expected = this->lifecycle_.exited_after_disconnect().value_or(false);
+    if (this->lifecycle_.how_leaving() == worker_lifecycle::leaving::destroying ||
+        (!expected && exit_on_unexpected_disconnect_))
       leave(exit_timing::after_posted_handlers); // the user's disconnect handlers run first
   }
 
@@ -132,10 +128,8 @@ private:
   // The primary sent `disconnect`: close the servers, then the channel (no exitedAfterDisconnect
   // message: the primary already knows).
   void disconnect_requested_by_primary(std::optional<std::chrono::milliseconds> drain_timeout) {
-    if (leaving_ != leaving::no)
+    if (!this->lifecycle_.begin_disconnect())
       return;
-    leaving_ = leaving::disconnecting;
-    this->exited_after_disconnect_ = true;
     close_servers_then([](self_worker& self) { self.channel_->close_when_flushed(); },
                        drain_timeout);
   }
@@ -169,7 +163,6 @@ private:
   }
 
   bool exit_on_unexpected_disconnect_;
-  leaving leaving_ = leaving::no;
   asio::steady_timer heartbeat_timer_;
   std::chrono::milliseconds heartbeat_interval_{1000};
 };

@@ -31,6 +31,7 @@
 #include "cocluster/detail/process/child_watcher.hpp"
 #include "cocluster/detail/process/signal_names.hpp"
 #include "cocluster/detail/unique_fd.hpp"
+#include "cocluster/detail/worker/lifecycle.hpp"
 #include "cocluster/detail/worker/worker_counters.hpp"
 #include "cocluster/detail/worker/worker_observer.hpp"
 #include "cocluster/detail/worker_key.hpp"
@@ -83,8 +84,9 @@ public:
   /// The policy.
   using serialization_type = Serialization;
 
-  /// Made by the cluster, as one of the two kinds, from `init`.
-  worker_impl(detail::worker_key, detail::worker_init<Serialization>&& init)
+  /// Made by the cluster, as one of the two kinds (`whose`), from `init`.
+  worker_impl(detail::worker_key, detail::worker_init<Serialization>&& init,
+              detail::worker_lifecycle::side whose)
       : executor_(init.executor), id_(init.id), pid_(init.pid), channel_(std::move(init.ipc)),
         watcher_(std::move(init.watcher)), observer_(init.observer),
         spawn_failure_(std::move(init.spawn_failure)), slot_(init.slot),
@@ -92,8 +94,8 @@ public:
                   [this](std::error_code ec, const std::string& what) {
                     report_error({ec, what});
                   }),
-        online_(executor_), listening_(executor_), disconnected_(executor_), exited_(executor_),
-        messages_(executor_), handle_messages_(executor_), errors_(executor_),
+        lifecycle_(whose), online_(executor_), listening_(executor_), disconnected_(executor_),
+        exited_(executor_), messages_(executor_), handle_messages_(executor_), errors_(executor_),
         listening_events_(executor_), routed_messages_(executor_) {
     for (auto& [index, fd] : init.stdio_pipes)
       stdio_pipes_.emplace(index, asio::posix::stream_descriptor(executor_, fd.release()));
@@ -113,23 +115,25 @@ public:
   pid_t pid() const noexcept { return pid_; }
 
   /// The current state.
-  worker_state state() const noexcept { return state_; }
+  worker_state state() const noexcept { return lifecycle_.state(); }
 
   /// The pool slot it was forked into, if any (workers of one slot share reuse_port sockets).
   std::optional<int> slot() const noexcept { return slot_; }
 
   /// Set to true on the disconnect and kill paths (either side's), to false by the channel's
   /// close or the process's exit when still empty.
-  std::optional<bool> exited_after_disconnect() const noexcept { return exited_after_disconnect_; }
+  std::optional<bool> exited_after_disconnect() const noexcept {
+    return lifecycle_.exited_after_disconnect();
+  }
 
   /// Not yet disconnected, and the channel still open.
-  bool is_connected() const noexcept { return connected_ && channel_->is_open(); }
-
-  /// True once the disconnect event happened (the registry's rule uses this).
-  bool has_disconnected() const noexcept { return !connected_; }
+  bool is_connected() const noexcept { return lifecycle_.connected() && channel_->is_open(); }
 
   /// The state is `dead`.
-  bool is_dead() const noexcept { return state_ == worker_state::dead; }
+  bool is_dead() const noexcept { return lifecycle_.state() == worker_state::dead; }
+
+  /// Disconnected and exited both: Node's removeWorker drops it from the registry.
+  bool is_gone() const noexcept { return lifecycle_.gone(); }
 
   /// True for the object that represents this process (`cluster.worker()`): a `self_worker`.
   virtual bool is_self() const noexcept = 0;
@@ -296,7 +300,7 @@ public:
 
   /// Starts reading the channel and watching the process.
   void start(detail::worker_key) {
-    connected_ = channel_->is_open();
+    lifecycle_.start(channel_->is_open());
     std::weak_ptr<worker_impl> weak = this->weak_from_this();
     channel_->start({
         [weak](value_type&& message) {
@@ -393,8 +397,7 @@ public:
 
   /// The worker's server started listening (reported by the net layer).
   void mark_listening(detail::worker_key, const listen_address& address) {
-    if (state_ != worker_state::dead && state_ != worker_state::disconnected)
-      state_ = worker_state::listening;
+    lifecycle_.listening();
     if (!counters_.listening_at)
       counters_.listening_at = std::chrono::system_clock::now();
     listening_.set({}, address);
@@ -447,7 +450,7 @@ protected:
   // A NODE_CLUSTER message that is no reply to one of our requests.
   virtual void on_cluster_message(nlohmann::json&& message, detail::unique_fd fd) = 0;
   // The channel closed: the common part is done (subscriptions closed, flag settled).
-  virtual void on_disconnected() = 0;
+  virtual void on_disconnected(const detail::lifecycle_step& step) = 0;
 
   // ---- incoming ----
 
@@ -535,31 +538,29 @@ protected:
   }
 
   void on_channel_closed() {
-    if (!connected_)
+    const auto step = lifecycle_.disconnect();
+    if (!step.happened)
       return;
-    connected_ = false;
     requests_.forget_all();
     messages_.close(make_error_code(errc::channel_closed));
     handle_messages_.close(make_error_code(errc::channel_closed));
     routed_messages_.close(make_error_code(errc::channel_closed));
     listening_events_.close(make_error_code(errc::channel_closed));
-    if (!exited_after_disconnect_)
-      exited_after_disconnect_ = false;
-    on_disconnected();
+    on_disconnected(step);
   }
 
   void on_process_exit(detail::wait_status wait) {
+    const auto step = lifecycle_.exit();
+    if (!step.happened)
+      return;
     exit_status status{wait.code, wait.signal, spawn_failure_.code};
     exit_status_ = status;
-    if (!exited_after_disconnect_)
-      exited_after_disconnect_ = false;
-    state_ = worker_state::dead;
     online_.set(make_error_code(errc::worker_exited));
     listening_.set(make_error_code(errc::worker_exited), listen_address{});
     exited_.set({}, status);
     if (observer_)
       observer_->worker_exited(*this, status);
-    if (!connected_)
+    if (step.gone)
       errors_.close(make_error_code(errc::stream_closed));
   }
 
@@ -570,7 +571,7 @@ private:
       channel_->detach();
     if (watcher_)
       watcher_->cancel();
-    connected_ = false;
+    lifecycle_.detach();
   }
 
 protected:
@@ -585,10 +586,9 @@ protected:
   std::optional<int> slot_;
   detail::internal_requests<Serialization> requests_;
 
-  worker_state state_ = worker_state::none;
-  std::optional<bool> exited_after_disconnect_;
+  // The state, the connection, the exit and the leaving: changed only by its transitions.
+  detail::worker_lifecycle lifecycle_;
   std::optional<exit_status> exit_status_;
-  bool connected_ = false;
   bool cocluster_peer_ = false;
   std::optional<std::chrono::steady_clock::time_point> last_heartbeat_;
   std::function<void(const value_type&)> peek_;
