@@ -1005,11 +1005,15 @@ TEST_CASE("without busy_poll, an idle channel leaves its socket to the reactor a
   CHECK(c.messages.size() == 2);
 }
 
-TEST_CASE("with busy_poll, a channel keeps reading after a message until that long passes "
-          "without another") {
+// Busy polling long enough that it cannot end within a test, however slowly this machine runs
+// it: only a message, a close or a broken channel can change what the loop has ready.
+constexpr auto polls_throughout = std::chrono::hours(1);
+
+TEST_CASE("with busy_poll, a channel keeps reading after a message, and reads one that comes "
+          "while it polls") {
   asio::io_context io;
   cocluster::ipc_options options;
-  options.busy_poll = 1s;
+  options.busy_poll = polls_throughout;
   channel_with_raw_peer c(io, options);
   c.write_raw("{\"a\":1}\n");
   run_until(io, [&] { return c.messages.size() == 1; });
@@ -1022,18 +1026,43 @@ TEST_CASE("with busy_poll, a channel keeps reading after a message until that lo
   REQUIRE(c.messages.size() == 2);
   CHECK(c.messages[1]["a"] == 2);
   CHECK(ready_handlers(io) == 100);
-  // With no message for busy_poll, polling stops: the loop runs out of ready handlers (bounded
-  // by run_until's limit, which only a channel that polls forever reaches).
+}
+
+TEST_CASE("with busy_poll, polling stops once that long has passed without a message, and the "
+          "next message starts it again") {
+  asio::io_context io;
+  cocluster::ipc_options options;
+  options.busy_poll = 100ms;
+  channel_with_raw_peer c(io, options);
+  const auto before_message = std::chrono::steady_clock::now();
+  c.write_raw("{\"a\":1}\n");
+  run_until(io, [&] { return c.messages.size() == 1; });
+  REQUIRE(c.messages.size() == 1);
+  CHECK(io.poll_one() == 1); // a poll is posted (without busy_poll none is ready: see above)
+  // The loop runs out of ready handlers (bounded by run_until's limit, which only a channel
+  // that polls forever reaches), and not before busy_poll has passed since the message.
   run_until(io, [&] { return io.poll_one() == 0; });
+  CHECK(std::chrono::steady_clock::now() - before_message >= options.busy_poll);
   CHECK(ready_handlers(io) == 0);
-  CHECK(c.messages.size() == 2); // it stopped without a message coming
+  CHECK(c.messages.size() == 1); // it stopped without a message coming
   // The reactor reads the next message, and polling starts again.
-  c.write_raw("{\"a\":3}\n");
-  run_until(io, [&] { return c.messages.size() == 3; });
-  CHECK(c.messages.size() == 3);
-  CHECK(ready_handlers(io) == 100);
-  // Closing stops it at once: a few handlers finish (the cancelled wait, the last poll), not
-  // the thousands that polling until the deadline would run.
+  c.write_raw("{\"a\":2}\n");
+  run_until(io, [&] { return c.messages.size() == 2; });
+  CHECK(c.messages.size() == 2);
+  CHECK(io.poll_one() == 1);
+}
+
+TEST_CASE("with busy_poll, closing the channel stops its polling at once") {
+  asio::io_context io;
+  cocluster::ipc_options options;
+  options.busy_poll = polls_throughout;
+  channel_with_raw_peer c(io, options);
+  c.write_raw("{\"a\":1}\n");
+  run_until(io, [&] { return c.messages.size() == 1; });
+  REQUIRE(c.messages.size() == 1);
+  REQUIRE(ready_handlers(io) == 100);
+  // A few handlers finish (the cancelled wait, the last poll), not the thousands that polling
+  // until the deadline would run.
   c.ipc->close();
   CHECK(io.poll() <= 4);
   CHECK(ready_handlers(io) == 0);
@@ -1043,7 +1072,7 @@ TEST_CASE("with busy_poll, a channel keeps reading after a message until that lo
 TEST_CASE("with busy_poll, sending starts polling for the reply") {
   asio::io_context io;
   cocluster::ipc_options options;
-  options.busy_poll = 1s;
+  options.busy_poll = polls_throughout;
   channel_with_raw_peer c(io, options);
   c.ipc->send({{"request", 1}});
   // Without polling, only the end-of-turn write would be ready.

@@ -18,6 +18,7 @@
 #include <cocluster/detail/cluster/metrics_collector.hpp>
 
 #include "support/exits.hpp"
+#include "support/gate.hpp"
 #include "support/net.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
@@ -44,8 +45,8 @@ asio::awaitable<void> answer_and_hold(asio::ip::tcp::socket socket, int id) {
 } // namespace
 
 // Listens on 127.0.0.1:<port> (round-robin), reports {"port": p}, answers and holds every
-// connection, answers each "ping" with "pong", and on "block" answers "blocking" and sleeps
-// 5 s in its event loop (a worker that cannot answer).
+// connection, answers each "ping" with "pong", and on "block <path>" answers "blocking" and
+// blocks its event loop until the test opens the gate at <path> (a worker that cannot answer).
 WORKER_SCENARIO("metrics-server") {
   const int port = std::stoi(args.at(0));
   return test::run_worker<cocluster::json>([port](auto& cluster) -> asio::awaitable<void> {
@@ -75,9 +76,10 @@ WORKER_SCENARIO("metrics-server") {
         co_return;
       if (message == "ping")
         self.send(std::string("pong"));
-      else if (message == "block") {
+      else if (message.is_string() && message.template get<std::string>().rfind("block ", 0) == 0) {
         self.send(std::string("blocking")); // (written at once: the first of its turn)
-        std::this_thread::sleep_for(5s);
+        if (!test::wait_for_gate(message.template get<std::string>().substr(6)))
+          std::_Exit(97);
       }
     }
   });
@@ -222,13 +224,13 @@ TEST_CASE("a worker that does not answer within the wait has no open connections
         co_await ping(workers[0], 1); // (both loops run)
         co_await ping(workers[1], 1);
         auto replies = workers[0].subscribe(cocluster::event::message);
-        workers[0].send(std::string("block")); // its loop sleeps 5 s
+        const test::gate unblock;
+        workers[0].send("block " + unblock.path()); // its loop blocks until the gate opens
         const auto blocking = co_await replies.async_receive(asio::use_awaitable);
         REQUIRE(blocking == "blocking");
-        const auto start = std::chrono::steady_clock::now();
+        // The gate opens only after the snapshot: it completed without the blocked worker.
         const auto snapshot = co_await cluster.async_metrics();
-        const auto waited = std::chrono::steady_clock::now() - start;
-        CHECK(waited < 4s); // before the blocked worker could answer
+        unblock.open();
         const auto* blocked = find(snapshot, workers[0].id());
         const auto* answering = find(snapshot, workers[1].id());
         REQUIRE(blocked != nullptr);

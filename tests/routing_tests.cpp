@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "support/exits.hpp"
+#include "support/gate.hpp"
 #include "support/node.hpp"
 #include "support/run.hpp"
 #include "support/scenario.hpp"
@@ -220,9 +221,11 @@ WORKER_SCENARIO("route-peer") {
   });
 }
 
-// route-peer, after waiting the given milliseconds before it connects (and says online).
-WORKER_SCENARIO("route-peer-late") {
-  ::usleep(static_cast<useconds_t>(std::stoi(args.at(0)) * 1000));
+// route-peer, once the test has opened the gate at the given path: until then the worker does
+// not connect (nor say online). Exits 97 when the gate stays closed for a minute.
+WORKER_SCENARIO("route-peer-gated") {
+  if (!test::wait_for_gate(args.at(0)))
+    return 97;
   return test::with_serialization([]<class S>() {
     return test::run_worker<S>([](auto& cluster) -> asio::awaitable<void> {
       co_await route_peer<S>(cluster);
@@ -553,7 +556,9 @@ TEST_CASE_TEMPLATE("messages routed to a worker that is not yet online wait for 
   test::exit_watch exits(cluster);
   test::run(io, [&]() -> asio::awaitable<void> {
     auto messages = cluster.subscribe(cocluster::event::message);
-    cluster.setup_primary(test::scenario("route-peer-late", test::strings("1500")));
+    const test::gate receiver_may_connect;
+    cluster.setup_primary(test::scenario("route-peer-gated",
+                                         test::strings(receiver_may_connect.path())));
     auto receiver = cluster.fork();
     cluster.setup_primary(test::scenario("route-peer"));
     auto sender = cluster.fork();
@@ -561,9 +566,11 @@ TEST_CASE_TEMPLATE("messages routed to a worker that is not yet online wait for 
     CHECK(receiver.state() == worker_state::none);
     sender.send(test::message<S>(op_send(receiver.id(), 200)));
     std::map<int, std::vector<nlohmann::json>> others;
-    // The sender's last message was held, not refused: its async_send_to succeeded.
+    // The sender's last message was held, not refused: its async_send_to succeeded, while the
+    // receiver waits at its gate.
     CHECK(co_await next_from<S>(messages, sender, others) == sent(200));
     CHECK(receiver.state() == worker_state::none);
+    receiver_may_connect.open();
     CHECK(co_await next_from<S>(messages, receiver, others) == got(sender.id(), 200, true));
     co_await cluster.disconnect();
     co_await exits.check();
@@ -578,7 +585,8 @@ TEST_CASE("messages held for a worker that dies before it is online are reported
   test::exit_watch exits(cluster);
   test::run(io, [&]() -> asio::awaitable<void> {
     auto messages = cluster.subscribe(cocluster::event::message);
-    cluster.setup_primary(test::scenario("route-peer-late", test::strings("5000")));
+    const test::gate never_opened; // the receiver never connects: it dies at its gate
+    cluster.setup_primary(test::scenario("route-peer-gated", test::strings(never_opened.path())));
     auto receiver = cluster.fork();
     cluster.setup_primary(test::scenario("route-peer"));
     auto sender = cluster.fork();

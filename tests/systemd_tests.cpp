@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -312,10 +313,11 @@ public:
         pollfd p{fd_, POLLIN, 0};
         if (::poll(&p, 1, 50) <= 0)
           continue;
-        const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+        // Read under the lock: drain() sees every datagram read before it in received_.
+        std::lock_guard lock(mutex_);
+        const ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
         if (n <= 0)
           continue;
-        std::lock_guard lock(mutex_);
         received_.push_back({std::chrono::steady_clock::now(),
                              std::string(buffer, static_cast<std::size_t>(n))});
       }
@@ -340,6 +342,31 @@ public:
   std::vector<datagram> received() {
     std::lock_guard lock(mutex_);
     return received_;
+  }
+
+  /// Reads every datagram sent so far and returns how many have come in all: a mark in
+  /// received() between what was sent before the call and what is sent after it (a Unix
+  /// datagram is queued on the socket when its sender's call returns).
+  std::size_t drain() {
+    std::lock_guard lock(mutex_);
+    char buffer[4096];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+      if (n < 0)
+        return received_.size();
+      received_.push_back({std::chrono::steady_clock::now(),
+                           std::string(buffer, static_cast<std::size_t>(n))});
+    }
+  }
+
+  /// The WATCHDOG=1 pings among the datagrams from index `from` up to `to` (excluded).
+  std::size_t pings(std::size_t from, std::size_t to = static_cast<std::size_t>(-1)) {
+    const auto all = received();
+    std::size_t n = 0;
+    for (std::size_t i = from; i < std::min(to, all.size()); ++i)
+      if (all[i].text == "WATCHDOG=1\n")
+        ++n;
+    return n;
   }
 
   /// The index of the first datagram from `from` on that holds `line` (a whole line), if any.
@@ -558,36 +585,39 @@ TEST_CASE("an abstract notify socket receives READY=1 and STOPPING=1") {
 TEST_CASE("watchdog pings come every half of WATCHDOG_USEC from the primary's loop and stop "
           "while that loop is blocked") {
   notify_socket notify(false);
-  ::setenv("WATCHDOG_USEC", "200000", 1); // a ping every 100 ms
+  ::setenv("WATCHDOG_USEC", "200000", 1); // a ping every 100 ms (unset by notify's end)
   ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
-  std::chrono::steady_clock::time_point free_from, blocked_from, blocked_to, end;
+  constexpr auto interval = 100ms;
+  std::size_t free_pings = 0, blocked_pings = 0;
+  std::chrono::steady_clock::duration free_time{};
+  bool resumed = false;
+  // Every mark is taken on the primary's loop (this coroutine runs on it), the only sender of
+  // pings: a ping between two marks was sent between them.
   run_pool(notify, 1, notify_options(1), [&](auto& supervisor) -> asio::awaitable<void> {
     co_await supervisor.async_wait_ready();
-    free_from = std::chrono::steady_clock::now();
-    co_await test::sleep(1000ms);
-    // The primary's loop blocks (this coroutine runs on it): no timer of it can fire.
-    blocked_from = std::chrono::steady_clock::now();
+    const auto free_from = std::chrono::steady_clock::now();
+    const auto free_mark = notify.drain();
+    // Pings come while the loop runs (the limit only guards against a hang)...
+    CHECK(co_await test::eventually([&] { return notify.pings(free_mark) >= 6; }, 30s));
+    const auto free_end_mark = notify.drain();
+    free_time = std::chrono::steady_clock::now() - free_from;
+    free_pings = notify.pings(free_mark, free_end_mark);
+    // ...none while it is blocked...
+    const auto blocked_mark = notify.drain();
     std::this_thread::sleep_for(1500ms);
-    blocked_to = std::chrono::steady_clock::now();
-    co_await test::sleep(600ms);
-    end = std::chrono::steady_clock::now();
+    const auto blocked_end_mark = notify.drain();
+    blocked_pings = notify.pings(blocked_mark, blocked_end_mark);
+    // ...and they resume with it.
+    resumed = co_await test::eventually([&] { return notify.pings(blocked_end_mark) >= 2; }, 30s);
   });
-  int free_pings = 0, blocked_pings = 0, later_pings = 0;
-  for (const auto& d : notify.received()) {
-    if (d.text != "WATCHDOG=1\n")
-      continue;
-    if (d.at >= free_from && d.at < blocked_from)
-      ++free_pings;
-    // (a ping sent just before the block may be read a little after it began)
-    if (d.at > blocked_from + 300ms && d.at < blocked_to)
-      ++blocked_pings;
-    if (d.at > blocked_to && d.at <= end)
-      ++later_pings;
-  }
-  CHECK_MESSAGE(free_pings >= 4, notify.dump());  // about 10 in the free second
-  CHECK_MESSAGE(free_pings <= 12, notify.dump()); // not more often than every 100 ms
+  // Never more often than every interval: a timer re-armed after each ping fires at most once
+  // an interval, so however slowly this machine ran, the free stretch holds no more than this.
+  const auto most = static_cast<std::size_t>(free_time / interval) + 1;
+  CHECK_MESSAGE(free_pings >= 6, notify.dump());
+  CHECK_MESSAGE(free_pings <= most,
+                free_pings << " pings in " << free_time / 1ms << " ms: " << notify.dump());
   CHECK_MESSAGE(blocked_pings == 0, notify.dump());
-  CHECK_MESSAGE(later_pings >= 2, notify.dump()); // they resume with the loop
+  CHECK_MESSAGE(resumed, notify.dump());
 }
 
 TEST_CASE("no watchdog ping is sent when WATCHDOG_PID names another process") {
