@@ -551,19 +551,23 @@ TEST_CASE("in a cgroup with a quota of half a CPU the supervisor's default pool 
   CHECK(primary.wait_line("pool ", 0ms) == std::optional<std::string>("1"));
 }
 
-TEST_CASE("in a cgroup with a quota of one and a half CPUs the default pool is two workers, if "
-          "the machine has two") {
+TEST_CASE("in a cgroup with a quota of one and a half CPUs the default pool is two workers") {
   if (auto reason = quota_cgroup::cannot_make()) {
     test::skip(*reason);
     return;
   }
   // The machine's CPUs as the mask allows them; any quota of this test's own cgroup does not
-  // count (the new cgroup is a child of the root).
+  // count (the new cgroup is a child of the root). On one CPU the quota could not show: 1 is
+  // what any answer would be lowered to (the fake trees of the decisions suite cover that case).
   cpu_set_t mask;
   CPU_ZERO(&mask);
   REQUIRE(::sched_getaffinity(0, sizeof mask, &mask) == 0);
   const auto cpus = std::min(static_cast<long>(CPU_COUNT(&mask)), ::sysconf(_SC_NPROCESSORS_ONLN));
-  const std::string expected = std::to_string(std::min(2L, cpus));
+  if (cpus < 2) {
+    test::skip("needs 2 CPUs or more (the quota rounds up to 2)");
+    return;
+  }
+  const std::string expected = "2";
   quota_cgroup cgroup(150000);
   test::program primary(test::strings(test::self_executable(), "--worker-scenario", "quota-primary",
                                       cgroup.procs()));

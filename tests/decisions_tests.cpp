@@ -127,6 +127,9 @@ unsigned host_cpus() {
   return std::max(cpus, 1u);
 }
 
+// The CPUs of the machine a fake cgroup tree stands on (more than any quota below gives).
+constexpr unsigned fake_machine_cpus = 8;
+
 // A fake cgroup tree in a fresh temporary folder: a membership file standing for
 // /proc/self/cgroup, cpu.max files (v2) or CFS quota files under a hierarchy's folder (v1)
 // under a folder standing for /sys/fs/cgroup, and, when a test writes one, a file standing for
@@ -168,10 +171,14 @@ public:
   // Writes the file standing for /proc/self/mountinfo (without it, none is read).
   void mountinfo(const std::string& text) const { write(folder_ / "mountinfo", text); }
 
+  // The tree's files, on a machine of `fake_machine_cpus` CPUs that the process's mask all
+  // allows: a quota's effect shows whatever this machine's size.
   cocluster::cpu_limit_sources sources() const {
     return cocluster::cpu_limit_sources{.mountinfo = folder_ / "mountinfo",
                                         .cgroup_root = folder_ / "mount",
-                                        .self_cgroup = folder_ / "self_cgroup"};
+                                        .self_cgroup = folder_ / "self_cgroup",
+                                        .online_cpus = fake_machine_cpus,
+                                        .mask_cpus = fake_machine_cpus};
   }
 
   const std::filesystem::path& folder() const noexcept { return folder_; }
@@ -863,7 +870,7 @@ TEST_CASE("available_cpus lowers the CPUs to the process's cgroup quota, rounded
   {
     fake_cgroups tree("0::/a/b");
     tree.cpu_max("/a/b", "150000 100000\n");
-    CHECK(cocluster::available_cpus(tree.sources()) == std::min(2u, host_cpus()));
+    CHECK(cocluster::available_cpus(tree.sources()) == 2);
   }
   {
     fake_cgroups tree("1:name=systemd:/a\n0::/a/b\n");
@@ -895,7 +902,7 @@ TEST_CASE("available_cpus takes the smallest quota on the way from the process's
     fake_cgroups tree("0::/a/b");
     tree.cpu_max("/a/b", "6400000 100000\n");
     tree.cpu_max("/a", "max 100000\n");
-    CHECK(cocluster::available_cpus(tree.sources()) == host_cpus());
+    CHECK(cocluster::available_cpus(tree.sources()) == fake_machine_cpus);
   }
 }
 
@@ -905,7 +912,7 @@ TEST_CASE("available_cpus reads only the namespace's root for a cgroup outside i
     fake_cgroups tree("0::/../x\n");
     std::filesystem::create_directories(tree.folder() / "x");
     std::ofstream(tree.folder() / "x" / "cpu.max") << "50000 100000\n";
-    CHECK(cocluster::available_cpus(tree.sources()) == host_cpus());
+    CHECK(cocluster::available_cpus(tree.sources()) == fake_machine_cpus);
   }
   { // the root's quota still counts
     fake_cgroups tree("0::/../x\n");
@@ -930,7 +937,7 @@ TEST_CASE("available_cpus reads a cgroup v1 CFS quota in the cpu controller's hi
   { // the period counts: 300000 over 200000 is 1.5 CPUs, 2 rounded up
     fake_cgroups tree("4:cpu,cpuacct:/a\n");
     tree.cfs("cpu,cpuacct", "/a", "300000\n", "200000\n");
-    CHECK(cocluster::available_cpus(tree.sources()) == std::min(2u, host_cpus()));
+    CHECK(cocluster::available_cpus(tree.sources()) == 2);
   }
 }
 
@@ -942,7 +949,7 @@ TEST_CASE("available_cpus finds the cgroup v1 hierarchy under cpu when the contr
 }
 
 TEST_CASE("available_cpus takes the smaller of the v1 and v2 quotas on a hybrid system") {
-  { // (on a machine of 2 CPUs or more)
+  {
     fake_cgroups tree("4:cpu,cpuacct:/a\n0::/a\n");
     tree.cfs("cpu,cpuacct", "/a", "50000\n", "100000\n");
     tree.cpu_max("/a", "150000 100000\n");
@@ -993,7 +1000,7 @@ TEST_CASE("available_cpus reads cgroup v2 where mountinfo says it is mounted") {
 
 TEST_CASE("available_cpus finds no limit in max or -1, in missing quota files, or for a process "
           "in cgroup v1 whose quota is in cpu.max only") {
-  const unsigned all = host_cpus();
+  const unsigned all = fake_machine_cpus;
   {
     fake_cgroups tree("0::/a/b");
     tree.cpu_max("/a/b", "max 100000\n");
@@ -1029,6 +1036,18 @@ TEST_CASE("available_cpus finds no limit in max or -1, in missing quota files, o
     sources.self_cgroup = tree.folder() / "no-such-file";
     CHECK(cocluster::available_cpus(sources) == all);
   }
+}
+
+TEST_CASE("available_cpus without a quota is the mask's CPUs, never more than the machine's "
+          "online ones") {
+  fake_cgroups tree("0::/a\n"); // no cpu.max anywhere
+  auto sources = tree.sources();
+  sources.online_cpus = 8;
+  sources.mask_cpus = 3;
+  CHECK(cocluster::available_cpus(sources) == 3);
+  sources.online_cpus = 4;
+  sources.mask_cpus = 6;
+  CHECK(cocluster::available_cpus(sources) == 4);
 }
 
 TEST_CASE("available_cpus of the real process is at least 1 and no more than its mask and the "

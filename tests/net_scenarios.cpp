@@ -1,6 +1,7 @@
 // Worker scenarios for the shared-port tests.
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -76,8 +77,22 @@ asio::awaitable<void> accept_loop(Server server, int id, std::shared_ptr<serve_s
   }
 }
 
-cocluster::tcp_listen_options tcp_options(const std::map<std::string, std::string>& o) {
-  cocluster::tcp_listen_options options(o.count("port") ? std::stoi(o.at("port")) : 0);
+// The options of the server at `index` (from 0) among those a worker listens on: its port is
+// the index-th of `ports` (comma-separated) when that is given, else `port`, else 0.
+cocluster::tcp_listen_options tcp_options(const std::map<std::string, std::string>& o,
+                                          std::size_t index = 0) {
+  int port = o.count("port") ? std::stoi(o.at("port")) : 0;
+  if (o.count("ports")) {
+    std::vector<int> ports;
+    std::string list = o.at("ports");
+    for (std::size_t start = 0; start <= list.size();) {
+      const auto comma = std::min(list.find(',', start), list.size());
+      ports.push_back(std::stoi(list.substr(start, comma - start)));
+      start = comma + 1;
+    }
+    port = ports.at(index);
+  }
+  cocluster::tcp_listen_options options(port);
   if (o.count("host"))
     options.with_host(o.at("host"));
   if (o.count("max"))
@@ -93,8 +108,8 @@ cocluster::tcp_listen_options tcp_options(const std::map<std::string, std::strin
 
 } // namespace
 
-// A configurable server. Options (key=value): kind=tcp|unix, port, host, path, servers (how
-// many), max (max_connections), exclusive, ipv6only, hold (keep connections open, answering each
+// A configurable server. Options (key=value): kind=tcp|unix, port, ports (one a server,
+// comma-separated), host, path, servers (how many), max (max_connections), exclusive, ipv6only, hold (keep connections open, answering each
 // line, until the client closes), hoard (listen but never accept), tell-stop (send
 // {"stopped_accepting": port} when a server's accepting ends, e.g. when disconnect closed it).
 // It reports {"ports": [...]} once listening, and obeys: "close" (close all servers),
@@ -136,7 +151,7 @@ WORKER_SCENARIO("serve") {
                 options.with_max_connections(std::stoul(o.at("max")));
               local.push_back(co_await cluster.listen(options));
             } else {
-              tcp.push_back(co_await cluster.listen(tcp_options(o)));
+              tcp.push_back(co_await cluster.listen(tcp_options(o, tcp.size())));
             }
           }
           for (auto& server : tcp)
@@ -307,8 +322,10 @@ WORKER_SCENARIO("client-of") {
 }
 
 // Binds UDP port 0 through the primary, reports the port, and answers every datagram with its
-// worker id [dgram-1].
+// worker id [dgram-1]; with the argument "once", it answers only its first datagram and reads
+// none after it (it stays connected until a message comes).
 WORKER_SCENARIO("udp-echo") {
+  const bool once = !args.empty() && args.at(0) == "once";
   asio::io_context io;
   cocluster::cluster<> cluster(io);
   asio::co_spawn(
@@ -319,6 +336,20 @@ WORKER_SCENARIO("udp-echo") {
         self.send(ports_report({socket.local_endpoint().port()}));
         const std::string id = std::to_string(self.id());
         auto messages = self.subscribe(cocluster::event::message);
+        if (once) {
+          using namespace asio::experimental::awaitable_operators;
+          constexpr auto tuple = cocluster::as_tuple(asio::use_awaitable);
+          char buffer[512];
+          asio::ip::udp::endpoint from;
+          auto got = co_await (socket.async_receive_from(asio::buffer(buffer), from, tuple) ||
+                               messages.async_receive(tuple));
+          if (got.index() == 1 || std::get<0>(std::get<0>(got)))
+            co_return;
+          co_await socket.async_send_to(asio::buffer(id), from, tuple);
+          socket.close(); // no more datagrams for this worker
+          co_await messages.async_receive(tuple);
+          co_return;
+        }
         // Any message (or the end of the channel) stops the worker.
         co_await test::answer_datagrams(socket, messages, [&](const std::string&) { return id; });
       },

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -19,6 +20,7 @@
 
 #include <cocluster/detail/async/oneshot_event.hpp>
 
+#include "support/env.hpp"
 #include "support/exits.hpp"
 #include "support/fds.hpp"
 #include "support/net.hpp"
@@ -170,6 +172,23 @@ std::size_t sockets_of(pid_t pid) {
     if (target.rfind("socket:", 0) == 0)
       ++n;
   return n;
+}
+
+// The sockets listening on 127.0.0.1:port (LISTEN lines of /proc/net/tcp): one for a shared
+// socket, whatever the number of workers holding it; one per worker under reuse_port.
+int listening_sockets(int port) {
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line); // the header
+  int count = 0;
+  while (std::getline(in, line)) {
+    unsigned local_address = 0, local_port = 0, state = 0;
+    if (std::sscanf(line.c_str(), " %*d: %x:%x %*x:%*x %x", &local_address, &local_port, &state) ==
+            3 &&
+        state == 0x0A && static_cast<int>(local_port) == port)
+      ++count;
+  }
+  return count;
 }
 
 // What happened, in order: "a, b, c" (readable in a failed check).
@@ -623,35 +642,31 @@ TEST_CASE("a disconnected worker lives as long as its own outgoing connection [w
 
 TEST_CASE("eight workers with two servers each answer on both ports, and a second run reuses the "
           "ports [disconnect]") {
-  const std::string port_a = std::to_string(test::free_port());
-  const std::string port_b = std::to_string(test::free_port());
+  const int port_a = test::free_port();
+  const int port_b = test::free_port();
   asio::io_context io;
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
   test::run(io, [&]() -> asio::awaitable<void> {
     for (int round = 0; round < 2; ++round) {
       CAPTURE(round);
-      // Two explicit ports per worker: the same ports in both rounds.
-      cluster.setup_primary(test::scenario("serve",
-                                           test::strings("host=127.0.0.1", "port=" + port_a)));
-      std::vector<cocluster::cluster<>::worker_type> workers;
-      for (int i = 0; i < 8; ++i)
-        workers.push_back(cluster.fork());
-      for (auto& worker : workers)
-        co_await worker.listening();
-      cluster.setup_primary(test::scenario("serve",
-                                           test::strings("host=127.0.0.1", "port=" + port_b)));
-      for (int i = 0; i < 8; ++i)
-        workers.push_back(cluster.fork());
-      for (std::size_t i = 8; i < workers.size(); ++i)
-        co_await workers[i].listening();
-      std::set<int> on_a, on_b;
-      for (std::size_t i = 0; i < workers.size(); ++i)
-        (i < 8 ? on_a : on_b).insert(workers[i].id());
-      const auto a = co_await test::ask(std::stoi(port_a), "a");
-      const auto b = co_await test::ask(std::stoi(port_b), "b");
-      CHECK(on_a.count(test::answered_by(a)) == 1);
-      CHECK(on_b.count(test::answered_by(b)) == 1);
+      // Every worker listens on both explicit ports: the same ports in both rounds.
+      auto servers = co_await fork_servers(cluster, 8,
+                                           test::strings("host=127.0.0.1", "servers=2",
+                                                         "ports=" + std::to_string(port_a) + "," +
+                                                             std::to_string(port_b)));
+      const std::vector<int> both{port_a, port_b};
+      for (const auto& entry : servers)
+        CHECK(entry.second == both);
+      // Round-robin gives eight connections in a row to the eight workers in turn: on each
+      // port, each worker answers one.
+      for (const int port : both) {
+        CAPTURE(port);
+        std::set<int> answered;
+        for (int i = 0; i < 8; ++i)
+          answered.insert(test::answered_by(co_await test::ask(port, "x")));
+        CHECK(answered == ids_of(servers));
+      }
       co_await cluster.disconnect();
       CHECK(cluster.workers().empty());
     }
@@ -694,7 +709,9 @@ TEST_CASE("workers bound to one UDP port share its datagrams [dgram-1]") {
   asio::io_context io;
   cocluster::cluster<> cluster(io);
   test::exit_watch exits(cluster);
-  cluster.setup_primary(test::scenario("udp-echo"));
+  // Each worker answers one datagram and reads none after: every datagram sent to the port
+  // after a worker's answer can only reach one of the others.
+  cluster.setup_primary(test::scenario("udp-echo", test::strings("once")));
   test::run(io, [&]() -> asio::awaitable<void> {
     std::vector<cocluster::cluster<>::worker_type> workers;
     std::vector<cocluster::event_stream<nlohmann::json>> streams;
@@ -713,17 +730,17 @@ TEST_CASE("workers bound to one UDP port share its datagrams [dgram-1]") {
     asio::ip::udp::socket client(io, {asio::ip::make_address("127.0.0.1"), 0});
     const asio::ip::udp::endpoint target(asio::ip::make_address("127.0.0.1"),
                                          static_cast<unsigned short>(*ports.begin()));
-    int answers = 0;
-    for (int i = 0; i < 40; ++i) {
+    std::set<int> answered;
+    for (std::size_t i = 0; i < workers.size(); ++i) {
       co_await client.async_send_to(asio::buffer("ping", 4), target, asio::use_awaitable);
       char reply[16];
       asio::ip::udp::endpoint from;
       const auto n = co_await client.async_receive_from(asio::buffer(reply), from,
                                                         asio::use_awaitable);
-      if (ids.count(std::stoi(std::string(reply, n))) == 1)
-        ++answers;
+      answered.insert(std::stoi(std::string(reply, n)));
     }
-    CHECK(answers == 40);
+    // One datagram each: every worker read from the one port.
+    CHECK(answered == ids);
     for (auto& worker : workers)
       worker.send(std::string("stop"));
     co_await cluster.disconnect();
@@ -1347,26 +1364,25 @@ TEST_CASE("the README's custom policy gives each connection to the worker with t
 }
 
 TEST_CASE("the distribution can be chosen at run time and is fixed at the first fork") {
-  ::setenv("NODE_CLUSTER_SCHED_POLICY", "none", 1);
-  {
-    asio::io_context io;
-    cocluster::cluster<> cluster(io);
-    test::exit_watch exits(cluster);
-    CHECK(cluster.distribution() == cocluster::distribution::shared_socket);
-    cluster.set_distribution(cocluster::distribution::reuse_port);
-    CHECK(cluster.distribution() == cocluster::distribution::reuse_port);
-    test::run(io, [&]() -> asio::awaitable<void> {
-      auto servers = co_await fork_servers(cluster, 2, test::strings("host=127.0.0.1"));
-      CHECK(servers[0].second == servers[1].second);
-      const auto reply = co_await test::ask(servers[0].second[0], "x");
-      CHECK(ids_of(servers).count(test::answered_by(reply)) == 1);
-      co_await cluster.disconnect();
-      co_await exits.check();
-    });
-    CHECK_THROWS_AS(cluster.set_distribution(cocluster::distribution::primary_accepts),
-                    std::logic_error);
-  }
-  ::unsetenv("NODE_CLUSTER_SCHED_POLICY");
+  const test::scoped_env policy("NODE_CLUSTER_SCHED_POLICY", "none"); // (put back at the end)
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  CHECK(cluster.distribution() == cocluster::distribution::shared_socket);
+  cluster.set_distribution(cocluster::distribution::reuse_port);
+  CHECK(cluster.distribution() == cocluster::distribution::reuse_port);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto servers = co_await fork_servers(cluster, 2, test::strings("host=127.0.0.1"));
+    CHECK(servers[0].second == servers[1].second);
+    // reuse_port, not the variable's shared socket: each worker listens on a socket of its own.
+    CHECK(listening_sockets(servers[0].second[0]) == 2);
+    const auto reply = co_await test::ask(servers[0].second[0], "x");
+    CHECK(ids_of(servers).count(test::answered_by(reply)) == 1);
+    co_await cluster.disconnect();
+    co_await exits.check();
+  });
+  CHECK_THROWS_AS(cluster.set_distribution(cocluster::distribution::primary_accepts),
+                  std::logic_error);
 }
 
 TEST_SUITE_END();

@@ -579,7 +579,11 @@ TEST_CASE("an abstract notify socket receives READY=1 and STOPPING=1") {
     co_await supervisor.async_wait_ready();
     CHECK(co_await test::eventually([&] { return notify.find("READY=1").has_value(); }));
   });
-  CHECK(notify.find("READY=1") < notify.find("STOPPING=1"));
+  const auto ready = notify.find("READY=1");
+  const auto stopping = notify.find("STOPPING=1");
+  REQUIRE_MESSAGE(ready.has_value(), notify.dump());
+  REQUIRE_MESSAGE(stopping.has_value(), notify.dump());
+  CHECK(*ready < *stopping);
 }
 
 TEST_CASE("watchdog pings come every half of WATCHDOG_USEC from the primary's loop and stop "

@@ -65,6 +65,11 @@ struct cpu_limit_sources {
   std::filesystem::path cgroup_root = "/sys/fs/cgroup";
   /// This process's cgroup membership.
   std::filesystem::path self_cgroup = "/proc/self/cgroup";
+  /// The machine's online CPUs; unset: `sysconf(_SC_NPROCESSORS_ONLN)`. Tests set it (and
+  /// `mask_cpus`) to known numbers, so that a quota's effect shows on a machine of any size.
+  std::optional<unsigned> online_cpus{};
+  /// The CPUs of this process's affinity mask; unset: `sched_getaffinity`.
+  std::optional<unsigned> mask_cpus{};
 };
 
 /// The CPUs this process may use: those of its affinity mask (`sched_getaffinity`, what
@@ -78,13 +83,18 @@ struct cpu_limit_sources {
 /// it, under `/sys/fs/cgroup` (`cpu,cpuacct` or `cpu` for v1). Never more than the machine's
 /// online CPUs, at least 1. Node's `availableParallelism()` reads the mask only.
 inline unsigned available_cpus(const cpu_limit_sources& sources = {}) {
-  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  const long online = sources.online_cpus ? static_cast<long>(*sources.online_cpus)
+                                          : ::sysconf(_SC_NPROCESSORS_ONLN);
   const unsigned machine = online > 0 ? static_cast<unsigned>(online) : 1u;
   unsigned affinity = 0;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    affinity = static_cast<unsigned>(CPU_COUNT(&set));
+  if (sources.mask_cpus) {
+    affinity = *sources.mask_cpus;
+  } else {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0)
+      affinity = static_cast<unsigned>(CPU_COUNT(&set));
+  }
 
   std::optional<double> quota;
   auto lower_to = [&](std::optional<double> level) {
