@@ -20,18 +20,9 @@ namespace http_cluster {
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 
-// The metrics port (--metrics-port): GET /metrics answers the supervisor's metrics snapshot in
-// Prometheus's text format; with --health, GET /healthz and GET /readyz answer the probes
-// (cocluster::health decides what); anything else is 404. One request per connection.
-
-// The target of a GET request head ("GET /readyz HTTP/1.1" gives "/readyz"), or empty.
-inline std::string_view get_target(std::string_view head) {
-  if (!head.starts_with("GET "))
-    return {};
-  head.remove_prefix(4);
-  return head.substr(0, head.find_first_of(" \r\n"));
-}
-
+// The metrics port (--metrics-port): one request per connection, answered by the library
+// (cocluster::async_admin_answer): GET /metrics, and with --health GET /healthz and /readyz;
+// 404 for other paths, 405 for other methods.
 template <class Supervisor>
 asio::awaitable<void> answer_metrics(Supervisor& supervisor, asio::ip::tcp::socket socket,
                                      const command_line& options) {
@@ -46,32 +37,15 @@ asio::awaitable<void> answer_metrics(Supervisor& supervisor, asio::ip::tcp::sock
       co_return;
     in.append(buffer, std::get<1>(std::get<0>(result)));
   }
-  std::string status = "200 OK", type(cocluster::prometheus_content_type), body;
-  const std::string_view target = get_target(in);
-  const auto probe = options.health ? cocluster::health::probe_of(target) : std::nullopt;
-  if (target == "/metrics" || target.starts_with("/metrics?")) {
-    auto [ec, snapshot] = co_await supervisor.async_metrics(as_tuple);
-    body = cocluster::to_prometheus_text(snapshot);
-  } else if (probe) {
-    // Answered from the primary's loop: while it runs, and only then, /healthz says so.
-    cocluster::health::pool_state pool;
-    pool.ready = supervisor.ready_count();
-    pool.size = supervisor.size();
-    pool.min_ready = options.min_ready.value_or(1);
-    pool.stopping = supervisor.is_stopping();
-    const auto answer = cocluster::health::answer_for(*probe, pool);
-    status = std::to_string(answer.status) + " " + answer.reason;
-    type = "text/plain";
-    body = answer.body;
-  } else {
-    status = "404 Not Found";
-    type = "text/plain";
-    body = options.health ? "try GET /metrics, /healthz or /readyz\n" : "try GET /metrics\n";
-  }
-  std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
-                         "\r\nContent-Length: " + std::to_string(body.size()) +
-                         "\r\nConnection: close\r\n\r\n" + body;
-  co_await asio::async_write(socket, asio::buffer(response), as_tuple);
+  const auto request = cocluster::admin::request_line_of(in);
+  if (!request)
+    co_return; // (not HTTP)
+  cocluster::admin::paths which;
+  which.health = options.health;
+  which.min_ready = options.min_ready.value_or(1);
+  auto [ec, answer] = co_await cocluster::async_admin_answer(supervisor, request->first,
+                                                             request->second, which, as_tuple);
+  co_await asio::async_write(socket, asio::buffer(cocluster::admin::to_http(answer)), as_tuple);
   cocluster::error_code ignored;
   socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
 }

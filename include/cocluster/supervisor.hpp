@@ -21,6 +21,7 @@
 #include "cocluster/supervision/crash_loop_guard.hpp"
 #include "cocluster/supervision/health.hpp"
 #include "cocluster/supervision/restart_backoff.hpp"
+#include "cocluster/supervisor/admin_answer.hpp"
 #include "cocluster/supervisor/available_cpus.hpp"
 #include "cocluster/supervisor/events.hpp"
 #include "cocluster/supervisor/options.hpp"
