@@ -19,6 +19,8 @@ namespace cocluster::js {
 class array_buffer final : public node_base {
 public:
   /// An ArrayBuffer holding `contents`.
+  /// @param contents the bytes, moved in; its size is the buffer's `byteLength` (empty: a
+  ///   zero-length buffer).
   explicit array_buffer(std::vector<std::uint8_t> contents = {}) noexcept
       : node_base(value_kind::array_buffer), bytes(std::move(contents)) {}
   // Gives large contents back to the decoder's cache (see detail::v8::byte_pool).

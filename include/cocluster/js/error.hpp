@@ -20,7 +20,9 @@ namespace cocluster::js {
 /// `cause`. Other properties are not carried by V8.
 class error final : public node_base {
 public:
-  /// An Error of `error_name` (see `value::error`).
+  /// An Error of `error_name` (see `value::error`), with no message, stack or cause yet.
+  /// @param error_name the prototype's name: Error, EvalError, RangeError, ReferenceError,
+  ///   SyntaxError, TypeError or URIError; any other name is kept here but travels as Error.
   explicit error(std::string error_name = "Error") noexcept
       : node_base(value_kind::error), name(std::move(error_name)) {}
   ~error();

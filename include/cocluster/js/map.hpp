@@ -26,16 +26,25 @@ public:
   map() noexcept : node_base(value_kind::map) {}
   ~map();
   /// The value stored under `key`, or null.
+  /// @param key the key looked for, compared with SameValueZero (NaN finds NaN, +0 finds -0, a
+  ///   node only itself).
+  /// @return a pointer to the entry's value, valid until the Map changes; null when absent.
   value* find(const value& key) noexcept {
     entry* found = find_first([&key](const entry& e) { return same_value_zero(e.first, key); });
     return found != nullptr ? &found->second : nullptr;
   }
   /// The value stored under `key`, or null.
+  /// @param key the key looked for, compared with SameValueZero.
+  /// @return a pointer to the entry's value, valid until the Map changes; null when absent.
   const value* find(const value& key) const noexcept { return const_cast<map*>(this)->find(key); }
   /// True when `key` is present.
+  /// @param key the key looked for, compared with SameValueZero.
+  /// @return whether the Map has an entry for it.
   bool contains(const value& key) const noexcept { return find(key) != nullptr; }
   /// `Map.prototype.set`: replaces the value of an existing key, or appends (a -0 key is
   /// stored as +0, as JavaScript does).
+  /// @param key the entry's key (moved in); an existing entry keeps its place in the order.
+  /// @param v its new value (moved in).
   void set(value key, value v) {
     if (value* existing = find(key))
       *existing = std::move(v);
@@ -43,12 +52,16 @@ public:
       items_.emplace_back(positive_zero(std::move(key)), std::move(v));
   }
   /// The value of `key`, appended as `undefined` when missing.
+  /// @param key the key looked for, compared with SameValueZero; copied in when appended.
+  /// @return the entry's value, valid until the Map changes.
   value& operator[](const value& key) {
     if (value* existing = find(key))
       return *existing;
     return items_.emplace_back(positive_zero(key), value()).second;
   }
   /// Removes `key`; returns true when it was present.
+  /// @param key the key to remove, compared with SameValueZero.
+  /// @return true when its entry was there and is now gone; false when absent.
   bool erase(const value& key) {
     return erase_first([&key](const entry& e) { return same_value_zero(e.first, key); });
   }

@@ -20,12 +20,15 @@ namespace cocluster::js {
 class node_base {
 public:
   /// The kind of value this node is.
+  /// @return the kind given at construction (`value_kind::array` for a `js::array`, ...); it
+  ///   never changes.
   value_kind kind() const noexcept { return kind_; }
   node_base(const node_base&) = delete;
   node_base& operator=(const node_base&) = delete;
 
 protected:
   /// A node of kind `kind`.
+  /// @param kind the kind this node's class stands for, set by each node class.
   explicit node_base(value_kind kind) noexcept : kind_(kind) {}
   ~node_base() = default;
 

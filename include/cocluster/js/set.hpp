@@ -28,11 +28,16 @@ public:
   set() noexcept : node_base(value_kind::set) {}
   ~set();
   /// True when `item` is present.
+  /// @param item the value looked for, compared with SameValueZero (NaN finds NaN, +0 finds -0,
+  ///   a node only itself).
+  /// @return whether the Set holds it.
   bool contains(const value& item) const noexcept {
     return const_cast<set*>(this)->find_first(same_as(item)) != nullptr;
   }
   /// `Set.prototype.add`: appends `item` unless present (-0 as +0, as JavaScript does);
   /// returns true when appended.
+  /// @param item the value to add (moved in).
+  /// @return true when appended; false when already present (the Set is then unchanged).
   bool add(value item) {
     if (contains(item))
       return false;
@@ -40,6 +45,8 @@ public:
     return true;
   }
   /// Removes `item`; returns true when it was present.
+  /// @param item the value to remove, compared with SameValueZero.
+  /// @return true when it was present and is now gone; false when absent.
   bool erase(const value& item) { return erase_first(same_as(item)); }
 
 private:

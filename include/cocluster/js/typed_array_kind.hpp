@@ -29,6 +29,8 @@ enum class typed_array_kind : std::uint8_t {
 };
 
 /// Bytes per element of a typed array kind (1 for DataView and Buffer).
+/// @param kind the view's element type.
+/// @return 1, 2, 4 or 8; 1 also for a value outside the enumeration.
 inline std::size_t element_size(typed_array_kind kind) noexcept {
   switch (kind) {
   case typed_array_kind::int16:
@@ -44,6 +46,8 @@ inline std::size_t element_size(typed_array_kind kind) noexcept {
 }
 
 /// The JavaScript constructor name of a typed array kind (`"Int16Array"`, `"Buffer"`, ...).
+/// @param kind the view's element type.
+/// @return the name, a static string; `"TypedArray"` for a value outside the enumeration.
 inline std::string_view type_name(typed_array_kind kind) noexcept {
   switch (kind) {
   case typed_array_kind::int8: return "Int8Array";

@@ -137,6 +137,10 @@ private:
 /// labels `worker` (the id) and `pid`. The README's "Metrics" section lists every family. A
 /// value that is unknown (a Node worker's open connections, the usage of a process that has
 /// exited) has no sample.
+/// @param snapshot the pool's metrics, as `supervisor::async_metrics` or
+/// `cluster::async_metrics` deliver them.
+/// @return the exposition's text: `# HELP` and `# TYPE` lines and the samples of each family,
+/// each line ended by a newline, ready to be the body of a `GET /metrics` answer.
 inline std::string to_prometheus_text(const cluster_metrics& snapshot) {
   using detail::prometheus::format_time;
   using detail::prometheus::format_value;

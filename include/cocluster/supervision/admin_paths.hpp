@@ -41,6 +41,10 @@ struct paths {
 
 /// The request line's method and target of a request head ("GET /readyz HTTP/1.1" gives
 /// {"GET", "/readyz"}), or nothing when the head has no request line.
+/// @param head the request's bytes as read so far; only its first line (up to a CR or LF, or
+/// all of it without one) is looked at.
+/// @return views into `head` of the method and the target, or `std::nullopt` when the first line
+/// has no space after a non-empty method, or no target after it.
 inline std::optional<std::pair<std::string_view, std::string_view>> request_line_of(
     std::string_view head) {
   const auto line = head.substr(0, head.find_first_of("\r\n"));
@@ -56,6 +60,9 @@ inline std::optional<std::pair<std::string_view, std::string_view>> request_line
 
 /// Whether `target` asks for the metrics: its path is exactly `/metrics` (a query string is
 /// allowed).
+/// @param target a request target ("/metrics?name[]=x").
+/// @return true for `/metrics` with or without a query; false for anything else (`/metrics/`,
+/// `/Metrics`).
 inline bool is_metrics_target(std::string_view target) {
   return target.substr(0, target.find('?')) == "/metrics";
 }
@@ -68,6 +75,7 @@ inline bool is_metrics_target(std::string_view target) {
 /// @param which the paths that answer.
 /// @param pool the ready workers, the pool size and whether it stops (its `min_ready` is
 /// `which`'s).
+/// @return the answer, or `std::nullopt` for a GET of the metrics, which the caller answers.
 inline std::optional<response> answer_without_metrics(std::string_view method,
                                                       std::string_view target, const paths& which,
                                                       const health::pool_state& pool) {
@@ -87,6 +95,8 @@ inline std::optional<response> answer_without_metrics(std::string_view method,
 
 /// The HTTP/1.1 bytes of `answer`, with its length and `Connection: close`.
 /// @param answer what to send.
+/// @return the status line, `Content-Type`, `Content-Length` (of the body) and
+/// `Connection: close` headers, a blank line and the body: ready to write, then close.
 inline std::string to_http(const response& answer) {
   return "HTTP/1.1 " + std::to_string(answer.status) + " " + answer.reason +
          "\r\nContent-Type: " + answer.content_type +

@@ -46,6 +46,8 @@ struct answer {
 
 /// The probe that a request target asks for: its path is exactly `/healthz` or `/readyz` (a
 /// query string is allowed); anything else is none.
+/// @param target the request's target ("/readyz?verbose").
+/// @return the probe, or `std::nullopt` for any other path.
 inline std::optional<probe> probe_of(std::string_view target) {
   const auto path = target.substr(0, target.find('?'));
   if (path == "/healthz")
@@ -56,12 +58,18 @@ inline std::optional<probe> probe_of(std::string_view target) {
 }
 
 /// True when the pool takes traffic: at least `min_ready` workers ready, and no stop begun.
+/// @param pool the counts and stop flag at the time of the probe.
+/// @return whether `/readyz` answers 200.
 inline bool is_ready(const pool_state& pool) {
   return !pool.stopping && pool.ready >= pool.min_ready;
 }
 
 /// The answer to `which` for `pool`: liveness is always 200; readiness is 200 when `is_ready`,
 /// 503 otherwise, with the counts in the body either way.
+/// @param which the probe asked for (from `probe_of`).
+/// @param pool the pool's state; read only for `probe::readiness`.
+/// @return the status, reason and a one-line body ("ready: 3 of 4 workers ready, at least 1
+/// needed").
 inline answer answer_for(probe which, const pool_state& pool) {
   if (which == probe::liveness)
     return {200, "OK", "alive\n"};

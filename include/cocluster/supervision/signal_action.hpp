@@ -28,7 +28,9 @@ inline constexpr int supervisor_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGTTIN, S
 /// @param signal the signal's number
 /// @param running whether the pool is running (a stopping pool only hears SIGTERM, SIGINT and
 ///        SIGHUP, which then answer themselves)
-/// @param pool_size the pool's size now
+/// @param pool_size the pool's size now (SIGTTOU does nothing at 1: a pool never shrinks to 0)
+/// @return the action to take; `signal_action::none` for a signal not in `supervisor_signals`
+///         (a SIGTTIN, SIGTTOU or SIGUSR2 too, while the pool is not running)
 inline signal_action signal_action_of(int signal, bool running, std::size_t pool_size) noexcept {
   if (signal == SIGTERM || signal == SIGINT)
     return signal_action::stop;

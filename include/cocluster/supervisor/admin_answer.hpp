@@ -28,7 +28,9 @@ namespace cocluster {
 /// @param method the request's method ("GET").
 /// @param target the request's target ("/metrics").
 /// @param which the paths that answer.
-/// @param token the completion token.
+/// @param token the completion token (`asio::use_awaitable` by default).
+/// @return whatever `token` makes of the operation (with `use_awaitable`, an awaitable of the
+/// `admin::response`).
 /// @par Completion Signature
 /// `void(error_code, admin::response)`: always success; the handler runs through its
 /// associated executor, never inside this call.

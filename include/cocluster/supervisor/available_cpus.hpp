@@ -82,6 +82,12 @@ struct cpu_limit_sources {
 /// translate the host's paths of a container that shares the host's cgroup namespace; without
 /// it, under `/sys/fs/cgroup` (`cpu,cpuacct` or `cpu` for v1). Never more than the machine's
 /// online CPUs, at least 1. Node's `availableParallelism()` reads the mask only.
+/// @param sources where the mounts, cgroup files and CPU counts are read; the defaults read
+/// this process's own (`/proc/self/...`, `/sys/fs/cgroup`). A file that cannot be read counts as
+/// no quota, never as an error.
+/// @return the number of workers that keeps every usable CPU busy and none oversubscribed: at
+/// least 1, at most the machine's online CPUs. It is the default of
+/// `supervisor_options::workers`.
 inline unsigned available_cpus(const cpu_limit_sources& sources = {}) {
   const long online = sources.online_cpus ? static_cast<long>(*sources.online_cpus)
                                           : ::sysconf(_SC_NPROCESSORS_ONLN);

@@ -55,6 +55,8 @@ BasicJson value::to_json() const {
 /// nlohmann::json's hook: `nlohmann::json j = v;` converts with `value::to_json`. (There is
 /// deliberately no `from_json(const json&, value&)`: it would make `value v = json(...)`
 /// ambiguous. Write `value v = j;` or `value::from_json(j)` rather than `j.get<value>()`.)
+/// @param json the JSON value written: replaced by `v` as `value::to_json` converts it.
+/// @param v the value converted.
 template <class BasicJson, class V>
   requires(detail::nlohmann_json_type<BasicJson> && std::same_as<V, value>)
 void to_json(BasicJson& json, const V& v) {

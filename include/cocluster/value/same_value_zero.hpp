@@ -26,6 +26,8 @@ inline bool same_value_zero(const value& a, const value& b) noexcept {
 namespace js {
 
 /// `v`, except that -0 becomes +0 (Map keys and Set values are normalized so).
+/// @param v any value; only a double -0 changes.
+/// @return `v` itself, or the double +0 in place of -0.
 inline value positive_zero(value v) {
   if (v.is_double() && v.as_double() == 0)
     return value(0.0);
