@@ -31,6 +31,8 @@ public:
   /// An empty array.
   array() noexcept : node_base(value_kind::array) {}
   /// A dense array of `items`.
+  /// @param items the elements, index 0 first, moved in; a hole among them (`value::hole()`)
+  ///   stays a hole. Throws `value_error` when there are more than `max_length`.
   explicit array(std::vector<value> items)
       : node_base(value_kind::array), items_(std::move(items)),
         length_(static_cast<std::uint32_t>(items_.size())) {
@@ -43,16 +45,22 @@ public:
   static constexpr std::size_t max_length = 0xFFFFFFFFu;
 
   /// The array's `length`.
+  /// @return one past the highest index set (holes counted), or what `resize` set.
   std::size_t size() const noexcept { return length_; }
   /// True when `length` is 0.
+  /// @return `size() == 0` (an array of holes only is not empty).
   bool empty() const noexcept { return length_ == 0; }
   /// True when element `index` is present (not a hole).
+  /// @param index the element's index; any value (beyond `size()`, false).
+  /// @return whether the element exists; an element that holds `undefined` does.
   bool has(std::size_t index) const noexcept {
     if (index < items_.size())
       return !items_[index].is_hole();
     return index <= 0xFFFFFFFEu && far_.count(static_cast<std::uint32_t>(index)) != 0;
   }
   /// Element `index`, or a hole.
+  /// @param index the element's index; any value.
+  /// @return the element, or a shared hole value (`is_hole()`) when absent or beyond `size()`.
   const value& operator[](std::size_t index) const noexcept {
     if (index < items_.size())
       return items_[index];
@@ -65,16 +73,23 @@ public:
   }
   /// Element `index`, created as `undefined` if absent (extending `length`). Throws
   /// `value_error` beyond index 2^32 - 2.
+  /// @param index the element's index, at most 2^32 - 2.
+  /// @return the element, valid until the array changes.
   value& operator[](std::size_t index);
   /// Element `index`; throws `value_error` when it is absent.
+  /// @param index the element's index.
+  /// @return the element (never a hole).
   const value& at(std::size_t index) const {
     if (!has(index))
       throw value_error("cocluster::value: no element " + std::to_string(index));
     return (*this)[index];
   }
   /// Appends `item` at index `length`.
+  /// @param item the new last element (moved in). Throws `value_error` when `length` is
+  ///   already `max_length`.
   void push_back(value item) { (*this)[length_] = std::move(item); }
   /// Sets `length`: elements at or beyond it are removed; growing adds holes.
+  /// @param length the new `length`, at most `max_length` (beyond it: `value_error`).
   void resize(std::size_t length);
   /// Removes every element and named property.
   void clear() noexcept {
@@ -84,6 +99,7 @@ public:
     properties_.clear();
   }
   /// Number of present elements (holes excluded).
+  /// @return how many indices `has()` is true for; at most `size()`.
   std::size_t count() const noexcept {
     std::size_t n = far_.size();
     for (const auto& item : items_)
@@ -91,6 +107,7 @@ public:
     return n;
   }
   /// True when no element is a hole.
+  /// @return whether every index below `size()` is present (true for an empty array).
   bool is_dense() const noexcept {
     if (!far_.empty() || items_.size() != length_)
       return false;
@@ -100,6 +117,8 @@ public:
     return true;
   }
   /// Calls `f(index, element)` for each present element, in index order.
+  /// @param f called as `f(std::size_t index, const value& element)`; it must not change the
+  ///   array.
   template <class F>
   void for_each(F&& f) const {
     for (std::size_t i = 0; i < items_.size(); ++i)
@@ -109,6 +128,8 @@ public:
       f(static_cast<std::size_t>(index), item);
   }
   /// Calls `f(index, element)` for each present element, in index order.
+  /// @param f called as `f(std::size_t index, value& element)`; it may change the elements,
+  ///   not add or remove them.
   template <class F>
   void for_each(F&& f) {
     for (std::size_t i = 0; i < items_.size(); ++i)
@@ -118,8 +139,10 @@ public:
       f(static_cast<std::size_t>(index), item);
   }
   /// Named (non-index) properties, such as `a.tag = 1` in JavaScript.
+  /// @return the array's own property list (array-index keys belong in the elements instead).
   property_map& properties() noexcept { return properties_; }
   /// Named (non-index) properties.
+  /// @return the array's own property list.
   const property_map& properties() const noexcept { return properties_; }
 
 private:

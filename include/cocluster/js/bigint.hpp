@@ -25,6 +25,7 @@ public:
   bigint() noexcept = default;
 
   /// The BigInt with value `v`.
+  /// @param v any 64-bit value, `INT64_MIN` included.
   explicit bigint(std::int64_t v) {
     if (v == 0)
       return;
@@ -34,6 +35,8 @@ public:
   }
 
   /// The BigInt with value `v`.
+  /// @param v any unsigned 64-bit value.
+  /// @return the non-negative BigInt `v` (one limb, none for 0).
   static bigint from_uint64(std::uint64_t v) {
     bigint b;
     if (v != 0)
@@ -43,6 +46,9 @@ public:
 
   /// The BigInt `(negative ? -1 : 1) * sum(limbs[i] * 2^(64 i))`; leading zero limbs are
   /// dropped and zero is made non-negative.
+  /// @param negative the sign; ignored when the magnitude is zero.
+  /// @param limbs the magnitude in 64-bit limbs, least significant first (moved in); empty is 0.
+  /// @return the BigInt, normalized.
   static bigint from_magnitude(bool negative, std::vector<std::uint64_t> limbs) {
     bigint b;
     b.magnitude_ = std::move(limbs);
@@ -53,6 +59,9 @@ public:
 
   /// Parses `[-]digits` in decimal, or `[-]0x` followed by hexadecimal digits. Throws
   /// `std::invalid_argument` on anything else.
+  /// @param text the number: an optional `-` or `+`, then decimal digits or `0x`/`0X` and
+  ///   hexadecimal digits of either case; no spaces, no `n` suffix, no other prefix.
+  /// @return the BigInt; "-0" gives zero.
   static bigint parse(std::string_view text) {
     bool negative = false;
     if (!text.empty() && (text[0] == '-' || text[0] == '+')) {
@@ -96,13 +105,17 @@ public:
   }
 
   /// True for values below zero.
+  /// @return the sign: false for zero.
   bool is_negative() const noexcept { return negative_; }
   /// True for zero.
+  /// @return whether the magnitude has no limbs.
   bool is_zero() const noexcept { return magnitude_.empty(); }
   /// The magnitude, least significant 64-bit limb first, without leading zero limbs.
+  /// @return the limbs; empty for zero.
   const std::vector<std::uint64_t>& magnitude() const noexcept { return magnitude_; }
 
   /// The value as `std::int64_t`, if it fits.
+  /// @return the value, or `std::nullopt` outside [-2^63, 2^63 - 1].
   std::optional<std::int64_t> to_int64() const noexcept {
     if (magnitude_.empty())
       return std::int64_t{0};
@@ -121,6 +134,7 @@ public:
   }
 
   /// The value as `std::uint64_t`, if it fits.
+  /// @return the value, or `std::nullopt` for a negative value or one of 2^64 or more.
   std::optional<std::uint64_t> to_uint64() const noexcept {
     if (magnitude_.empty())
       return std::uint64_t{0};
@@ -131,6 +145,9 @@ public:
 
   /// The value in base 10, or in base 16 with a `0x` prefix when `radix` is 16. Decimal output
   /// takes time quadratic in the number of limbs.
+  /// @param radix 16 for hexadecimal; any other value gives decimal.
+  /// @return the digits, lowercase, a leading `-` when negative (`-0xff`, `255`); never an `n`
+  ///   suffix.
   std::string to_string(int radix = 10) const {
     std::string digits;
     if (magnitude_.empty()) {

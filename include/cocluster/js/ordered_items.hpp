@@ -20,16 +20,22 @@ public:
   using const_iterator = typename std::vector<Item>::const_iterator;
 
   /// Number of items.
+  /// @return how many entries (properties, Map entries or Set values) there are.
   std::size_t size() const noexcept { return items_.size(); }
   /// True when there are none.
+  /// @return `size() == 0`.
   bool empty() const noexcept { return items_.empty(); }
   /// First item.
+  /// @return an iterator to the first item in order (`end()` when empty).
   iterator begin() noexcept { return items_.begin(); }
   /// Past the last item.
+  /// @return the iterator past the last item.
   iterator end() noexcept { return items_.end(); }
   /// First item.
+  /// @return an iterator to the first item in order (`end()` when empty).
   const_iterator begin() const noexcept { return items_.begin(); }
   /// Past the last item.
+  /// @return the iterator past the last item.
   const_iterator end() const noexcept { return items_.end(); }
   /// Removes every item.
   void clear() noexcept { items_.clear(); }
@@ -39,6 +45,8 @@ protected:
   ~ordered_items() = default;
 
   /// The first item that `matches`, or null.
+  /// @param matches a predicate called with each item in order until it returns true.
+  /// @return a pointer to that item, valid until the items change; null when none matches.
   template <class Match>
   Item* find_first(Match matches) noexcept {
     for (auto& item : items_)
@@ -48,6 +56,8 @@ protected:
   }
 
   /// Removes the first item that `matches`; true when there was one.
+  /// @param matches a predicate called with each item in order until it returns true.
+  /// @return true when an item was removed (the later ones keep their order).
   template <class Match>
   bool erase_first(Match matches) {
     for (auto it = items_.begin(); it != items_.end(); ++it)
