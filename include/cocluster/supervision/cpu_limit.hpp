@@ -62,6 +62,9 @@ inline bool has_item(std::string_view list, std::string_view name) {
 
 /// The cgroup v2 path of a process from the text of `/proc/<pid>/cgroup` (the `0::/path` line),
 /// or empty when it has none (cgroup v1 only).
+/// @param proc_cgroup the whole text of `/proc/<pid>/cgroup`, one "ID:controllers:path" line
+/// per hierarchy.
+/// @return the path after "0::" on the first such line ("/kubepods/pod1/c2"), or `std::nullopt`.
 inline std::optional<std::string> cgroup_v2_path(std::string_view proc_cgroup) {
   const auto line = detail::find_line(proc_cgroup,
                                       [](std::string_view l) { return l.substr(0, 3) == "0::"; });
@@ -99,6 +102,9 @@ inline std::optional<cgroup_v1_place> split_cgroup_line(std::string_view line) {
 /// The cgroup v1 place of a process for the `cpu` controller from the text of
 /// `/proc/<pid>/cgroup` (a line "ID:cpu,cpuacct:/path"), or empty when no v1 hierarchy has that
 /// controller (cgroup v2 only).
+/// @param proc_cgroup the whole text of `/proc/<pid>/cgroup`.
+/// @return the first line's controllers and path whose controller list has "cpu" (v1 ID not
+/// 0), or `std::nullopt`.
 inline std::optional<cgroup_v1_place> cgroup_v1_cpu(std::string_view proc_cgroup) {
   std::optional<cgroup_v1_place> found;
   const bool has_cpu = detail::find_line(proc_cgroup, [&](std::string_view line) {
@@ -155,6 +161,9 @@ inline std::vector<std::string_view> fields_of(std::string_view line) {
 /// The mount of the cgroup v2 hierarchy (`v2`: file system type "cgroup2") or of the cgroup v1
 /// hierarchy that has the `cpu` controller (type "cgroup", "cpu" among its super options), from
 /// the text of `/proc/<pid>/mountinfo`; the first such line; empty when there is none.
+/// @param mountinfo the whole text of `/proc/<pid>/mountinfo`; malformed lines are skipped.
+/// @param v2 true for the cgroup v2 mount, false for the v1 `cpu` hierarchy's.
+/// @return the mount's root and mount point, octal escapes ("\040") decoded, or `std::nullopt`.
 inline std::optional<cgroup_mount> cgroup_mount_of(std::string_view mountinfo, bool v2) {
   std::optional<cgroup_mount> found;
   detail::find_line(mountinfo, [&](std::string_view line) {
@@ -179,6 +188,10 @@ inline std::optional<cgroup_mount> cgroup_mount_of(std::string_view mountinfo, b
 /// The folder of cgroup `cgroup` (a path from `/proc/self/cgroup`) under a mount whose root is
 /// the cgroup `mount_root`: the path with that root taken off ("/docker/abc/app" under a root
 /// "/docker/abc" is "/app"); "/" (the mount's own folder) for a cgroup that is not under it.
+/// @param cgroup the process's cgroup path, from the host's root ("/docker/abc/app").
+/// @param mount_root the mount's root field from mountinfo ("/" on a host; trailing slashes
+/// ignored).
+/// @return the path to append to the mount point; `cgroup` unchanged when the root is "/".
 inline std::string path_under_mount(std::string_view cgroup, std::string_view mount_root) {
   while (mount_root.size() > 1 && mount_root.back() == '/')
     mount_root.remove_suffix(1);
@@ -194,6 +207,10 @@ inline std::string path_under_mount(std::string_view cgroup, std::string_view mo
 
 /// The CPUs a `cpu.max` file allows ("150000 100000" is 1.5), or empty for no limit ("max ...")
 /// or text that is not a quota.
+/// @param text the file's text, "QUOTA [PERIOD]" in microseconds, trailing newline allowed; a
+/// missing period is the kernel's default, 100000.
+/// @return quota over period in CPUs, or `std::nullopt` for "max", a quota or period that is
+/// not a positive whole number, or an empty text.
 inline std::optional<double> quota_of_cpu_max(std::string_view text) {
   text = detail::trimmed(text);
   const auto space = text.find(' ');
@@ -212,6 +229,9 @@ inline std::optional<double> quota_of_cpu_max(std::string_view text) {
 /// The CPUs a cgroup v1 CFS quota allows from the texts of `cpu.cfs_quota_us` and
 /// `cpu.cfs_period_us` ("150000" over "100000" is 1.5), or empty for no limit ("-1") or text that
 /// is not a quota.
+/// @param quota_text the text of `cpu.cfs_quota_us` (microseconds per period; "-1" for none).
+/// @param period_text the text of `cpu.cfs_period_us` (microseconds).
+/// @return quota over period in CPUs, or `std::nullopt` unless both are positive whole numbers.
 inline std::optional<double> quota_of_cfs(std::string_view quota_text,
                                           std::string_view period_text) {
   long long quota = 0, period = 0;
@@ -225,6 +245,10 @@ inline std::optional<double> quota_of_cfs(std::string_view quota_text,
 /// The worker count a pool defaults to: the CPUs in the affinity mask, lowered to the quota
 /// rounded up (1.5 CPUs make 2 workers, as the JVM and .NET count them), never more than the
 /// machine's CPUs, at least 1.
+/// @param affinity the CPUs in the affinity mask; 0 (unknown) counts as `machine`.
+/// @param quota the smallest cgroup quota in CPUs, or `std::nullopt` for no limit.
+/// @param machine the machine's online CPUs; 0 (unknown) sets no upper bound.
+/// @return the worker count, at least 1.
 inline unsigned usable_cpus(unsigned affinity, std::optional<double> quota, unsigned machine) {
   double cpus = affinity > 0 ? affinity : machine;
   if (quota)

@@ -38,6 +38,8 @@ public:
   /// The clock of the failure times.
   using clock = std::chrono::steady_clock;
 
+  /// A guard with no failure recorded.
+  /// @param options the failure count and window (`crash_loop_options::validate`).
   /// @throws std::invalid_argument for options out of range.
   explicit crash_loop_guard(crash_loop_options options = {}) : options_(options) {
     options_.validate();
@@ -45,6 +47,9 @@ public:
 
   /// Records a failure at `now`; true when it makes `max_failures` within the window (the pool
   /// is in a crash loop).
+  /// @param now when the failure happened; calls must not go back in time. Failures `window`
+  /// or more before it are forgotten first.
+  /// @return true when this failure is the `max_failures`-th (or later) within the window.
   bool failed(clock::time_point now) {
     forget_before(now);
     failures_.push_back(now);
@@ -52,12 +57,15 @@ public:
   }
 
   /// Failures within the window that ends at `now`.
+  /// @param now the end of the window; older failures are forgotten for good.
+  /// @return the failures recorded less than `window` before `now`.
   std::size_t failures(clock::time_point now) {
     forget_before(now);
     return failures_.size();
   }
 
   /// The options.
+  /// @return the options given at construction (validated).
   const crash_loop_options& options() const noexcept { return options_; }
 
 private:

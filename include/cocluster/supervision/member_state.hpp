@@ -51,13 +51,18 @@ public:
         replaces_(replaces), reason_(replaces != 0 ? reason : replacement_reason::none) {}
 
   /// The slot it serves.
+  /// @return the slot given at the fork, from 0.
   int slot() const noexcept { return slot_; }
   /// The number of the release it was forked with.
+  /// @return the generation given at the fork.
   int generation() const noexcept { return generation_; }
   /// The id of the worker it replaces (0 when it replaces none, or once the replacement is
   /// done).
+  /// @return the replaced worker's id, or 0.
   int replaces() const noexcept { return replaces_; }
   /// Why it replaces `replaces()`.
+  /// @return the reason given at the fork; `replacement_reason::none` when it replaces none or
+  /// once `replacement_done`.
   replacement_reason reason() const noexcept { return reason_; }
 
   // ---- boot ----
@@ -84,13 +89,17 @@ public:
   }
 
   /// Whether it is ready.
+  /// @return true from the `listened` or `mark_ready` that made it ready on.
   bool is_ready() const noexcept { return ready_at_.has_value(); }
 
   /// When it got ready (none before).
+  /// @return the time passed to the call that made it ready, or `std::nullopt`.
   std::optional<clock::time_point> ready_at() const noexcept { return ready_at_; }
 
   /// How long it has been ready at `now` (zero for a worker that never was).
   /// @param now the time of the question
+  /// @return `now - ready_at()` in whole milliseconds; zero before it was ready (or for a `now`
+  ///         earlier than that).
   std::chrono::milliseconds uptime(clock::time_point now) const noexcept {
     if (!ready_at_ || now < *ready_at_)
       return std::chrono::milliseconds(0);
@@ -121,6 +130,7 @@ public:
   /// The supervisor retires it: it is told to leave and is not replaced.
   void retire() noexcept { retiring_ = true; }
   /// Whether it was retired.
+  /// @return true from `retire` on.
   bool is_retiring() const noexcept { return retiring_; }
 
   /// The supervisor kills it for `why` (a boot timeout, a hang); the first reason stays.
@@ -130,6 +140,7 @@ public:
       failure_ = std::move(why);
   }
   /// Why the supervisor killed it (empty when it did not).
+  /// @return the first `fail`'s words.
   const std::string& failure() const noexcept { return failure_; }
 
   // ---- heartbeats ----
@@ -138,11 +149,13 @@ public:
   /// @param since when they were asked for
   void heartbeats_requested(clock::time_point since) noexcept { heartbeats_since_ = since; }
   /// When heartbeats were asked for (none: it is not hang-checked).
+  /// @return the time given to `heartbeats_requested`, or `std::nullopt`.
   std::optional<clock::time_point> heartbeats_since() const noexcept { return heartbeats_since_; }
 
   /// Whether the hang check judges it: ready, beating, neither retired nor already failed, and
   /// alive.
   /// @param alive whether the worker is still alive
+  /// @return true when a silent heartbeat may get it killed as hung.
   bool is_hang_checked(bool alive) const noexcept {
     return ready_at_ && heartbeats_since_ && !retiring_ && failure_.empty() && alive;
   }
@@ -153,6 +166,8 @@ public:
   /// @param pool_stopping whether the pool is stopping (every exit is then expected)
   /// @param disconnected_itself whether it disconnected itself before it exited (Node's
   ///        `exitedAfterDisconnect` with no disconnect from the primary)
+  /// @return `retired` when stopping or retired; else `left_by_itself`, `crashed`, or (never
+  ///         ready) `replacement_failed` for a replacement and `boot_failed` for any other
   exit_kind exit_meaning(bool pool_stopping, bool disconnected_itself) const noexcept {
     if (pool_stopping || retiring_)
       return exit_kind::retired;
@@ -166,6 +181,7 @@ public:
   /// The words for a failed exit: the supervisor's reason when it killed the worker, else the
   /// exit status, marked when the worker was never ready.
   /// @param status the exit status in words ("code 3", "signal SIGKILL")
+  /// @return the failure's words, or `status`, with " before it was ready" when it never was
   std::string exit_reason(const std::string& status) const {
     if (!failure_.empty())
       return failure_;

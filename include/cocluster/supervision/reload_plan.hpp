@@ -58,27 +58,35 @@ struct reload_failure_step {
 /// The rollout of one release over the pool, `batch_size` workers at a time.
 class reload_plan {
 public:
+  /// A plan with nothing forked yet: its first `next` picks the first batch.
   /// @param previous_generation the release the pool ran before (the one to roll back to)
   /// @param target_generation the release to roll out
-  /// @param batch_size how many workers are replaced at once (at least 1)
+  /// @param batch_size how many workers are replaced at once (0 counts as 1)
   reload_plan(int previous_generation, int target_generation, std::size_t batch_size) noexcept
       : previous_(previous_generation), target_(target_generation),
         batch_size_(std::max<std::size_t>(batch_size, 1)) {}
 
   /// The release forks get now: the target, or the previous one once rolling back.
+  /// @return a generation number given at construction.
   int generation() const noexcept { return rolling_back_ ? previous_ : target_; }
 
   /// Whether the plan is rolling back after a failed replacement.
+  /// @return true from the first `replacement_failed` on.
   bool rolling_back() const noexcept { return rolling_back_; }
 
   /// The failure that stopped the rollout, in words (empty while none did).
+  /// @return the first failure's words, with "; the rollback failed too: ..." after a second.
   const std::string& failure() const noexcept { return failure_; }
 
   /// The replacements forked and not yet retired into plain members.
+  /// @return their ids, in the order `forked` was called.
   const std::vector<int>& batch() const noexcept { return batch_; }
 
   /// The next step, given the pool's members (oldest first).
   /// @param members every member of the pool, retired ones included
+  /// @return `waiting` while a replacement of the batch is not ready; otherwise the batch
+  ///         completed (with the old workers to retire) and the next workers to replace, at most
+  ///         `batch_size` members of another release, or `finished` when there is none
   reload_step next(std::vector<reload_member> members) {
     reload_step step;
     for (int id : batch_)
@@ -114,6 +122,8 @@ public:
   /// A replacement of the batch failed before it was ready.
   /// @param replacement its id
   /// @param what the failure in words ("worker 4 (pid 123) code 1 before it was ready")
+  /// @return the batch's other replacements to kill, and either `roll_back` (the first failure:
+  ///         `generation()` is now the previous release) or `finished` (the rollback failed)
   reload_failure_step replacement_failed(int replacement, const std::string& what) {
     reload_failure_step step;
     for (int id : batch_)
@@ -158,9 +168,11 @@ public:
   void add(const Changes& changes) { queued_ = queued_ ? queued_->merged_with(changes) : changes; }
 
   /// Whether nothing is queued.
+  /// @return true before any `add` and after `take` or `clear`.
   bool empty() const noexcept { return !queued_.has_value(); }
 
   /// The merged changes, and the queue emptied (empty changes when none were queued).
+  /// @return every queued change merged in the order added; `Changes{}` when none.
   Changes take() {
     Changes changes = queued_ ? std::move(*queued_) : Changes{};
     queued_.reset();

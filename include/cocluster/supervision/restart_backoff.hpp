@@ -43,6 +43,8 @@ struct backoff_options {
 /// The consecutive failures of one slot and the delay each one earns.
 class restart_backoff {
 public:
+  /// A slot with no failure yet.
+  /// @param options the delays, factor, jitter and reset time (`backoff_options::validate`).
   /// @throws std::invalid_argument for options out of range.
   explicit restart_backoff(backoff_options options = {}) : options_(options) {
     options_.validate();
@@ -51,6 +53,9 @@ public:
   /// Records a failure of a worker that had been up for `uptime` (zero for one that never got
   /// ready) and returns how long to wait before its replacement starts. `random` in [0, 1)
   /// picks the point in the jitter's range (0.5 is the middle: no spread).
+  /// @param uptime how long the failed worker was up; at least `reset_after` restarts the streak.
+  /// @param random a uniform number in [0, 1), clamped into [0, 1]; tests pass 0.5.
+  /// @return the delay, `initial * factor^(streak - 1)` spread by the jitter, within [0, `max`].
   std::chrono::milliseconds failed(std::chrono::milliseconds uptime, double random) {
     if (uptime >= options_.reset_after)
       streak_ = 0;
@@ -66,13 +71,16 @@ public:
         static_cast<std::chrono::milliseconds::rep>(std::llround(delay)));
   }
 
-  /// Consecutive failures so far (0 after `reset` or a stable run).
+  /// Consecutive failures so far.
+  /// @return 0 before the first failure and after `reset`; 1 after a failure that followed a
+  /// stable run (`reset_after`); one more for each quick failure after it.
   int streak() const noexcept { return streak_; }
 
   /// Forgets the streak.
   void reset() noexcept { streak_ = 0; }
 
   /// The options.
+  /// @return the options given at construction (validated).
   const backoff_options& options() const noexcept { return options_; }
 
 private:

@@ -34,12 +34,15 @@ enum class stop_action {
 class stop_sequence {
 public:
   /// The phase now.
+  /// @return idle before `start`, then running, stopping and stopped in that order.
   pool_phase phase() const noexcept { return phase_; }
 
   /// Whether the pool keeps its workers (it runs and is not stopping).
+  /// @return `phase() == pool_phase::running`.
   bool is_running() const noexcept { return phase_ == pool_phase::running; }
 
   /// Whether a stop began (stopping or stopped).
+  /// @return true from the first `request` on (also once the run is over).
   bool is_stopping() const noexcept {
     return phase_ == pool_phase::stopping || phase_ == pool_phase::stopped;
   }
@@ -86,8 +89,10 @@ public:
   }
 
   /// The error the run completes with (none for a plain stop).
+  /// @return the first `fail`'s error, or an empty error code.
   std::error_code failure() const noexcept { return failure_; }
   /// The failure in words (empty for a plain stop).
+  /// @return the first `fail`'s text.
   const std::string& failure_what() const noexcept { return failure_what_; }
 
 private:
