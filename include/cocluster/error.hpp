@@ -98,12 +98,16 @@ public:
 } // namespace detail
 
 /// The `cocluster` error category.
+/// @return the one category object, named "cocluster", whose `message` words each `errc`.
 inline const std::error_category& error_category() noexcept {
   static const detail::error_category instance;
   return instance;
 }
 
 /// Makes an `std::error_code` from a cocluster error value.
+/// @param e the error; `errc` is an error code enum, so `ec == errc::channel_closed` compares
+///   with it directly.
+/// @return the code of `e` in `error_category()`.
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }

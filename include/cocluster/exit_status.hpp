@@ -24,12 +24,15 @@ struct exit_status {
   std::error_code spawn_error;
 
   /// Node's signal name ("SIGTERM"), or empty when no signal killed the process.
+  /// @return the name of `signal`, as `os.constants.signals` spells it.
   std::string signal_name() const { return signal ? detail::signal_name(*signal) : std::string(); }
 
   /// True when the process exited with code 0.
+  /// @return false for any other code, a signal, a spawn error, or a process still running.
   bool success() const noexcept { return code && *code == 0 && !spawn_error; }
 
   /// "exit code 3", "signal SIGKILL", "spawn failed: No such file or directory".
+  /// @return the status in words, for logs; "running" while neither a code nor a signal is set.
   std::string to_string() const {
     if (spawn_error)
       return "spawn failed: " + spawn_error.message();

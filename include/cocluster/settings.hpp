@@ -38,14 +38,21 @@ struct stdio_entry {
   int fd = -1;
 
   /// The primary's descriptor of the same number (Node's `"inherit"`).
+  /// @return an entry of `kind::inherit`.
   static stdio_entry inherit() { return {kind::inherit, -1}; }
   /// `/dev/null` (Node's `"ignore"`).
+  /// @return an entry of `kind::ignore`.
   static stdio_entry ignore() { return {kind::ignore, -1}; }
   /// A pipe to the primary (Node's `"pipe"`).
+  /// @return an entry of `kind::pipe`.
   static stdio_entry pipe() { return {kind::pipe, -1}; }
   /// The IPC channel (Node's `"ipc"`).
+  /// @return an entry of `kind::ipc`.
   static stdio_entry ipc() { return {kind::ipc, -1}; }
   /// The primary's descriptor `descriptor` (Node's integer entry).
+  /// @param descriptor an open descriptor of the primary; it is duplicated into the worker at
+  ///   fork. `settings::validate` rejects a negative or closed one.
+  /// @return an entry of `kind::fd`.
   static stdio_entry from_fd(int descriptor) { return {kind::fd, descriptor}; }
 
   friend bool operator==(const stdio_entry&, const stdio_entry&) = default;
@@ -79,6 +86,9 @@ struct settings {
   std::optional<int> parent_death_signal{};
 
   /// These settings with every field that `newer` sets replaced (Node's `{...old, ...new}`).
+  /// @param newer the settings that win; a field it leaves empty keeps this one's value (a set
+  ///   `env` replaces the whole map, it is not merged key by key).
+  /// @return the merged settings; neither input changes.
   settings merged_with(const settings& newer) const {
     settings result = *this;
     if (newer.exec)
@@ -153,6 +163,8 @@ struct settings {
   }
 
   /// The stdio array in effect: `stdio` if set, else from `silent`, padded to three entries.
+  /// @return entry i for the worker's descriptor i: `stdio` as given, or three pipes (silent) or
+  ///   three inherited descriptors, then the IPC channel as descriptor 3.
   std::vector<stdio_entry> effective_stdio() const {
     std::vector<stdio_entry> result;
     if (stdio)

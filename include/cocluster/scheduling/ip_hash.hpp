@@ -31,12 +31,18 @@ public:
   static constexpr distribution mode = distribution::primary_accepts;
 
   /// Remembers at most `capacity` client addresses (at least 1; default 65536).
+  /// @param capacity how many client addresses the table keeps; past it the least recently
+  ///   seen is forgotten. 0 counts as 1.
   explicit ip_hash(std::size_t capacity = 65536) : capacity_(capacity == 0 ? 1 : capacity) {}
 
   /// The worker this client had, if it is still there (even when busy: the connection waits
   /// for it); otherwise the one rendezvous hashing places the client on, remembered from now
   /// on. A client without an address (a Unix socket) gets the `least_recently_used` available
   /// worker. Nothing when there is no worker to give.
+  /// @param request the connection; its `peer` address (IPv4 and IPv6 kept apart) is the key.
+  /// @param workers the listener's workers now, available or not.
+  /// @return the client's worker, or `std::nullopt` when `workers` is empty (or, for a client
+  ///         without an address, none is available): the connection waits.
   std::optional<int> pick(const connection_request& request, std::span<const worker_load> workers) {
     if (workers.empty())
       return std::nullopt;
@@ -68,6 +74,7 @@ public:
   void worker_added(int) noexcept {}
 
   /// Clients of a worker that left are placed again when they come back.
+  /// @param id the worker that left; every client remembered on it is forgotten.
   void worker_removed(int id) {
     for (auto it = table_.begin(); it != table_.end();) {
       if (it->second.worker == id) {
@@ -83,6 +90,7 @@ public:
   void connection_closed(int) noexcept {}
 
   /// Client addresses remembered.
+  /// @return at most the capacity given at construction.
   std::size_t size() const noexcept { return table_.size(); }
 
 private:

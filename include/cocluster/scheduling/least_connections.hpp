@@ -23,6 +23,8 @@ struct least_connections : stateless_policy {
 
   /// The available worker with the fewest open and in-flight connections (ties: the one idle
   /// longest); nothing (the connection waits) when none is available.
+  /// @param workers the listener's workers now; only those `available` count.
+  /// @return the chosen worker's id, or `std::nullopt`.
   std::optional<int> pick(const connection_request&, std::span<const worker_load> workers) const {
     const worker_load* best = nullptr;
     for (const auto& worker : workers) {

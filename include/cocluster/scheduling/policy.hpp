@@ -72,6 +72,9 @@ struct connection_request {
 /// The available worker that was given a connection least recently, if any: the fallback of
 /// the built-in policies (a connection without a client address, a sticky choice that refused
 /// it), there for custom policies too.
+/// @param workers the listener's workers, as given to `pick`.
+/// @return the id of the available worker with the lowest `idle_since` (the first of equals),
+///         or `std::nullopt` when none is available.
 inline std::optional<int> least_recently_used(std::span<const worker_load> workers) noexcept {
   const worker_load* best = nullptr;
   for (const auto& worker : workers)
@@ -96,6 +99,26 @@ inline std::optional<int> least_recently_used(std::span<const worker_load> worke
 ///   cocluster workers to report when their connections end. Without it (or with false)
 ///   `connection_closed` is never called, and workers spend nothing on counting.
 /// One policy object exists per shared listener; it must be default-constructible.
+///
+/// @par Example
+/// A custom policy: the available worker with the lowest id (`tests/net_tests.cpp`), given to
+/// the cluster as its first template argument.
+/// @code
+/// struct lowest_id_first : cocluster::stateless_policy {
+///   static constexpr cocluster::distribution mode = cocluster::distribution::primary_accepts;
+///   std::optional<int> pick(const cocluster::connection_request&,
+///                           std::span<const cocluster::worker_load> workers) const {
+///     std::optional<int> best;
+///     for (const auto& worker : workers)
+///       if (worker.available && (!best || worker.id < *best))
+///         best = worker.id;
+///     return best; // nothing available: the connection waits in the primary
+///   }
+/// };
+/// cocluster::cluster<lowest_id_first> cluster(io);
+/// @endcode
+///
+/// @tparam P the policy type checked.
 template <class P>
 concept scheduling_policy = std::default_initializable<P> &&
                             requires(P& policy, const connection_request& request,

@@ -32,6 +32,9 @@ public:
 
   /// The worker whose turn it is, or nothing while that worker has twice its window
   /// outstanding (the connection waits for its answer).
+  /// @param workers the listener's workers now; the client's address is not looked at.
+  /// @return the chosen worker's id (its turn counted), or `std::nullopt`: none listed, or the
+  ///         one whose turn it is has `in_flight + queued` at twice its window.
   std::optional<int> pick(const connection_request&, std::span<const worker_load> workers) {
     std::uint64_t most = 0;
     for (const auto& worker : workers)
@@ -57,6 +60,7 @@ public:
   }
 
   /// A worker joins with as many turns as the most served one: it waits for the others' turns.
+  /// @param id the joining worker's id.
   void worker_added(int id) {
     std::uint64_t most = 0;
     for (const auto& entry : turns_)
@@ -65,6 +69,7 @@ public:
   }
 
   /// A worker leaves: its turns are forgotten.
+  /// @param id the leaving worker's id.
   void worker_removed(int id) { turns_.erase(id); }
 
   /// Not used: turns count the connections given, not the open ones.

@@ -18,6 +18,7 @@ struct shared_socket : stateless_policy {
   /// Every worker accepts on the primary's one socket.
   static constexpr distribution mode = distribution::shared_socket;
   /// Never called: the kernel decides (the concept asks for it).
+  /// @return `std::nullopt`.
   std::optional<int> pick(const connection_request&, std::span<const worker_load>) const {
     return std::nullopt;
   }
@@ -30,6 +31,7 @@ struct reuse_port : stateless_policy {
   /// Every worker accepts on a SO_REUSEPORT socket of its own.
   static constexpr distribution mode = distribution::reuse_port;
   /// Never called: the kernel decides (the concept asks for it).
+  /// @return `std::nullopt`.
   std::optional<int> pick(const connection_request&, std::span<const worker_load>) const {
     return std::nullopt;
   }

@@ -39,6 +39,9 @@ enum class supervisor_event_type {
 };
 
 /// The name of an event type ("respawn_scheduled").
+/// @param type the event type.
+/// @return the enumerator's name, a static string; "unknown" for a value outside the
+///         enumeration.
 inline const char* to_string(supervisor_event_type type) noexcept {
   switch (type) {
   case supervisor_event_type::started: return "started";
@@ -65,6 +68,18 @@ inline const char* to_string(supervisor_event_type type) noexcept {
 }
 
 /// One supervisor event.
+///
+/// @par Example
+/// Log every event until the run is over (`examples/supervised_ready.cpp`):
+/// @code
+/// auto events = supervisor.subscribe();
+/// for (;;) {
+///   auto [ec, event] = co_await events.async_receive(cocluster::as_tuple(asio::use_awaitable));
+///   if (ec)
+///     co_return; // after `stopped`
+///   std::printf("supervisor: %s\n", event.to_string().c_str());
+/// }
+/// @endcode
 struct supervisor_event {
   /// What happened.
   supervisor_event_type type{};
@@ -86,6 +101,7 @@ struct supervisor_event {
   /// @param type what happened
   /// @param pool_size the pool size kept after it
   /// @param reason why, in words (may be empty)
+  /// @return the event, with no worker (id 0, pid 0, slot -1).
   static supervisor_event of_pool(supervisor_event_type type, std::size_t pool_size,
                                   std::string reason = {}) {
     supervisor_event event;
@@ -102,6 +118,7 @@ struct supervisor_event {
   /// @param slot the worker's slot
   /// @param pool_size the pool size kept after it
   /// @param reason why, in words (may be empty)
+  /// @return the event.
   static supervisor_event of_worker(supervisor_event_type type, int worker, pid_t pid, int slot,
                                     std::size_t pool_size, std::string reason = {}) {
     supervisor_event event = of_pool(type, pool_size, std::move(reason));
@@ -117,6 +134,7 @@ struct supervisor_event {
   /// @param slot its slot
   /// @param delay the wait before the new worker starts
   /// @param pool_size the pool size kept
+  /// @return a `respawn_scheduled` event of that worker, with its `delay`.
   static supervisor_event respawn(int worker, pid_t pid, int slot, std::chrono::milliseconds delay,
                                   std::size_t pool_size) {
     supervisor_event event = of_worker(supervisor_event_type::respawn_scheduled, worker, pid, slot,
@@ -130,6 +148,7 @@ struct supervisor_event {
   /// @param new_primary the new primary's pid (0 when none was started)
   /// @param pool_size the pool size kept
   /// @param reason why, in words
+  /// @return the event, of the whole pool, its `pid` the new primary's.
   static supervisor_event of_upgrade(supervisor_event_type type, pid_t new_primary,
                                      std::size_t pool_size, std::string reason) {
     supervisor_event event = of_pool(type, pool_size, std::move(reason));
@@ -138,6 +157,8 @@ struct supervisor_event {
   }
 
   /// One line for a log: "worker 3 (pid 1234, slot 0) crashed: signal SIGKILL".
+  /// @return the line, without a newline: "pool " for an event of the whole pool, the delay
+  ///         of a respawn, the size after `scaled` and `pool_ready`, and the reason if any.
   std::string to_string() const {
     std::string line;
     if (worker != 0)
