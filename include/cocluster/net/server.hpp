@@ -61,8 +61,21 @@ Protocol connection_protocol(int fd, server_impl& server) {
 /// already accepted are the application's: they stay open. A worker's graceful disconnect waits
 /// for them (see `cluster_options::drain_timeout`).
 ///
+/// @par Example
+/// A worker's share of port 8000 (`examples/hello.cpp`):
+/// @code
+/// cocluster::tcp_server server = co_await cluster.listen(cocluster::tcp_listen_options(8000));
+/// for (;;) {
+///   asio::ip::tcp::socket client = co_await server.async_accept(asio::use_awaitable);
+///   co_await asio::async_write(client, asio::buffer(reply), asio::use_awaitable);
+/// }
+/// @endcode
+///
 /// @par Thread Safety
 /// Use from the thread that runs the cluster's `io_context`.
+///
+/// @tparam Protocol `asio::ip::tcp` (`tcp_server`) or `asio::local::stream_protocol`
+/// (`unix_server`).
 template <class Protocol>
 class basic_server {
 public:
@@ -75,7 +88,8 @@ public:
 
   basic_server() = default;
 
-  /// Made by the cluster.
+  /// Made by the cluster (`cluster::listen`, `cluster::async_listen`); users do not call it.
+  /// @param impl the cluster's state of this server, shared with the cluster's listeners.
   explicit basic_server(std::shared_ptr<detail::server_impl> impl) noexcept
       : impl_(std::move(impl)) {}
 
@@ -90,6 +104,10 @@ public:
   ///
   /// @par Per-Operation Cancellation
   /// All types: the wait ends with `asio::error::operation_aborted`; no connection is taken.
+  ///
+  /// @param token the completion token (`asio::use_awaitable` by default: `co_await` gives the
+  ///   socket, or throws `std::system_error`).
+  /// @return whatever `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_accept(Token&& token = {}) {
     return asio::async_initiate<Token, void(error_code, socket_type)>(
@@ -102,6 +120,7 @@ public:
 
   /// The address the server is reachable at. In a round-robin worker this is the primary's
   /// listening socket (Node's `server.address()`); for Unix sockets an empty endpoint.
+  /// @return the address and port the primary reported (a default endpoint when unknown).
   endpoint_type local_endpoint() const {
     if constexpr (std::is_same_v<Protocol, asio::ip::tcp>) {
       const auto& name = impl_->sockname();
@@ -116,15 +135,19 @@ public:
   }
 
   /// The port (0 for Unix sockets).
+  /// @return the port bound, the one the primary picked when `listen` asked for port 0.
   int port() const { return impl_->port(); }
 
   /// Stops accepting (Node's `server.close()`); open connections are not touched.
   void close() { impl_->close(); }
 
   /// False once closed.
+  /// @return true until `close()` (or the cluster's disconnect) closes it.
   bool is_open() const noexcept { return impl_->is_open(); }
 
   /// Connections accepted through this server and still open.
+  /// @return the count, every connection checked now: one counts until the descriptor it was
+  ///   accepted on is closed (or names another socket).
   std::size_t open_connections() const { return impl_->connections().exact_count(); }
 
 private:
