@@ -39,6 +39,8 @@ enum class handle_kind {
 };
 
 /// The name of a kind ("tcp_socket", ...).
+/// @param kind the kind.
+/// @return the enumerator's name, a static string; "other" for a value outside the enumeration.
 inline const char* to_string(handle_kind kind) noexcept {
   switch (kind) {
   case handle_kind::tcp_socket: return "tcp_socket";
@@ -105,28 +107,40 @@ public:
 
   /// Takes a connected stream socket (TCP or Unix) from `socket`, which is left closed. It
   /// travels as Node's `net.Socket`.
+  /// @param socket an open, connected TCP or Unix stream socket; a closed one throws
+  ///   `std::system_error` (Asio's `release` fails).
   template <class Protocol, class Executor>
   explicit handle(asio::basic_stream_socket<Protocol, Executor>&& socket)
       : handle(detail::unique_fd(socket.release()), "handle(socket)") {}
 
   /// Takes a listening socket from `acceptor`, which is left closed. It travels as Node's
   /// `net.Server`.
+  /// @param acceptor an open, listening TCP or Unix stream acceptor; a closed one throws
+  ///   `std::system_error` (Asio's `release` fails).
   template <class Protocol, class Executor>
   explicit handle(asio::basic_socket_acceptor<Protocol, Executor>&& acceptor)
       : handle(detail::unique_fd(acceptor.release()), "handle(acceptor)") {}
 
   /// Takes a UDP socket from `socket`, which is left closed. It travels as Node's
   /// `dgram.Socket`.
+  /// @param socket an open UDP socket (bound or not); a closed one throws `std::system_error`
+  ///   (Asio's `release` fails).
   template <class Protocol, class Executor>
   explicit handle(asio::basic_datagram_socket<Protocol, Executor>&& socket)
       : handle(detail::unique_fd(socket.release()), "handle(datagram socket)") {}
 
   /// Adopts a socket descriptor (closed by the handle from now on). Throws `std::system_error`
   /// with `errc::wrong_handle_kind` when it is not a TCP, Unix-stream or UDP socket.
+  /// @param fd an open descriptor; on a throw it is closed too.
+  /// @return a handle owning `fd`, of the kind the socket itself reports.
   static handle adopt(int fd) { return handle(detail::unique_fd(fd), "handle::adopt"); }
 
   /// Node's `keepOpen`: a handle to a duplicate of `object`'s descriptor (a socket, an
   /// acceptor), which stays open and usable in the sender.
+  /// @param object any open Asio socket or acceptor (anything with `native_handle()`); it is
+  ///   not changed. A failed `dup` throws `std::system_error` with its errno; a descriptor that
+  ///   is not a socket of a known kind, `errc::wrong_handle_kind`.
+  /// @return a handle owning the duplicate, `is_keep_open()` true.
   template <class AsioObject>
   static handle keep_open(AsioObject& object) {
     const int copy = ::fcntl(object.native_handle(), F_DUPFD_CLOEXEC, 0);
@@ -141,19 +155,28 @@ public:
   explicit operator bool() const noexcept { return state_ && state_->fd; }
 
   /// What the descriptor is.
+  /// @return the kind read from the socket when the handle was made (`other` for an empty
+  ///   handle); it does not change once the descriptor is taken.
   handle_kind kind() const noexcept { return kind_; }
 
   /// True when made by `keep_open` (the sender kept its own object).
+  /// @return whether the sender's object stays open after the peer's acknowledgement.
   bool is_keep_open() const noexcept { return keep_open_; }
 
   /// The descriptor, still owned by the handle (-1 when empty or taken).
+  /// @return the descriptor; do not close it.
   int native_handle() const noexcept { return state_ ? state_->fd.get() : -1; }
 
   /// Gives up the descriptor to the caller, who must close it. Throws
   /// `errc::wrong_handle_kind` when it was already taken.
+  /// @return the descriptor; every copy of this handle is empty from now on.
   int release() { return take("release").release(); }
 
   /// The connected TCP socket, on `executor`.
+  /// @param executor the executor (or execution context) the socket runs on.
+  /// @return the socket (IPv4 or IPv6, as it is); every copy of this handle is empty from now
+  ///   on. Throws `std::system_error` with `errc::wrong_handle_kind` for another kind, or one
+  ///   already taken.
   template <class Executor>
   asio::ip::tcp::socket take_tcp_socket(const Executor& executor) {
     auto fd = take(handle_kind::tcp_socket);
@@ -163,6 +186,8 @@ public:
   }
 
   /// The listening TCP socket, on `executor`.
+  /// @param executor the executor (or execution context) the acceptor runs on.
+  /// @return the acceptor; the handle is empty from now on. Throws as `take_tcp_socket` does.
   template <class Executor>
   asio::ip::tcp::acceptor take_tcp_acceptor(const Executor& executor) {
     auto fd = take(handle_kind::tcp_acceptor);
@@ -172,6 +197,8 @@ public:
   }
 
   /// The connected Unix stream socket, on `executor`.
+  /// @param executor the executor (or execution context) the socket runs on.
+  /// @return the socket; the handle is empty from now on. Throws as `take_tcp_socket` does.
   template <class Executor>
   asio::local::stream_protocol::socket take_local_socket(const Executor& executor) {
     auto fd = take(handle_kind::local_socket);
@@ -180,6 +207,8 @@ public:
   }
 
   /// The listening Unix stream socket, on `executor`.
+  /// @param executor the executor (or execution context) the acceptor runs on.
+  /// @return the acceptor; the handle is empty from now on. Throws as `take_tcp_socket` does.
   template <class Executor>
   asio::local::stream_protocol::acceptor take_local_acceptor(const Executor& executor) {
     auto fd = take(handle_kind::local_acceptor);
@@ -188,6 +217,8 @@ public:
   }
 
   /// The UDP socket, on `executor`.
+  /// @param executor the executor (or execution context) the socket runs on.
+  /// @return the socket; the handle is empty from now on. Throws as `take_tcp_socket` does.
   template <class Executor>
   asio::ip::udp::socket take_udp_socket(const Executor& executor) {
     auto fd = take(handle_kind::udp_socket);
@@ -198,6 +229,7 @@ public:
 
   /// Node's handle type on the wire for this kind: `net.Socket`, `net.Server` or
   /// `dgram.Socket`.
+  /// @return the `type` field Node reads in a `NODE_HANDLE` message.
   std::string_view node_type() const noexcept {
     switch (kind_) {
     case handle_kind::tcp_acceptor:
@@ -208,6 +240,7 @@ public:
   }
 
   /// Takes the descriptor out (for the channel that sends it). Throws as `release` does.
+  /// @return the descriptor, owned by the caller.
   detail::unique_fd take_descriptor() { return take("send"); }
 
 private:
