@@ -45,6 +45,15 @@ namespace cocluster {
 /// directions refuse an Error whose cause refers back to the Error (Node writes it, but cannot
 /// read it). A top-level `undefined` or BigInt is encoded (Node's reader accepts both) although
 /// Node's own `process.send()` refuses to send them.
+///
+/// @par Example
+/// Bytes that need not be text travel as a Buffer (`examples/sticky_sessions.cpp`):
+/// @code
+/// using cluster_type = cocluster::cluster<cocluster::round_robin, cocluster::advanced>;
+/// auto message = cocluster::value::object();
+/// message["head"] = cocluster::value::buffer(std::string_view(head));
+/// worker.send(message, cocluster::handle(std::move(socket)));
+/// @endcode
 struct advanced {
   /// The value type users send and receive.
   using value_type = value;
@@ -64,17 +73,24 @@ struct advanced {
   /// strings that are not UTF-8 (WTF-8), typed arrays that are not whole elements, unknown
   /// RegExp flags, holes outside arrays, index keys among an array's named properties, nesting
   /// deeper than `max_depth`, and lengths beyond V8's limits.
+  /// @param v the message.
+  /// @param out the frame body so far; the V8 header and value are appended (no length prefix).
   static void encode(const value_type& v, std::string& out) {
     detail::advanced_encode(v, out, max_depth);
   }
 
   /// Appends the V8 serialization of one of Node's internal messages, written straight from
   /// JSON in its key order.
+  /// @param message the internal message (`{"cmd": "NODE_CLUSTER", ...}`).
+  /// @param out the frame body so far; the bytes are appended.
   static void encode_internal(const nlohmann::ordered_json& message, std::string& out) {
     detail::advanced_encode_internal(message, out, max_depth);
   }
 
   /// Decodes one frame body.
+  /// @param body one frame without its length prefix: the V8 header and one value.
+  /// @return the value. Anything malformed (see above) throws `std::system_error` with
+  ///   `errc::malformed_message`, its text naming the offset.
   static value_type decode(std::string_view body) {
     return detail::advanced_decode(body, max_depth);
   }
@@ -82,6 +98,8 @@ struct advanced {
   /// Moves an internal message out of `v` as JSON, if it is one: an object whose `cmd` is a
   /// string longer than 5 characters starting with `NODE_` (Node's rule). The conversion never
   /// throws (see `value::to_json` for how non-JSON parts map).
+  /// @param v a decoded message; reset to `undefined` when internal.
+  /// @return the internal message, or `std::nullopt` for a user message (left alone).
   static std::optional<nlohmann::json> take_internal(value_type& v) {
     if (!is_internal(v))
       return std::nullopt;
@@ -94,12 +112,17 @@ struct advanced {
   /// it) with a last property `msg` holding `payload`, written as `encode` writes it: the
   /// payload keeps every type (BigInt, Map, Buffer, ...) and its object references count the
   /// envelope, as V8's do. Fields of `head` must be primitives.
+  /// @param head the envelope's fields, an object of primitives.
+  /// @param payload the user's message.
+  /// @param out the frame body so far; the bytes are appended. Throws as `encode` does.
   static void encode_envelope(const nlohmann::ordered_json& head, const value_type& payload,
                               std::string& out) {
     detail::advanced_encode_envelope(head, payload, out, max_depth);
   }
 
   /// Moves the `msg` property out of an internal message, if it has one, as a value.
+  /// @param v a decoded message; an internal one loses its `msg` property.
+  /// @return the user's message with every type it had, or `std::nullopt` (`v` unchanged).
   static std::optional<value_type> take_payload(value_type& v) {
     if (!is_internal(v))
       return std::nullopt;
@@ -112,15 +135,25 @@ struct advanced {
   }
 
   /// A JSON value as a message (see `value::from_json`).
+  /// @param json the JSON value.
+  /// @return the value it maps to.
   static value_type from_json(nlohmann::json&& json) { return value_type::from_json(json); }
 
   /// Converts a user value to a message, through `to_value` (or `to_json`).
+  /// @tparam T a type with a `to_value(value&, const T&)` (or nlohmann's `to_json`) found by
+  ///   argument-dependent lookup, or one `cocluster/value/convert.hpp` converts.
+  /// @param object the value to convert.
+  /// @return the message.
   template <class T>
   static value_type to_value(const T& object) {
     return value_type(object);
   }
 
   /// Converts a message to a user type, through `from_value` (or `from_json`).
+  /// @tparam T a type with a `from_value(const value&, T&)` (or nlohmann's `from_json`).
+  /// @param v the message.
+  /// @return the converted value; a message of the wrong shape throws `value_error` (or, through
+  ///   `from_json`, nlohmann's `json::exception`).
   template <class T>
   static T from_value(const value_type& v) {
     return v.template get<T>();

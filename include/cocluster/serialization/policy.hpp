@@ -50,6 +50,11 @@ enum class framing {
 ///   alone;
 /// - `S::to_value(const T&)` and `S::from_value<T>(const value_type&)`: conversions of user types,
 ///   found through argument-dependent lookup as nlohmann's `to_json`/`from_json` are.
+///
+/// cocluster has two: `json` (the default) and `advanced`; a cluster's second template argument
+/// picks one (`cluster<round_robin, advanced>`), and the peer must use the same mode.
+///
+/// @tparam S the policy type checked.
 template <class S>
 concept serialization_policy = requires(const typename S::value_type& value,
                                         typename S::value_type& mutable_value, std::string& out,
