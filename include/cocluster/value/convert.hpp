@@ -82,6 +82,8 @@ namespace cocluster {
 // ---- to_value for standard types (found by argument-dependent lookup on `value&`) ----
 
 /// An array of the converted elements.
+/// @param v the value written: replaced by a new dense array.
+/// @param items the elements, each converted as `value(item)` does.
 template <class T, class A>
   requires detail::v8::convertible_to_value<T>
 void to_value(value& v, const std::vector<T, A>& items) {
@@ -93,6 +95,8 @@ void to_value(value& v, const std::vector<T, A>& items) {
 }
 
 /// An array of the converted elements.
+/// @param v the value written: replaced by a new dense array of `N` elements.
+/// @param items the elements, each converted as `value(item)` does.
 template <class T, std::size_t N>
   requires detail::v8::convertible_to_value<T>
 void to_value(value& v, const std::array<T, N>& items) {
@@ -104,6 +108,8 @@ void to_value(value& v, const std::array<T, N>& items) {
 }
 
 /// A Buffer holding the bytes.
+/// @param v the value written: replaced by a new Buffer.
+/// @param bytes the bytes, copied.
 template <class A>
 void to_value(value& v, const std::vector<std::byte, A>& bytes) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
@@ -111,6 +117,8 @@ void to_value(value& v, const std::vector<std::byte, A>& bytes) {
 }
 
 /// A two-element array.
+/// @param v the value written: replaced by `[first, second]`.
+/// @param pair the two elements, each converted.
 template <class A, class B>
   requires(detail::v8::convertible_to_value<A> && detail::v8::convertible_to_value<B>)
 void to_value(value& v, const std::pair<A, B>& pair) {
@@ -142,6 +150,8 @@ void set_from_set(value& v, const Set& s) {
 } // namespace detail::v8
 
 /// An object (string keys) or a Map (other keys).
+/// @param v the value written: replaced by a new object or Map.
+/// @param m the entries, keys and values converted, in the map's order.
 template <class K, class T, class C, class A>
   requires(detail::v8::convertible_to_value<K> && detail::v8::convertible_to_value<T>)
 void to_value(value& v, const std::map<K, T, C, A>& m) {
@@ -152,6 +162,8 @@ void to_value(value& v, const std::map<K, T, C, A>& m) {
 }
 
 /// An object (string keys) or a Map (other keys).
+/// @param v the value written: replaced by a new object or Map.
+/// @param m the entries, keys and values converted, in the map's iteration order.
 template <class K, class T, class H, class E, class A>
   requires(detail::v8::convertible_to_value<K> && detail::v8::convertible_to_value<T>)
 void to_value(value& v, const std::unordered_map<K, T, H, E, A>& m) {
@@ -162,6 +174,8 @@ void to_value(value& v, const std::unordered_map<K, T, H, E, A>& m) {
 }
 
 /// A Set.
+/// @param v the value written: replaced by a new Set.
+/// @param s the values, converted, in the set's order.
 template <class T, class C, class A>
   requires detail::v8::convertible_to_value<T>
 void to_value(value& v, const std::set<T, C, A>& s) {
@@ -169,6 +183,8 @@ void to_value(value& v, const std::set<T, C, A>& s) {
 }
 
 /// A Set.
+/// @param v the value written: replaced by a new Set.
+/// @param s the values, converted, in the set's iteration order.
 template <class T, class H, class E, class A>
   requires detail::v8::convertible_to_value<T>
 void to_value(value& v, const std::unordered_set<T, H, E, A>& s) {
@@ -176,6 +192,8 @@ void to_value(value& v, const std::unordered_set<T, H, E, A>& s) {
 }
 
 /// The converted value, or `null`.
+/// @param v the value written.
+/// @param o the optional value; empty gives `null`.
 template <class T>
   requires detail::v8::convertible_to_value<T>
 void to_value(value& v, const std::optional<T>& o) {
@@ -183,12 +201,16 @@ void to_value(value& v, const std::optional<T>& o) {
 }
 
 /// A Date.
+/// @param v the value written: replaced by a new Date.
+/// @param t the time, truncated to whole milliseconds.
 template <class D>
 void to_value(value& v, const std::chrono::time_point<std::chrono::system_clock, D>& t) {
   v = value::date(std::chrono::time_point_cast<std::chrono::system_clock::duration>(t));
 }
 
 /// The JSON document as a value (see `value::from_json`).
+/// @param v the value written.
+/// @param json the JSON value.
 template <class BasicJson>
   requires detail::nlohmann_json_type<BasicJson>
 void to_value(value& v, const BasicJson& json) {
@@ -198,6 +220,8 @@ void to_value(value& v, const BasicJson& json) {
 // ---- from_value for standard types ----
 
 /// A boolean.
+/// @param v the value read; another kind throws `value_error`.
+/// @param out the boolean written.
 template <class B>
   requires std::same_as<B, bool>
 void from_value(const value& v, B& out) {
@@ -207,6 +231,9 @@ void from_value(const value& v, B& out) {
 }
 
 /// An integer: an integral number in range, or a BigInt in range.
+/// @param v the value read; a fraction, a value outside `I`'s range or another kind throws
+///   `value_error`.
+/// @param out the integer written.
 template <class I>
   requires(std::integral<I> && !std::same_as<I, bool>)
 void from_value(const value& v, I& out) {
@@ -239,6 +266,8 @@ void from_value(const value& v, I& out) {
 }
 
 /// A floating-point number.
+/// @param v the value read (an int32 or a double); another kind throws `value_error`.
+/// @param out the number written, converted to `F`.
 template <class F>
   requires std::floating_point<F>
 void from_value(const value& v, F& out) {
@@ -248,6 +277,8 @@ void from_value(const value& v, F& out) {
 }
 
 /// A string (WTF-8).
+/// @param v the value read; another kind throws `value_error`.
+/// @param out the string written, WTF-8.
 inline void from_value(const value& v, std::string& out) {
   if (!v.is_string())
     detail::v8::conversion_error(v, "std::string");
@@ -255,6 +286,8 @@ inline void from_value(const value& v, std::string& out) {
 }
 
 /// A BigInt.
+/// @param v the value read; another kind (a number too) throws `value_error`.
+/// @param out the BigInt written.
 inline void from_value(const value& v, js::bigint& out) {
   if (!v.is_bigint())
     detail::v8::conversion_error(v, "js::bigint");
@@ -262,6 +295,8 @@ inline void from_value(const value& v, js::bigint& out) {
 }
 
 /// The elements of an array (holes are an error).
+/// @param v the value read; not an array, or one with a hole, throws `value_error`.
+/// @param out cleared, then filled with the converted elements.
 template <class T, class A>
   requires detail::v8::convertible_from_value<T>
 void from_value(const value& v, std::vector<T, A>& out) {
@@ -277,6 +312,8 @@ void from_value(const value& v, std::vector<T, A>& out) {
 }
 
 /// The bytes of a Buffer, typed array or ArrayBuffer.
+/// @param v the value read; another kind throws `value_error`.
+/// @param out replaced by a copy of the bytes.
 template <class A>
 void from_value(const value& v, std::vector<std::byte, A>& out) {
   const std::vector<std::uint8_t>* bytes = nullptr;
@@ -291,6 +328,9 @@ void from_value(const value& v, std::vector<std::byte, A>& out) {
 }
 
 /// The elements of an array of exactly `N` elements.
+/// @param v the value read; not an array of `N` elements, or one with a hole, throws
+///   `value_error`.
+/// @param out every element written.
 template <class T, std::size_t N>
   requires detail::v8::convertible_from_value<T>
 void from_value(const value& v, std::array<T, N>& out) {
@@ -304,6 +344,8 @@ void from_value(const value& v, std::array<T, N>& out) {
 }
 
 /// A two-element array.
+/// @param v the value read; not an array of two elements throws `value_error`.
+/// @param out both members written.
 template <class A, class B>
   requires(detail::v8::convertible_from_value<A> && detail::v8::convertible_from_value<B>)
 void from_value(const value& v, std::pair<A, B>& out) {
@@ -342,6 +384,9 @@ void set_from_value(const value& v, Set& out) {
 } // namespace detail::v8
 
 /// The properties of an object (string keys) or the entries of a Map.
+/// @param v the value read: an object for string keys, a Map otherwise (anything else throws
+///   `value_error`).
+/// @param out cleared, then filled; a repeated converted key keeps its last value.
 template <class K, class T, class C, class A>
   requires(detail::v8::convertible_from_value<K> && detail::v8::convertible_from_value<T>)
 void from_value(const value& v, std::map<K, T, C, A>& out) {
@@ -349,6 +394,9 @@ void from_value(const value& v, std::map<K, T, C, A>& out) {
 }
 
 /// The properties of an object (string keys) or the entries of a Map.
+/// @param v the value read: an object for string keys, a Map otherwise (anything else throws
+///   `value_error`).
+/// @param out cleared, then filled; a repeated converted key keeps its last value.
 template <class K, class T, class H, class E, class A>
   requires(detail::v8::convertible_from_value<K> && detail::v8::convertible_from_value<T>)
 void from_value(const value& v, std::unordered_map<K, T, H, E, A>& out) {
@@ -356,6 +404,8 @@ void from_value(const value& v, std::unordered_map<K, T, H, E, A>& out) {
 }
 
 /// The values of a Set.
+/// @param v the value read; not a Set throws `value_error`.
+/// @param out cleared, then filled with the converted values.
 template <class T, class C, class A>
   requires detail::v8::convertible_from_value<T>
 void from_value(const value& v, std::set<T, C, A>& out) {
@@ -363,6 +413,8 @@ void from_value(const value& v, std::set<T, C, A>& out) {
 }
 
 /// The values of a Set.
+/// @param v the value read; not a Set throws `value_error`.
+/// @param out cleared, then filled with the converted values.
 template <class T, class H, class E, class A>
   requires detail::v8::convertible_from_value<T>
 void from_value(const value& v, std::unordered_set<T, H, E, A>& out) {
@@ -370,6 +422,8 @@ void from_value(const value& v, std::unordered_set<T, H, E, A>& out) {
 }
 
 /// Empty for `null` and `undefined`, otherwise the converted value.
+/// @param v the value read.
+/// @param out reset for `null` and `undefined`, otherwise set to the converted value.
 template <class T>
   requires detail::v8::convertible_from_value<T>
 void from_value(const value& v, std::optional<T>& out) {
@@ -380,6 +434,8 @@ void from_value(const value& v, std::optional<T>& out) {
 }
 
 /// The time of a valid Date.
+/// @param v the value read; not a Date, or an invalid one, throws `value_error`.
+/// @param out the time written, cast to `D`.
 template <class D>
 void from_value(const value& v, std::chrono::time_point<std::chrono::system_clock, D>& out) {
   if (!v.is_date())
@@ -388,6 +444,8 @@ void from_value(const value& v, std::chrono::time_point<std::chrono::system_cloc
 }
 
 /// The JSON form (see `value::to_json`).
+/// @param v the value read (any kind).
+/// @param out replaced by `v.to_json<BasicJson>()`.
 template <class BasicJson>
   requires detail::nlohmann_json_type<BasicJson>
 void from_value(const value& v, BasicJson& out) {

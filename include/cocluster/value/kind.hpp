@@ -31,6 +31,9 @@ enum class value_kind : std::uint8_t {
 };
 
 /// The lowercase name of a kind, for messages.
+/// @param kind the kind.
+/// @return the enumerator's name ("array_buffer"), a static string; "unknown" for a value outside
+///         the enumeration.
 inline std::string_view kind_name(value_kind kind) noexcept {
   switch (kind) {
   case value_kind::undefined: return "undefined";
