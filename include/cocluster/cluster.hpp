@@ -82,6 +82,23 @@ inline std::optional<distribution> distribution_from_environment() {
 /// `reuse_port`, `least_connections`, `ip_hash`, or your own `scheduling_policy`).
 /// @tparam Serialization the IPC encoding (`json` or `advanced`), as Node's `serialization`.
 ///
+/// @par Example
+/// The same program is the primary and its workers (`examples/hello.cpp`):
+/// @code
+/// asio::awaitable<void> primary(cocluster::cluster<>& cluster) {
+///   auto exits = cluster.subscribe(cocluster::event::exit);
+///   for (int i = 0; i < 4; ++i)
+///     cluster.fork();
+///   for (;;) { // a worker that dies is replaced
+///     co_await exits.async_receive(asio::use_awaitable);
+///     cluster.fork();
+///   }
+/// }
+/// // in main(); worker(cluster) listens, as tcp_listen_options shows:
+/// cocluster::cluster<> cluster(io); // cluster<round_robin, json>: Node's defaults
+/// asio::co_spawn(io, cluster.is_primary() ? primary(cluster) : worker(cluster), asio::detached);
+/// @endcode
+///
 /// @par Thread Safety
 /// Not thread-safe: use it from the thread that runs its `io_context`.
 template <scheduling_policy Scheduling = round_robin, serialization_policy Serialization = json>
@@ -100,10 +117,16 @@ public:
 
   /// @throws std::logic_error if another cluster object exists in this process;
   /// std::invalid_argument / std::system_error if the worker environment is broken.
+  /// @param io the context whose `run()` drives the cluster; it must outlive the cluster.
+  /// @param options the IPC limits, drain timeout and hand-off windows (`cluster_options`); each
+  ///   process (primary and worker) sets its own.
   explicit cluster(asio::io_context& io, cluster_options options = {})
       : cluster(io.get_executor(), std::move(options)) {}
 
   /// The same, on `executor` rather than on an `io_context`'s own; throws as the one above.
+  /// @param executor the executor every handler of the cluster runs on (a strand is not needed:
+  ///   the cluster is single-threaded).
+  /// @param options as above.
   explicit cluster(const executor_type& executor, cluster_options options = {});
 
   cluster(const cluster&) = delete;
@@ -114,45 +137,58 @@ public:
   ~cluster();
 
   /// True in the primary (Node's `isPrimary`).
+  /// @return whether this process is the primary (no `NODE_UNIQUE_ID` at construction).
   bool is_primary() const noexcept { return primary_ != nullptr; }
   /// True in a worker (Node's `isWorker`).
+  /// @return whether this process is a worker; always `!is_primary()`.
   bool is_worker() const noexcept { return worker_ != nullptr; }
 
   /// The executor everything runs on.
+  /// @return the executor given at construction (or the `io_context`'s).
   executor_type get_executor() const noexcept { return executor_; }
 
   // ---- primary ----
 
   /// The settings in effect (Node's `cluster.settings`): empty until the first `setup_primary`
   /// or `fork`.
+  /// @return the merged settings, valid until the next `setup_primary`. Throws `std::system_error`
+  ///   (`errc::wrong_role`) in a worker, as every primary-only call does.
   const cocluster::settings& settings() const;
 
   /// Node's `setupPrimary`: changes the settings of later forks. Fields set in `changes` replace
   /// earlier ones, others are kept; defaults (exec: this executable, args: this process's) are
   /// filled in. Emits `setup`.
   /// @throws std::invalid_argument / std::system_error naming a bad setting (nothing changes).
+  /// @param changes the fields to change; empty fields keep what is set (`settings::merged_with`).
   void setup_primary(const cocluster::settings& changes = {});
 
   /// Starts a worker with `env` added to its environment (Node's `cluster.fork(env)`). Returns
   /// at once a handle on the worker, in state `none`; a failed start is reported through its
   /// `error` and `exit` events, never thrown.
   /// @throws std::invalid_argument for bad settings or `env`.
+  /// @param env variables added to (or replacing those of) the worker's environment, over
+  ///   `settings().env`.
+  /// @return the new worker's handle (it is in `workers()` from now on).
   worker_type fork(const std::map<std::string, std::string>& env = {});
 
   /// Starts a worker as `fork(options.env)` does, with `options.overrides` merged over the
   /// settings for this worker only and in pool slot `options.slot` (cocluster's extension, for
   /// pools such as the `supervisor`'s).
   /// @throws std::invalid_argument for bad overrides or `env` (nothing is started).
+  /// @param options the worker's environment, settings overrides and pool slot.
+  /// @return the new worker's handle.
   worker_type fork_with(const fork_options& options);
 
   /// Closes the sockets kept for pool slot `slot` (`fork_options::slot`) once no worker of the
   /// slot is left: a pool that shrinks calls it for the slots it gave up. Connections still
   /// queued in them are reset by the kernel, unless `net.ipv4.tcp_migrate_req` is 1 (Linux
   /// 5.14+), which moves them to the port's other sockets.
+  /// @param slot a slot given to `fork_with`; one with no sockets kept does nothing.
   void release_slot(int slot);
 
   /// Internal, for the supervisor's hot upgrade: the primary's shared listeners (null in a
   /// worker).
+  /// @return the listeners, owned by the cluster.
   detail::primary_listeners<Scheduling, detail::worker_impl<Serialization>>* listeners(
       detail::worker_key) const noexcept {
     return listeners_.get();
@@ -162,11 +198,13 @@ public:
   /// unless NODE_CLUSTER_SCHED_POLICY says "rr" (the primary accepts, with `Scheduling` if it is
   /// such a policy, else `round_robin`), "none" (`shared_socket`) or "reuseport". UDP is always
   /// shared.
+  /// @return the distribution every server of this primary uses.
   cocluster::distribution distribution() const noexcept { return distribution_; }
 
   /// Changes the distribution before the first `setup_primary` or `fork` (Node ignores a later
   /// change silently; this refuses it).
   /// @throws std::logic_error once the distribution is fixed.
+  /// @param d the distribution for every later server.
   void set_distribution(cocluster::distribution d) {
     if (distribution_frozen_)
       throw std::logic_error("cocluster: the distribution is fixed at the first setup_primary "
@@ -176,26 +214,36 @@ public:
 
   /// The live workers by id (Node's `cluster.workers`): a worker stays until it has both
   /// disconnected and exited.
+  /// @return the map, valid until the next event changes it (copy the handles to keep them).
   const std::map<int, worker_type>& workers() const;
 
   /// The live worker with this id, or an empty handle.
+  /// @param id a worker's id (`worker.id()`).
+  /// @return its handle, or an empty one when no live worker has that id.
   worker_type find_worker(int id) const;
 
   /// Node's `cluster.disconnect()`: disconnects every worker gracefully; completes once all of
   /// them have disconnected and exited (at once, but asynchronously, when there are none).
   /// @par Completion Signature
   /// `void(std::error_code)`.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_disconnect(Token&& token = {}) {
     return primary("disconnect").async_disconnect(std::forward<Token>(token));
   }
 
   /// `co_await cluster.disconnect()`.
+  /// @return an awaitable of `async_disconnect`.
   asio::awaitable<void> disconnect();
 
   /// Subscribes to a cluster-wide event: `event::fork`, `online`, `listening`, `disconnect`,
   /// `exit`, `message`, `handle_message` (messages sent with a handle, as
   /// `handle_message_event`), `error`, `setup`. See `event_stream`.
+  /// @tparam Tag the tag type of one of the events above (`event::exit_t`, ...).
+  /// @param tag the event: `cocluster::event::exit`, `cocluster::event::message`, ...
+  /// @return an `event_stream` of that event's type (`exit_event<worker_type>`, ...), which gets
+  ///   every event from now on.
   template <class Tag>
   auto subscribe(Tag tag) {
     return primary("subscribe").subscribe(tag);
@@ -211,6 +259,8 @@ public:
   /// @par Completion Signature
   /// `void(std::error_code, cluster_metrics)`: always success.
   /// @throws std::system_error `errc::wrong_role` in a worker.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_metrics(Token&& token = {}) {
     auto& role = primary("metrics");
@@ -235,6 +285,9 @@ public:
   /// `asio::use_awaitable` (the default) a failure is thrown as a `std::system_error` with that
   /// code whose what() names the call and the address ("cocluster: listen: bind
   /// 127.0.0.1:80: Permission denied"); other tokens get the code alone.
+  /// @param options the port, host and other options (copied: they need not outlive the call).
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_listen(const tcp_listen_options& options, Token&& token = {}) {
     return detail::async_complete<tcp_server>(
@@ -246,12 +299,17 @@ public:
   }
 
   /// `co_await cluster.listen(tcp_listen_options{...})`.
+  /// @param options the port, host and other options (copied at the call).
+  /// @return an awaitable of the server; a failure is thrown as `async_listen` says.
   asio::awaitable<tcp_server> listen(const tcp_listen_options& options);
 
   /// Listens on a Unix stream socket (Node's `server.listen(path)`).
   /// @par Completion Signature
   /// `void(std::error_code, unix_server)`, as for TCP (with `asio::use_awaitable` a failure is
   /// thrown naming the call and the path).
+  /// @param options the path and other options (copied: they need not outlive the call).
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_listen(const unix_listen_options& options, Token&& token = {}) {
     return detail::async_complete<unix_server>(
@@ -264,6 +322,8 @@ public:
   }
 
   /// `co_await cluster.listen(unix_listen_options{...})`.
+  /// @param options the path and other options (copied at the call).
+  /// @return an awaitable of the server; a failure is thrown naming the call and the path.
   asio::awaitable<unix_server> listen(const unix_listen_options& options);
 
   /// Binds a UDP socket (Node's `dgram` `socket.bind`). In a worker it is the primary's socket,
@@ -273,6 +333,9 @@ public:
   /// on failure, and with `asio::use_awaitable` (the default) a failure is thrown as a
   /// `std::system_error` with that code whose what() names the call and the address
   /// ("cocluster: bind: bind 127.0.0.1:5353: Address already in use").
+  /// @param options the port, address and other options (copied: they need not outlive the call).
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_bind(const udp_bind_options& options, Token&& token = {}) {
     return detail::async_complete<asio::ip::udp::socket>(std::forward<Token>(token), executor_,
@@ -282,6 +345,8 @@ public:
   }
 
   /// `co_await cluster.bind(udp_bind_options{...})`.
+  /// @param options the port, address and other options (copied at the call).
+  /// @return an awaitable of the bound socket; a failure is thrown as `async_bind` says.
   asio::awaitable<asio::ip::udp::socket> bind(const udp_bind_options& options);
 
   // ---- broadcast and worker-to-worker messages (cocluster's extension) ----
@@ -304,9 +369,13 @@ public:
   /// (`errc::channel_closed`, `errc::write_queue_full`) and `errc::no_routing` under a primary
   /// that is not cocluster (a Node primary ignores acts it does not know: the message would be
   /// lost without a word).
+  /// @param message the message, encoded once.
+  /// @return in the primary, how many workers it was queued for; in a worker, 0.
   std::size_t broadcast(const value_type& message);
 
   /// `broadcast` of a user type, converted by the serialization policy.
+  /// @param message the user value, converted with `Serialization::to_value`.
+  /// @return as `broadcast(const value_type&)`.
   template <class T>
     requires(!std::is_same_v<std::remove_cvref_t<T>, value_type>)
   std::size_t broadcast(const T& message) {
@@ -321,6 +390,9 @@ public:
   /// or the primary's queue to another worker: the message was not queued for that one). With
   /// `asio::use_awaitable` (the default) a failure is thrown as a `std::system_error` whose
   /// what() names the call and the workers concerned.
+  /// @param message the message, moved in.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_broadcast(value_type message, Token&& token = {}) {
     return detail::async_complete<std::size_t>(
@@ -346,19 +418,26 @@ public:
   /// it as a `routed_message{from, message}` (`cluster.worker().subscribe(event::routed_message)`),
   /// whole in both serializations; a Node worker as a plain message, without the sender's id
   /// (the primary holds what comes for a worker not yet online, whose kind it does not know
-  /// yet, until it is). Messages from one worker to another arrive in the order they were sent. Returns false
-  /// above the high-water mark, as `send`. When the primary cannot deliver it (no worker
-  /// `worker_id` is connected: `errc::no_such_worker`; its queue is full:
+  /// yet, until it is). Messages from one worker to another arrive in the order they were sent.
+  /// Returns false above the high-water mark, as `send`. When the primary cannot deliver it (no
+  /// worker `worker_id` is connected: `errc::no_such_worker`; its queue is full:
   /// `errc::write_queue_full`), an error event on `cluster.worker()` says so, naming the id;
   /// `async_send_to` reports it to the caller instead. In the primary, use
   /// `find_worker(id).send(message)`.
   /// @throws std::system_error `errc::wrong_role` in the primary, `errc::no_routing` under a
   /// primary that is not cocluster, and as `send`.
+  /// @param worker_id the id of the worker to reach (its `worker.id()` in the primary); this
+  ///   worker's own id reaches this worker, through the primary.
+  /// @param message the message, carried whole in both serializations.
+  /// @return true while at most the high-water mark is queued on this worker's channel.
   bool send_to(int worker_id, const value_type& message) {
     return worker_routes("send_to").send(detail::routing::target::worker(worker_id), message);
   }
 
   /// `send_to` of a user type, converted by the serialization policy.
+  /// @param worker_id the id of the worker to reach.
+  /// @param message the user value, converted with `Serialization::to_value`.
+  /// @return as `send_to(int, const value_type&)`.
   template <class T>
     requires(!std::is_same_v<std::remove_cvref_t<T>, value_type>)
   bool send_to(int worker_id, const T& message) {
@@ -374,6 +453,10 @@ public:
   /// a `std::system_error` whose what() names the worker ("cocluster: send_to: worker 7 is not
   /// connected (it exited, is leaving, or never existed)").
   /// @throws std::system_error `errc::wrong_role` in the primary.
+  /// @param worker_id the id of the worker to reach.
+  /// @param message the message, moved in.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_send_to(int worker_id, value_type message, Token&& token = {}) {
     auto* routes = &worker_routes("async_send_to");
@@ -389,6 +472,7 @@ public:
 
   /// This worker (Node's `cluster.worker`).
   /// @throws std::system_error `errc::wrong_role` in the primary.
+  /// @return the handle on this process's own worker (`is_self()` true).
   worker_type worker() const;
 
 private:
