@@ -62,8 +62,24 @@ namespace cocluster {
 /// primary. The raw cluster API stays usable beside it (its events report supervised workers as
 /// any others), but forks made by hand are not part of the pool.
 ///
+/// @par Example
+/// Two workers that report ready, reloaded once, then stopped (`examples/supervised_ready.cpp`):
+/// @code
+/// cocluster::supervisor_options options;
+/// options.workers = 2;
+/// options.readiness = cocluster::readiness::ready_message;
+/// cocluster::supervisor supervisor(cluster, options);
+/// asio::co_spawn(io, supervisor.async_run(), report); // ends after the stop
+/// // in a coroutine:
+/// co_await supervisor.async_wait_ready();
+/// co_await supervisor.async_reload(); // the same program started afresh
+/// co_await supervisor.async_stop();
+/// @endcode
+///
 /// @par Thread Safety
 /// Use from the thread that runs the cluster's `io_context`.
+///
+/// @tparam Cluster the `cocluster::cluster<Scheduling, Serialization>` supervised.
 template <class Cluster>
 class supervisor {
 public:
@@ -76,6 +92,9 @@ public:
 
   /// Makes the supervisor; nothing starts before `async_run`.
   /// @throws std::invalid_argument for options out of range.
+  /// @param cluster the primary's cluster; it must outlive the supervisor.
+  /// @param options the pool's size, readiness, timeouts and the rest (`supervisor_options`),
+  ///   validated here.
   explicit supervisor(Cluster& cluster, supervisor_options options = {})
       : executor_(cluster.get_executor()),
         pool_(std::make_shared<detail::supervisor_pool<Cluster>>(cluster, std::move(options))) {}
@@ -88,6 +107,7 @@ public:
   ~supervisor() { pool_->detach(); }
 
   /// The executor.
+  /// @return the cluster's executor.
   executor_type get_executor() const noexcept { return executor_; }
 
   /// Starts the pool (once) and waits until the supervisor has stopped.
@@ -95,6 +115,8 @@ public:
   /// `void(std::error_code)`: success after a stop; `errc::crash_loop`; `errc::spawn_failed`
   /// when a fork was refused; `errc::wrong_role` in a worker. With `asio::use_awaitable` a
   /// failure is thrown as a `std::system_error` whose what() names the last failure.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_run(Token&& token = {}) {
     return detail::async_outcome(std::forward<Token>(token), executor_,
@@ -107,6 +129,8 @@ public:
   /// once).
   /// @par Completion Signature
   /// `void(std::error_code)`: `errc::supervisor_stopped` if the run ended first.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_wait_ready(Token&& token = {}) {
     return detail::async_outcome(std::forward<Token>(token), executor_,
@@ -120,6 +144,8 @@ public:
   /// kills the workers at once (and waits for the same end).
   /// @par Completion Signature
   /// `void(std::error_code)`.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_stop(Token&& token = {}) {
     return detail::async_outcome(std::forward<Token>(token), executor_,
@@ -134,6 +160,10 @@ public:
   /// `void(std::error_code)`: `errc::reload_failed` (the pool was rolled back; what() names
   /// the worker and its failure), `std::errc::invalid_argument` for a bad setting (nothing
   /// changed), `errc::supervisor_stopped` when the pool is not running or a stop cut it short.
+  /// @param changes the settings of the new release, merged over the cluster's
+  ///   (`settings::merged_with`); validated before anything is replaced.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_reload(settings changes = {}, Token&& token = {}) {
     return detail::async_outcome(std::forward<Token>(token), executor_,
@@ -153,6 +183,8 @@ public:
   /// `errc::upgrade_failed` when it could not start, exited, or was not ready within
   /// `upgrade_timeout` (it was killed; this primary serves on); `errc::supervisor_stopped`
   /// when the pool is not running or a stop cut the upgrade short.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_upgrade(Token&& token = {}) {
     return detail::async_outcome(std::forward<Token>(token), executor_,
@@ -165,19 +197,24 @@ public:
   /// retired gracefully.
   /// @throws std::invalid_argument for 0; std::system_error `errc::supervisor_stopped` once
   /// stopping.
+  /// @param workers the new pool size, at least 1.
   void scale(std::size_t workers) { pool_->scale(workers); }
 
   /// The pool size it keeps.
+  /// @return the size from the options (or `available_cpus`), as changed by `scale` and signals.
   std::size_t size() const noexcept { return pool_->size(); }
 
   /// Workers ready now (replacements not yet ready and retiring workers not counted).
+  /// @return the members counted ready by the supervisor's `readiness` and not retiring.
   std::size_t ready_count() const { return pool_->ready_count(); }
 
   /// True once a stop has begun (`async_stop`, a signal, a crash loop), and after it: the
   /// moment a readiness probe should start failing.
+  /// @return whether a stop has begun.
   bool is_stopping() const noexcept { return pool_->is_stopping(); }
 
   /// The pool's workers (booting or ready; not those retiring), oldest first.
+  /// @return copies of their handles.
   std::vector<worker_type> workers() const { return pool_->workers(); }
 
   /// The cluster's metrics snapshot (`cluster::async_metrics`), in which the pool's workers
@@ -187,6 +224,8 @@ public:
   /// @par Completion Signature
   /// `void(std::error_code, cluster_metrics)`: always success.
   /// @throws std::system_error `errc::wrong_role` in a worker.
+  /// @param token the completion token (`asio::use_awaitable` by default).
+  /// @return what `token` makes of the operation.
   template <class Token = asio::use_awaitable_t<>>
   auto async_metrics(Token&& token = {}) {
     return asio::async_initiate<Token, void(error_code, cluster_metrics)>(
@@ -198,6 +237,7 @@ public:
 
   /// Subscribes to the supervisor's events. The stream ends (`errc::stream_closed`) after
   /// `stopped`.
+  /// @return a new subscription, which gets every event from now on.
   event_stream<supervisor_event> subscribe() { return pool_->subscribe(); }
 
   /// Handles SIGTERM and SIGINT (graceful stop; a second one kills), SIGHUP (rolling reload),
