@@ -18,6 +18,9 @@ enum class worker_state {
 };
 
 /// "none", "online", "listening", "disconnected", "dead".
+/// @param state the state.
+/// @return Node's name of it (`worker.state`), a static string; "none" for a value outside the
+///   enumeration.
 inline std::string_view to_string(worker_state state) {
   switch (state) {
   case worker_state::none: return "none";
