@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -304,6 +306,44 @@ TEST_CASE("a worker built for another serialization than the primary's refuses t
     exits.expect_code(worker, 5); // refused, with both modes named in the error
     co_await exits.check();
   });
+}
+
+// ---- settings::validate, directly ----
+
+namespace {
+
+// The message settings::validate throws for `s`, or "" when it accepts them.
+std::string refusal_of(const cocluster::settings& s) {
+  try {
+    s.validate();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("settings::validate refuses an empty cwd, naming it") {
+  cocluster::settings s;
+  s.cwd = "";
+  CHECK(refusal_of(s) == "cocluster: settings.cwd is empty");
+  s.cwd = "/";
+  CHECK(refusal_of(s) == "");
+}
+
+TEST_CASE("settings::validate refuses an env variable with an empty name, naming env") {
+  cocluster::settings s;
+  s.env = std::map<std::string, std::string>{{"", "value"}};
+  CHECK(refusal_of(s) == "cocluster: settings.env has a bad variable name ''");
+  s.env = std::map<std::string, std::string>{{"NAME", ""}};
+  CHECK(refusal_of(s) == ""); // an empty value is a value
+}
+
+TEST_CASE("settings::validate refuses a NUL byte in an env value, naming the variable") {
+  cocluster::settings s;
+  s.env = std::map<std::string, std::string>{{"NAME", std::string("a\0b", 3)}};
+  CHECK(refusal_of(s) == "cocluster: settings.env[NAME] contains a NUL character");
 }
 
 TEST_SUITE_END();

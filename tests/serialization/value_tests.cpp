@@ -297,6 +297,15 @@ TEST_CASE("Values the encoder refuses are refused with unencodable_value and no 
   }
 }
 
+TEST_CASE("A value nested to the depth limit encodes, and decodes to the same value") {
+  value v = 0;
+  for (std::size_t i = 0; i < advanced::max_depth; ++i)
+    v = value::array({v});
+  std::string out;
+  CHECK_NOTHROW(advanced::encode(v, out));
+  CHECK(advanced::decode(out) == v);
+}
+
 TEST_CASE("A million-deep value is freed, copied, compared and printed without recursion") {
   value deep = 0;
   value innermost; // weak observers: undefined once their node is freed
