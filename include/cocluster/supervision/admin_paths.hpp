@@ -68,8 +68,8 @@ inline bool is_metrics_target(std::string_view target) {
 }
 
 /// The answer to `method` `target` for a pool in `pool`, unless the target is the metrics
-/// (nothing: `supervisor/admin_answer.hpp` answers it with the snapshot's text). A method other than
-/// GET is 405, a path that `which` does not serve 404.
+/// (nothing: `supervisor/admin_answer.hpp` answers it with the snapshot's text). A method other
+/// than GET is 405, a path that `which` does not serve 404.
 /// @param method the request's method ("GET").
 /// @param target the request's target ("/readyz").
 /// @param which the paths that answer.

@@ -42,6 +42,19 @@ struct heartbeat_options {
 
 /// How a `supervisor` runs its pool. The defaults suit a server behind systemd or Kubernetes:
 /// the stop finishes within Kubernetes' default grace period of 30 s.
+///
+/// @par Example
+/// The main example's pool (`examples/http_cluster/main.cpp`): the command line's size and
+/// timeouts, the rest left at their defaults.
+/// @code
+/// cocluster::supervisor_options supervision;
+/// supervision.workers = options.workers; // empty: available_cpus()
+/// if (options.drain_timeout)
+///   supervision.drain_timeout = *options.drain_timeout;
+/// supervision.upgrade_timeout = options.upgrade_timeout;
+/// cocluster::supervisor supervisor(cluster, supervision); // validate() runs here
+/// supervisor.handle_signals();
+/// @endcode
 struct supervisor_options {
   /// The pool size. Default: `available_cpus(cpu_limits)`.
   std::optional<std::size_t> workers{};
@@ -104,6 +117,7 @@ struct supervisor_options {
   /// its workers boot).
   std::optional<std::chrono::milliseconds> upgrade_timeout{};
 
+  /// Checks every option (the supervisor's constructor calls it).
   /// @throws std::invalid_argument naming the first option out of range.
   void validate() const {
     if (workers && *workers == 0)
