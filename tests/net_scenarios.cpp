@@ -249,7 +249,7 @@ WORKER_SCENARIO("listen-fails") {
         auto self = cluster.worker();
         nlohmann::json report;
         try {
-          auto server = co_await cluster.async_listen(tcp_options(o));
+          auto server = co_await cluster.listen(tcp_options(o)); // the short form names the call
           self.send(std::string("listening"));
           co_return;
         } catch (const std::system_error& e) {
@@ -278,7 +278,7 @@ WORKER_SCENARIO("bind-fails") {
             options, cocluster::as_tuple(asio::use_awaitable));
         nlohmann::json report{{"code", failure.value()}, {"open", socket.is_open()}};
         try {
-          co_await cluster.async_bind(options);
+          co_await cluster.bind(options); // the short form names the call
         } catch (const std::system_error& e) {
           report["thrown"] = e.code().value();
           report["error"] = e.what();

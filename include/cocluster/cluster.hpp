@@ -20,7 +20,8 @@
 #include <utility>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/cluster/listen_completion.hpp"
+#include "cocluster/detail/async/async_once.hpp"
+#include "cocluster/detail/async/await_failure.hpp"
 #include "cocluster/detail/cluster/metrics_collector.hpp"
 #include "cocluster/detail/cluster/primary_role.hpp"
 #include "cocluster/detail/cluster/route_client.hpp"
@@ -228,7 +229,7 @@ public:
   /// `void(std::error_code)`.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_disconnect(Token&& token = {}) {
     return primary("disconnect").async_disconnect(std::forward<Token>(token));
   }
@@ -261,16 +262,17 @@ public:
   /// @throws std::system_error `errc::wrong_role` in a worker.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, cluster_metrics)> Token = asio::use_awaitable_t<>>
   auto async_metrics(Token&& token = {}) {
-    auto& role = primary("metrics");
-    return asio::async_initiate<Token, void(error_code, cluster_metrics)>(
-        [&role](auto handler) {
+    return detail::async_once<cluster_metrics>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<cluster_metrics> report, detail::primary_role<Serialization>* role) {
           detail::metrics_collection::start(
-              role.executor(), role.workers(), role.departed(),
-              detail::erased_handler<cluster_metrics>(std::move(handler), role.executor()));
+              role->executor(), role->workers(), role->departed(),
+              detail::erased_handler<cluster_metrics>(std::move(report), role->executor()));
         },
-        token);
+        &primary("metrics"));
   }
 
   // ---- servers (both roles) ----
@@ -281,44 +283,53 @@ public:
   ///
   /// @par Completion Signature
   /// `void(std::error_code, tcp_server)`: the call's errno (EADDRINUSE, EACCES, ...), or
-  /// `errc::channel_closed` in a worker that has no primary; the server is empty then. With
-  /// `asio::use_awaitable` (the default) a failure is thrown as a `std::system_error` with that
-  /// code whose what() names the call and the address ("cocluster: listen: bind
-  /// 127.0.0.1:80: Permission denied"); other tokens get the code alone.
+  /// `errc::channel_closed` in a worker that has no primary; the server is empty then. The
+  /// same for every token (with `asio::use_awaitable`, `co_await` throws
+  /// `std::system_error(code)`); `co_await cluster.listen(options)` throws one whose what()
+  /// also names the call and the address ("cocluster: listen: bind 127.0.0.1:80: Permission
+  /// denied").
+  /// @par Per-Operation Cancellation
+  /// All types: the wait ends with `asio::error::operation_aborted`; a server that is made
+  /// afterwards is closed.
   /// @param options the port, host and other options (copied: they need not outlive the call).
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, tcp_server)> Token = asio::use_awaitable_t<>>
   auto async_listen(const tcp_listen_options& options, Token&& token = {}) {
-    return detail::async_complete<tcp_server>(
-        std::forward<Token>(token), executor_, [this, options](auto done) {
-          start_tcp_listen(options, [done](std::exception_ptr e, auto impl) {
-            done(e, tcp_server(std::move(impl)));
-          });
-        });
+    return detail::async_once<tcp_server>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<tcp_server> report, cluster* self, tcp_listen_options o) {
+          self->start_tcp_listen(std::move(o), as_server<tcp_server>(std::move(report)));
+        },
+        this, options);
   }
 
   /// `co_await cluster.listen(tcp_listen_options{...})`.
   /// @param options the port, host and other options (copied at the call).
-  /// @return an awaitable of the server; a failure is thrown as `async_listen` says.
+  /// @return an awaitable of the server; a failure is thrown as a `std::system_error` with the
+  ///   code of `async_listen`, whose what() names the call and the address.
   asio::awaitable<tcp_server> listen(const tcp_listen_options& options);
 
   /// Listens on a Unix stream socket (Node's `server.listen(path)`).
   /// @par Completion Signature
-  /// `void(std::error_code, unix_server)`, as for TCP (with `asio::use_awaitable` a failure is
-  /// thrown naming the call and the path).
+  /// `void(std::error_code, unix_server)`, as for TCP, whatever the token (`listen(options)`
+  /// throws naming the call and the path).
+  /// @par Per-Operation Cancellation
+  /// All types, as for TCP.
   /// @param options the path and other options (copied: they need not outlive the call).
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, unix_server)> Token = asio::use_awaitable_t<>>
   auto async_listen(const unix_listen_options& options, Token&& token = {}) {
-    return detail::async_complete<unix_server>(
-        std::forward<Token>(token), executor_, [this, options](auto done) {
-          start_listen(detail::make_request(options), options.exclusive,
-                       [done](std::exception_ptr e, auto impl) {
-                         done(e, unix_server(std::move(impl)));
-                       });
-        });
+    return detail::async_once<unix_server>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<unix_server> report, cluster* self, unix_listen_options o) {
+          self->start_listen(detail::make_request(o), o.exclusive,
+                             as_server<unix_server>(std::move(report)));
+        },
+        this, options);
   }
 
   /// `co_await cluster.listen(unix_listen_options{...})`.
@@ -329,19 +340,25 @@ public:
   /// Binds a UDP socket (Node's `dgram` `socket.bind`). In a worker it is the primary's socket,
   /// shared by every worker bound there (Node always shares UDP).
   /// @par Completion Signature
-  /// `void(std::error_code, asio::ip::udp::socket)`, as for `async_listen`: the socket is closed
-  /// on failure, and with `asio::use_awaitable` (the default) a failure is thrown as a
-  /// `std::system_error` with that code whose what() names the call and the address
-  /// ("cocluster: bind: bind 127.0.0.1:5353: Address already in use").
+  /// `void(std::error_code, asio::ip::udp::socket)`, as for `async_listen`, whatever the token:
+  /// the socket is closed on failure. `co_await cluster.bind(options)` throws a
+  /// `std::system_error` whose what() also names the call and the address ("cocluster: bind:
+  /// bind 127.0.0.1:5353: Address already in use").
+  /// @par Per-Operation Cancellation
+  /// All types: the wait ends with `asio::error::operation_aborted` and a closed socket.
   /// @param options the port, address and other options (copied: they need not outlive the call).
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code, asio::ip::udp::socket)> Token =
+                asio::use_awaitable_t<>>
   auto async_bind(const udp_bind_options& options, Token&& token = {}) {
-    return detail::async_complete<asio::ip::udp::socket>(std::forward<Token>(token), executor_,
-                                                         [this, options](auto done) {
-                                                           this->start_udp_bind(options, done);
-                                                         });
+    return detail::async_once<asio::ip::udp::socket>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<asio::ip::udp::socket> report, cluster* self,
+           const udp_bind_options& o) {
+          self->start_udp_bind(o, detail::failure_report<asio::ip::udp::socket>(std::move(report)));
+        },
+        this, options);
   }
 
   /// `co_await cluster.bind(udp_bind_options{...})`.
@@ -387,30 +404,33 @@ public:
   /// @par Completion Signature
   /// `void(std::error_code, std::size_t)`: `errc::unencodable_value`; in a worker also
   /// `errc::no_routing`, `errc::channel_closed`, `errc::write_queue_full` (this worker's queue,
-  /// or the primary's queue to another worker: the message was not queued for that one). With
-  /// `asio::use_awaitable` (the default) a failure is thrown as a `std::system_error` whose
-  /// what() names the call and the workers concerned.
+  /// or the primary's queue to another worker: the message was not queued for that one), the
+  /// same whatever the token (an error event on `cluster.worker()` names the workers
+  /// concerned).
+  /// @par Per-Operation Cancellation
+  /// All types: the wait ends with `asio::error::operation_aborted` (the message may still
+  /// be delivered).
   /// @param message the message, moved in.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, std::size_t)> Token = asio::use_awaitable_t<>>
   auto async_broadcast(value_type message, Token&& token = {}) {
-    return detail::async_complete<std::size_t>(
+    return detail::async_once<std::size_t>(
         std::forward<Token>(token), executor_,
-        [this, message = std::move(message)](auto done) mutable {
-          if (worker_) {
-            worker_->routes().send_and_wait(detail::routing::target::everyone(), message, done);
+        [](detail::once_report<std::size_t> report, cluster* self, const value_type& m) {
+          if (self->worker_) {
+            self->worker_->routes().send_and_wait(detail::routing::target::everyone(), m,
+                                                  detail::failure_report<std::size_t>(report));
             return;
           }
-          std::exception_ptr failure;
-          std::size_t reached = 0;
           try {
-            reached = primary_->broadcast(message);
-          } catch (const std::system_error&) {
-            failure = std::current_exception();
+            report({}, self->primary_->broadcast(m));
+          } catch (const std::system_error& e) {
+            report(e.code(), 0);
           }
-          done(failure, reached);
-        });
+        },
+        this, std::move(message));
   }
 
   /// In a worker: asks the primary to forward `message` to worker `worker_id` (cocluster's
@@ -449,23 +469,27 @@ public:
   /// @par Completion Signature
   /// `void(std::error_code)`: `errc::no_such_worker` (no worker `worker_id` is connected),
   /// `errc::write_queue_full`, `errc::no_routing`, `errc::channel_closed`,
-  /// `errc::unencodable_value`. With `asio::use_awaitable` (the default) a failure is thrown as
-  /// a `std::system_error` whose what() names the worker ("cocluster: send_to: worker 7 is not
-  /// connected (it exited, is leaving, or never existed)").
+  /// `errc::unencodable_value`, the same whatever the token.
+  /// @par Per-Operation Cancellation
+  /// All types: the wait ends with `asio::error::operation_aborted` (the message may still
+  /// be delivered).
   /// @throws std::system_error `errc::wrong_role` in the primary.
   /// @param worker_id the id of the worker to reach.
   /// @param message the message, moved in.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_send_to(int worker_id, value_type message, Token&& token = {}) {
-    auto* routes = &worker_routes("async_send_to");
-    return detail::async_complete_void(
+    return detail::async_once<>(
         std::forward<Token>(token), executor_,
-        [routes, worker_id, message = std::move(message)](auto done) mutable {
-          routes->send_and_wait(detail::routing::target::worker(worker_id), message,
-                                [done](std::exception_ptr failure, std::size_t) { done(failure); });
-        });
+        [](detail::once_report<> report, detail::route_client<Serialization>* routes, int to,
+           const value_type& m) {
+          routes->send_and_wait(detail::routing::target::worker(to), m,
+                                [report](std::exception_ptr failure, std::size_t) {
+                                  report(detail::error_code_of(failure));
+                                });
+        },
+        &worker_routes("async_send_to"), worker_id, std::move(message));
   }
 
   // ---- worker ----
@@ -482,6 +506,15 @@ private:
       std::function<void(std::exception_ptr, std::shared_ptr<detail::server_impl>)>;
 
   void freeze_distribution();
+
+  // What a listen reports, `(std::exception_ptr, std::shared_ptr<server_impl>)`, as the
+  // server type `report` completes with.
+  template <class Server, class Report>
+  static impl_callback as_server(Report report) {
+    return [report](std::exception_ptr failure, std::shared_ptr<detail::server_impl> impl) {
+      report(detail::error_code_of(failure), Server(std::move(impl)));
+    };
+  }
 
   // Resolves a host name first, then listens.
   void start_tcp_listen(tcp_listen_options options, impl_callback done);
@@ -626,19 +659,30 @@ asio::awaitable<void> cluster<Scheduling, Serialization>::disconnect() {
 template <scheduling_policy Scheduling, serialization_policy Serialization>
 asio::awaitable<tcp_server> cluster<Scheduling, Serialization>::listen(
     const tcp_listen_options& options) {
-  return async_listen(options, asio::use_awaitable);
+  return detail::await_failure<tcp_server>(executor_, [this, options](auto report) {
+    start_tcp_listen(options, [report](std::exception_ptr failure, auto impl) {
+      report(failure, tcp_server(std::move(impl)));
+    });
+  });
 }
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>
 asio::awaitable<unix_server> cluster<Scheduling, Serialization>::listen(
     const unix_listen_options& options) {
-  return async_listen(options, asio::use_awaitable);
+  return detail::await_failure<unix_server>(executor_, [this, options](auto report) {
+    start_listen(detail::make_request(options), options.exclusive,
+                 [report](std::exception_ptr failure, auto impl) {
+                   report(failure, unix_server(std::move(impl)));
+                 });
+  });
 }
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>
 asio::awaitable<asio::ip::udp::socket> cluster<Scheduling, Serialization>::bind(
     const udp_bind_options& options) {
-  return async_bind(options, asio::use_awaitable);
+  return detail::await_failure<asio::ip::udp::socket>(executor_, [this, options](auto report) {
+    this->start_udp_bind(options, std::move(report));
+  });
 }
 
 template <scheduling_policy Scheduling, serialization_policy Serialization>

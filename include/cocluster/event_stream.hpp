@@ -76,7 +76,7 @@ public:
   /// @param token the completion token (`asio::use_awaitable` by default, so that
   ///   `co_await stream.async_receive()` returns the event, or throws `std::system_error`).
   /// @return whatever `token` makes of the operation: with `use_awaitable`, an awaitable.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code, Event)> Token = asio::use_awaitable_t<>>
   auto async_receive(Token&& token = {}) {
     return queue_->async_receive(std::forward<Token>(token));
   }

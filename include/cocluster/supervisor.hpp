@@ -113,16 +113,19 @@ public:
   /// Starts the pool (once) and waits until the supervisor has stopped.
   /// @par Completion Signature
   /// `void(std::error_code)`: success after a stop; `errc::crash_loop`; `errc::spawn_failed`
-  /// when a fork was refused; `errc::wrong_role` in a worker. With `asio::use_awaitable` a
-  /// failure is thrown as a `std::system_error` whose what() names the last failure.
+  /// when a fork was refused; `errc::wrong_role` in a worker (with `asio::use_awaitable`, a
+  /// `std::system_error` of that code is thrown, as for every `async_*`). The events say what
+  /// happened: the `crash_loop` event's reason names the last failure.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_run(Token&& token = {}) {
-    return detail::async_outcome(std::forward<Token>(token), executor_,
-                                 [pool = pool_](detail::outcome_callback done) {
-                                   pool->run(std::move(done));
-                                 });
+    return detail::async_once<>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<> report, const std::shared_ptr<pool_type>& pool) {
+          pool->run(detail::outcome_of(std::move(report)));
+        },
+        pool_);
   }
 
   /// Waits until every slot has had a ready worker (level-triggered: once it happened, at
@@ -131,12 +134,14 @@ public:
   /// `void(std::error_code)`: `errc::supervisor_stopped` if the run ended first.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_wait_ready(Token&& token = {}) {
-    return detail::async_outcome(std::forward<Token>(token), executor_,
-                                 [pool = pool_](detail::outcome_callback done) {
-                                   pool->wait_ready(std::move(done));
-                                 });
+    return detail::async_once<>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<> report, const std::shared_ptr<pool_type>& pool) {
+          pool->wait_ready(detail::outcome_of(std::move(report)));
+        },
+        pool_);
   }
 
   /// Stops gracefully: every worker is disconnected with `drain_timeout` and killed if still
@@ -146,30 +151,33 @@ public:
   /// `void(std::error_code)`.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_stop(Token&& token = {}) {
-    return detail::async_outcome(std::forward<Token>(token), executor_,
-                                 [pool = pool_](detail::outcome_callback done) {
-                                   pool->stop(std::move(done));
-                                 });
+    return detail::async_once<>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<> report, const std::shared_ptr<pool_type>& pool) {
+          pool->stop(detail::outcome_of(std::move(report)));
+        },
+        pool_);
   }
 
   /// Rolling reload with the settings changed by `changes` (a new `exec`, `args`, `env`: a new
   /// release; empty: the same program started afresh). Completes once every worker runs it.
   /// @par Completion Signature
-  /// `void(std::error_code)`: `errc::reload_failed` (the pool was rolled back; what() names
-  /// the worker and its failure), `std::errc::invalid_argument` for a bad setting (nothing
+  /// `void(std::error_code)`: `errc::reload_failed` (the pool was rolled back; the
+  /// `reload_failed` event names the worker and its failure), `std::errc::invalid_argument` for a bad setting (nothing
   /// changed), `errc::supervisor_stopped` when the pool is not running or a stop cut it short.
   /// @param changes the settings of the new release, merged over the cluster's
   ///   (`settings::merged_with`); validated before anything is replaced.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_reload(settings changes = {}, Token&& token = {}) {
-    return detail::async_outcome(std::forward<Token>(token), executor_,
-                                 [pool = pool_, changes](detail::outcome_callback done) {
-                                   pool->reload(changes, std::move(done));
-                                 });
+    return detail::async_once<>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<> report, const std::shared_ptr<pool_type>& pool,
+           const settings& c) { pool->reload(c, detail::outcome_of(std::move(report))); },
+        pool_, std::move(changes));
   }
 
   /// Hot upgrade of the primary itself (nginx's SIGUSR2): runs `supervisor_options::
@@ -185,12 +193,14 @@ public:
   /// when the pool is not running or a stop cut the upgrade short.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_upgrade(Token&& token = {}) {
-    return detail::async_outcome(std::forward<Token>(token), executor_,
-                                 [pool = pool_](detail::outcome_callback done) {
-                                   pool->upgrade(std::move(done));
-                                 });
+    return detail::async_once<>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<> report, const std::shared_ptr<pool_type>& pool) {
+          pool->upgrade(detail::outcome_of(std::move(report)));
+        },
+        pool_);
   }
 
   /// Sets the pool size: new slots get a worker at once; the newest slots beyond it are
@@ -226,13 +236,16 @@ public:
   /// @throws std::system_error `errc::wrong_role` in a worker.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, cluster_metrics)> Token = asio::use_awaitable_t<>>
   auto async_metrics(Token&& token = {}) {
-    return asio::async_initiate<Token, void(error_code, cluster_metrics)>(
-        [pool = pool_, executor = executor_](auto handler) {
-          pool->metrics(detail::erased_handler<cluster_metrics>(std::move(handler), executor));
+    return detail::async_once<cluster_metrics>(
+        std::forward<Token>(token), executor_,
+        [](detail::once_report<cluster_metrics> report, const std::shared_ptr<pool_type>& pool,
+           const executor_type& executor) {
+          pool->metrics(detail::erased_handler<cluster_metrics>(std::move(report), executor));
         },
-        token);
+        pool_, executor_);
   }
 
   /// Subscribes to the supervisor's events. The stream ends (`errc::stream_closed`) after
@@ -246,8 +259,10 @@ public:
   void handle_signals() { pool_->handle_signals(); }
 
 private:
+  using pool_type = detail::supervisor_pool<Cluster>;
+
   executor_type executor_;
-  std::shared_ptr<detail::supervisor_pool<Cluster>> pool_;
+  std::shared_ptr<pool_type> pool_;
 };
 
 } // namespace cocluster

@@ -168,7 +168,7 @@ public:
   /// @param message the message, moved in.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_send(value_type message, Token&& token = {}) const {
     return impl_->async_send(std::move(message), std::forward<Token>(token));
   }
@@ -210,7 +210,7 @@ public:
   /// @param h the socket or server to send, taken out at once.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_send(value_type message, handle h, Token&& token = {}) const {
     return impl_->async_send(std::move(message), std::move(h), std::forward<Token>(token));
   }
@@ -220,7 +220,7 @@ public:
   /// `void(std::error_code)`.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_drain(Token&& token = {}) const {
     return impl_->async_drain(std::forward<Token>(token));
   }
@@ -319,7 +319,7 @@ public:
   /// All types; completes with `asio::error::operation_aborted`.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_wait_online(Token&& token = {}) const {
     return impl_->async_wait_online(std::forward<Token>(token));
   }
@@ -336,7 +336,8 @@ public:
   /// All types; completes with `asio::error::operation_aborted`.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, listen_address)> Token = asio::use_awaitable_t<>>
   auto async_wait_listening(Token&& token = {}) const {
     return impl_->async_wait_listening(std::forward<Token>(token));
   }
@@ -355,7 +356,7 @@ public:
   /// All types; completes with `asio::error::operation_aborted`.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <asio::completion_token_for<void(error_code)> Token = asio::use_awaitable_t<>>
   auto async_wait_disconnect(Token&& token = {}) const {
     return impl_->async_wait_disconnect(std::forward<Token>(token));
   }
@@ -374,7 +375,8 @@ public:
   /// All types; completes with `asio::error::operation_aborted`.
   /// @param token the completion token (`asio::use_awaitable` by default).
   /// @return what `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, exit_status)> Token = asio::use_awaitable_t<>>
   auto async_wait_exit(Token&& token = {}) const {
     return impl_->async_wait_exit(std::forward<Token>(token));
   }

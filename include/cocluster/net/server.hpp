@@ -108,7 +108,8 @@ public:
   /// @param token the completion token (`asio::use_awaitable` by default: `co_await` gives the
   ///   socket, or throws `std::system_error`).
   /// @return whatever `token` makes of the operation.
-  template <class Token = asio::use_awaitable_t<>>
+  template <
+      asio::completion_token_for<void(error_code, socket_type)> Token = asio::use_awaitable_t<>>
   auto async_accept(Token&& token = {}) {
     return asio::async_initiate<Token, void(error_code, socket_type)>(
         [impl = impl_](auto handler) {

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/async/erased_handler.hpp"
+#include "cocluster/detail/async/async_once.hpp"
 #include "cocluster/metrics.hpp"
 #include "cocluster/metrics/prometheus.hpp"
 #include "cocluster/supervision/admin_paths.hpp"
@@ -40,27 +40,29 @@ namespace cocluster {
 ///     supervisor, "GET", "/readyz", {.health = true}, cocluster::as_tuple(asio::use_awaitable));
 /// co_await asio::async_write(socket, asio::buffer(cocluster::admin::to_http(answer)));
 /// @endcode
-template <class Supervisor, class Token = asio::use_awaitable_t<>>
+template <class Supervisor, asio::completion_token_for<void(error_code, admin::response)> Token =
+                                asio::use_awaitable_t<>>
 auto async_admin_answer(Supervisor& supervisor, std::string_view method, std::string_view target,
                         admin::paths which, Token&& token = {}) {
-  return asio::async_initiate<Token, void(error_code, admin::response)>(
-      [](auto handler, Supervisor* pool, const std::string& method_text,
-         const std::string& target_text, const admin::paths& paths) {
-        detail::erased_handler<admin::response> done(std::move(handler), pool->get_executor());
+  return detail::async_once<admin::response>(
+      std::forward<Token>(token), supervisor.get_executor(),
+      [](detail::once_report<admin::response> report, Supervisor* pool,
+         const std::string& method_text, const std::string& target_text,
+         const admin::paths& paths) {
         health::pool_state state;
         state.ready = pool->ready_count();
         state.size = pool->size();
         state.stopping = pool->is_stopping();
         if (auto answer = admin::answer_without_metrics(method_text, target_text, paths, state)) {
-          done.complete({}, std::move(*answer));
+          report({}, std::move(*answer));
           return;
         }
-        pool->async_metrics([done = std::move(done)](error_code, cluster_metrics snapshot) mutable {
-          done.complete({}, admin::response{200, "OK", std::string(prometheus_content_type),
-                                            to_prometheus_text(snapshot)});
+        pool->async_metrics([report](error_code, cluster_metrics snapshot) {
+          report({}, admin::response{200, "OK", std::string(prometheus_content_type),
+                                     to_prometheus_text(snapshot)});
         });
       },
-      token, &supervisor, std::string(method), std::string(target), which);
+      &supervisor, std::string(method), std::string(target), which);
 }
 
 } // namespace cocluster

@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "cocluster/config.hpp"
@@ -15,9 +16,19 @@
 
 namespace cocluster::detail {
 
+/// The value an aborted waiter gets: a default-constructed one, or for a type that needs an
+/// executor (an Asio socket) one made on `executor` (closed).
+template <class T>
+T empty_value(const asio::any_io_executor& executor) {
+  if constexpr (std::is_default_constructible_v<T>)
+    return T{};
+  else
+    return T(executor);
+}
+
 /// Handlers waiting for `void(std::error_code, Values...)`. A handler whose cancellation slot
 /// is emitted (any cancellation type) leaves the list and completes with
-/// `asio::error::operation_aborted` and default-constructed values. A list destroyed with
+/// `asio::error::operation_aborted` and empty values (`empty_value`). A list destroyed with
 /// waiters still in it completes them the same way.
 template <class... Values>
 class waiter_list {
@@ -63,13 +74,13 @@ public:
       finish(waiting.handler, ec, Values(values)...);
   }
 
-  /// Completes every waiter with `ec` and default-constructed values (works for move-only
+  /// Completes every waiter with `ec` and empty values (`empty_value`; works for move-only
   /// values too).
   void abort_all(std::error_code ec) {
     auto entries = std::move(state_->entries);
     state_->entries.clear();
     for (auto& waiting : entries)
-      finish(waiting.handler, ec, Values{}...);
+      finish(waiting.handler, ec, empty_value<Values>(state_->executor)...);
   }
 
 private:
@@ -102,7 +113,8 @@ private:
         auto handler = std::move(it->handler);
         s->entries.erase(it);
         // The slot is not cleared here: this object is the slot's handler and still running.
-        handler.complete(make_error_code(asio::error::operation_aborted), Values{}...);
+        handler.complete(make_error_code(asio::error::operation_aborted),
+                         empty_value<Values>(s->executor)...);
         return;
       }
     }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cocluster/config.hpp"
+#include "cocluster/detail/async/async_once.hpp"
 #include "cocluster/detail/async/erased_handler.hpp"
 #include "cocluster/detail/async/event_hub.hpp"
 #include "cocluster/detail/cluster/launch.hpp"
@@ -55,7 +56,7 @@ public:
     for (auto& [id, worker] : workers_)
       worker.impl(worker_key()).detach(worker_key());
     for (auto& pending : pending_disconnects_)
-      pending.handler.complete(make_error_code(errc::stream_closed));
+      pending.report(make_error_code(errc::stream_closed));
   }
 
   void set_net(primary_net_hooks<impl_type>* net) noexcept { net_ = net; }
@@ -157,23 +158,23 @@ public:
   /// disconnected and exited (Node completes at the first exit: nodejs/node quirk, fixed).
   template <class Token>
   auto async_disconnect(Token&& token) {
-    return asio::async_initiate<Token, void(error_code)>(
-        [this](auto handler) {
+    return async_once<>(
+        std::forward<Token>(token), executor_,
+        [](once_report<> report, primary_role* self) {
           std::set<int> ids;
           std::vector<worker_type> targets;
-          for (auto& [id, worker] : workers_) {
+          for (auto& [id, worker] : self->workers_) {
             ids.insert(id);
             targets.push_back(worker);
           }
           for (auto& worker : targets)
             worker.disconnect();
-          erased_handler<> waiter(std::move(handler), executor_);
           if (ids.empty())
-            waiter.complete({});
+            report({});
           else
-            pending_disconnects_.push_back({std::move(ids), std::move(waiter)});
+            self->pending_disconnects_.push_back({std::move(ids), std::move(report)});
         },
-        token);
+        this);
   }
 
   // ---- subscriptions ----
@@ -309,7 +310,7 @@ private:
     for (auto pending = pending_disconnects_.begin(); pending != pending_disconnects_.end();) {
       pending->ids.erase(worker.id());
       if (pending->ids.empty()) {
-        pending->handler.complete({});
+        pending->report({});
         pending = pending_disconnects_.erase(pending);
       } else {
         ++pending;
@@ -319,7 +320,7 @@ private:
 
   struct pending_disconnect {
     std::set<int> ids;
-    erased_handler<> handler;
+    once_report<> report;
   };
 
   asio::any_io_executor executor_;

@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/cluster/listen_completion.hpp"
 #include "cocluster/detail/ipc/protocol.hpp"
 #include "cocluster/detail/ipc/routing.hpp"
 #include "cocluster/detail/unique_fd.hpp"
@@ -27,31 +26,6 @@
 #include "cocluster/serialization/policy.hpp"
 
 namespace cocluster::detail {
-
-/// Completes `token` once with `void(std::error_code)`, from what `start(done)` reports with
-/// `done(std::exception_ptr)`; with `asio::use_awaitable` the failure is thrown as the
-/// `std::system_error` it is, whose what() keeps its context (the worker's id), as
-/// `async_complete` does for results.
-template <class Token, class Start>
-auto async_complete_void(Token&& token, const asio::any_io_executor& executor, Start start) {
-  if constexpr (throws_failure<Token>) {
-    return asio::async_initiate<Token, void(std::exception_ptr)>(
-        [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), std::exception_ptr> done(std::move(handler), executor);
-          begin([done](std::exception_ptr failure) { done(as_system_error(failure)); });
-        },
-        token, std::move(start));
-  } else {
-    return asio::async_initiate<Token, void(error_code)>(
-        [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), error_code> done(std::move(handler), executor);
-          begin([done](std::exception_ptr failure) {
-            done(handler_error(error_code_of(failure)));
-          });
-        },
-        token, std::move(start));
-  }
-}
 
 /// The worker's routing calls, on its own worker object. `enabled` is false under a primary
 /// that is not cocluster (`worker_environment::cocluster_primary`): every call then fails at

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file
-/// How the supervisor's operations complete: `void(std::error_code)`, except that `co_await`
-/// with `asio::use_awaitable` throws a `std::system_error` whose what() says which worker failed
-/// and why (an error code cannot carry that).
+/// How the pool's operations end: an outcome (an error code and, for a failure, what happened)
+/// that the pool's parts hand to waiters. The supervisor's `async_*` complete with the code
+/// (`void(std::error_code)`, through `async_once`); the events carry what happened.
 #ifndef COCLUSTER_DETAIL_SUPERVISOR_COMPLETION_HPP
 #define COCLUSTER_DETAIL_SUPERVISOR_COMPLETION_HPP
 
@@ -14,38 +14,17 @@
 #include <vector>
 
 #include "cocluster/config.hpp"
-#include "cocluster/detail/cluster/listen_completion.hpp"
+#include "cocluster/detail/async/async_once.hpp"
 
 namespace cocluster::detail {
 
 /// The end of a supervisor operation: an error code and, for a failure, what happened.
 using outcome_callback = std::function<void(std::error_code, const std::string&)>;
 
-/// Starts an operation, `start(done)` with `done` an `outcome_callback`, and completes `token`
-/// once with `void(std::error_code)`; with `asio::use_awaitable`, a failure is thrown as
-/// `std::system_error(code, "cocluster: " + what)`.
-template <class Token, class Start>
-auto async_outcome(Token&& token, const asio::any_io_executor& executor, Start start) {
-  if constexpr (throws_failure<Token>) {
-    return asio::async_initiate<Token, void(std::exception_ptr)>(
-        [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), std::exception_ptr> done(std::move(handler), executor);
-          begin(outcome_callback([done](std::error_code ec, const std::string& what) {
-            done(ec ? std::make_exception_ptr(std::system_error(ec, "cocluster: " + what))
-                    : std::exception_ptr());
-          }));
-        },
-        token, std::move(start));
-  } else {
-    return asio::async_initiate<Token, void(error_code)>(
-        [executor](auto handler, Start begin) {
-          deliver_once<decltype(handler), error_code> done(std::move(handler), executor);
-          begin(outcome_callback([done](std::error_code ec, const std::string&) {
-            done(handler_error(ec));
-          }));
-        },
-        token, std::move(start));
-  }
+/// An outcome's code as the supervisor's `async_*` complete with it (`async_once`).
+/// @param report the operation's report.
+inline outcome_callback outcome_of(once_report<> report) {
+  return [report = std::move(report)](std::error_code ec, const std::string&) { report(ec); };
 }
 
 /// Callbacks waiting for one outcome; completing runs each once.
@@ -75,7 +54,7 @@ private:
 };
 
 /// An outcome that happens once and stays: a wait after it completes at once (the callback still
-/// reaches the user's handler through `deliver_once`, so never inside the call).
+/// reaches the user's handler through `once_report`, so never inside the call).
 class latched_outcome {
 public:
   /// Runs `callback` with the outcome, now if it is known, else when it is.
